@@ -1,0 +1,1 @@
+"""The `hcx` command line (Typer + Rich), thin over the services."""

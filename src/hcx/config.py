@@ -1,0 +1,45 @@
+"""Settings of a node, read from the environment (HCX_*) at the entry points only."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hcx.errors import ConfigError
+
+
+def default_data_dir() -> Path:
+    """Per-user default: $XDG_DATA_HOME/hcx, else ~/.local/share/hcx."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "hcx"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HCX_", extra="forbid")
+
+    env: Literal["dev", "prod"] = Field("prod", description="dev relaxes nothing about security; it only marks a demo node")
+    data_dir: Path = Field(default_factory=default_data_dir, description="the node's directory: database, blobs, keys")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite file node.db in the data dir")
+    host: str = Field("127.0.0.1", description="address `hcx serve` listens on")
+    port: int = Field(8401, ge=1, le=65535, description="port `hcx serve` listens on")
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="largest accepted API request body")
+    four_eyes: bool = Field(True, description="a supervisor must approve what leaves the node (exempt types excepted)")
+    sla_days: dict[str, int] = Field(default_factory=dict, description="service-level days per deadline rule code")
+    token_days: int = Field(90, ge=1, description="lifetime of new API tokens, in days")
+    log_format: Literal["text", "json"] = Field("text", description="log line format")
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'node.db'}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = [f"HCX_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()]
+        raise ConfigError("the node settings are invalid", details=problems) from exc

@@ -1,0 +1,1 @@
+"""The pure core: drafts, findings, validation, lifecycle, deadlines, treaty status."""

@@ -1,0 +1,70 @@
+"""The whole error hierarchy of hcx.
+
+    Error
+    ├── InvalidInput          bad data from a user, a file or a peer (carries findings)
+    ├── NotFound              no such object, or not visible in the caller's scope
+    ├── Conflict              the object changed meanwhile, or the action does not fit its state
+    ├── PolicyDenied          the caller's role or authority may not do this
+    ├── Unauthenticated       no valid credentials
+    ├── VerificationError     a signature, proof or digest does not check out
+    ├── PeerError             a peer node misbehaved or could not be reached
+    └── ConfigError           the node's settings or rule files are wrong; the node must not start
+
+Core errors carry no HTTP status: `api/errors.py` maps classes to statuses once, and the CLI
+maps them to exit codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+class Error(Exception):
+    """Base of every error hcx raises on purpose."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, details: Sequence[Any] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = list(details)
+
+    def diagnostics(self) -> list[str]:
+        """Lines a person can read, for the CLI."""
+        lines = [self.message]
+        for detail in self.details:
+            lines.append(f"  - {detail}")
+        return lines
+
+
+class InvalidInput(Error):
+    code = "invalid_input"
+
+
+class NotFound(Error):
+    code = "not_found"
+
+
+class Conflict(Error):
+    code = "conflict"
+
+
+class PolicyDenied(Error):
+    code = "policy_denied"
+
+
+class Unauthenticated(Error):
+    code = "unauthenticated"
+
+
+class VerificationError(Error):
+    code = "verification_failed"
+
+
+class PeerError(Error):
+    code = "peer_error"
+
+
+class ConfigError(Error):
+    code = "config_error"

@@ -1,0 +1,46 @@
+"""What every use case needs: a way to open a transaction, the rules, a clock, the node policy."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ulid import ULID
+
+from hcx.domain.ports import Clock, UnitOfWork
+from hcx.rules.schema import Role, Rules
+
+
+class SystemClock:
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class Policy:
+    four_eyes: bool = True
+    sla_days: dict[str, int] = field(default_factory=dict)
+    token_days: int = 90
+
+
+@dataclass(frozen=True)
+class Context:
+    unit_of_work: Callable[[], UnitOfWork]
+    rules: Rules
+    clock: Clock
+    policy: Policy = Policy()
+
+    def new_id(self) -> str:
+        return str(ULID.from_datetime(self.clock.now()))
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is acting: a user of one authority of this node, with one role."""
+
+    user_id: str
+    username: str
+    role: Role
+    authority_id: str
+    party: str

@@ -1,0 +1,232 @@
+"""Cooperation requests: validate, draft, register incoming, read, and move through the lifecycle.
+
+Every change is one transaction: the new state, its event (who, when, why) and the audit entry
+are committed together or not at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hcx.domain import deadlines, lifecycle
+from hcx.domain.lifecycle import Actor, Direction, Step
+from hcx.domain.model import Draft, Finding, has_errors
+from hcx.domain.ports import RequestRecord, UnitOfWork
+from hcx.domain.validation import validate
+from hcx.errors import Conflict, InvalidInput, NotFound, PolicyDenied
+from hcx.rules.schema import AuthorityKind, Role
+from hcx.services.context import Context, Principal
+from hcx.services.views import EventView, FindingView, RequestSummary, RequestView
+
+WRITERS = (Role.officer, Role.supervisor)
+READERS = (Role.officer, Role.supervisor, Role.auditor)
+FATAL = {"unknown_request_type", "unknown_party"}
+
+
+class NewRequest(BaseModel):
+    """A draft to write (outgoing), or a request received outside hcx to register (incoming)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    draft: Draft
+    direction: Direction = Direction.outgoing
+    counterpart: str = Field("", max_length=200, description="the other party's authority")
+
+
+def parse_draft(document: Any) -> Draft:
+    try:
+        return Draft.model_validate(document)
+    except ValidationError as exc:
+        raise InvalidInput("the request is not well formed", details=_pydantic_problems(exc)) from exc
+
+
+def _pydantic_problems(exc: ValidationError) -> list[str]:
+    return [f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()]
+
+
+def check(ctx: Context, draft: Draft, *, sender_kind: AuthorityKind | None = None) -> list[Finding]:
+    """Findings for a draft, without storing anything."""
+    return validate(draft, ctx.rules, today=ctx.clock.now().date(), sender_kind=sender_kind)
+
+
+def _require(principal: Principal, roles: tuple[Role, ...]) -> None:
+    if principal.role not in roles:
+        raise PolicyDenied(f"this needs the role {' or '.join(roles)}")
+
+
+def _sender_kind(uow: UnitOfWork, principal: Principal) -> AuthorityKind:
+    authority = uow.get_authority(principal.authority_id)
+    assert authority is not None
+    return AuthorityKind(authority.kind)
+
+
+def create(ctx: Context, principal: Principal, new: NewRequest) -> RequestView:
+    _require(principal, WRITERS)
+    draft, direction = new.draft, new.direction
+    own = draft.requesting_party if direction is Direction.outgoing else draft.requested_party
+    if own != principal.party:
+        side = "requesting" if direction is Direction.outgoing else "requested"
+        raise InvalidInput(f"the {side} party of a{'n' if side == 'requested' else ''} {direction} request "
+                           f"is this node's party, {principal.party}")
+    with ctx.unit_of_work() as uow:
+        sender_kind = _sender_kind(uow, principal) if direction is Direction.outgoing else None
+        findings = check(ctx, draft, sender_kind=sender_kind)
+        fatal = [f for f in findings if f.code in FATAL]
+        if fatal:
+            raise InvalidInput("the request cannot be recorded", details=[f.as_dict() for f in fatal])
+        now = ctx.clock.now()
+        number = uow.next_reference_number(party=principal.party, year=now.year)
+        lc = ctx.rules.lifecycle
+        state = lc.initial if direction is Direction.outgoing else lc.incoming_initial
+        record = uow.add_request(
+            id=ctx.new_id(), reference=f"{principal.party}-{now.year}-{number:06d}",
+            authority_id=principal.authority_id, direction=direction.value, type=draft.type,
+            requesting_party=draft.requesting_party, requested_party=draft.requested_party,
+            language=draft.language, counterpart=new.counterpart.strip(), state=state,
+            document=draft.model_dump(mode="json"), created_by=principal.user_id, submitted_by=None,
+            created_at=now, updated_at=now, due_at=None, preservation_expires_on=None)
+        if direction is Direction.incoming:
+            record.due_at = _response_due(ctx, draft, now)
+        action = "create" if direction is Direction.outgoing else "register"
+        uow.add_event(id=ctx.new_id(), request_id=record.id, seq=1, action=action, from_state="",
+                      to_state=state, actor_id=principal.user_id, recorded_for_counterpart=False,
+                      details={}, at=now)
+        _audit(ctx, uow, principal, f"request.{action}", record.id, {"type": draft.type})
+        uow.commit()
+        return _view(ctx, uow, record, principal, findings)
+
+
+def update_draft(ctx: Context, principal: Principal, request_id: str, draft: Draft, *, version: int | None
+                 ) -> RequestView:
+    _require(principal, WRITERS)
+    with ctx.unit_of_work() as uow:
+        record = _locked(uow, principal, request_id)
+        if record.state != ctx.rules.lifecycle.initial or record.direction != Direction.outgoing:
+            raise Conflict("only a draft can be edited")
+        if version is not None and version != record.version:
+            raise Conflict("the draft was changed meanwhile; reload it and try again")
+        if draft.requesting_party != record.requesting_party:
+            raise InvalidInput(f"the requesting party stays {record.requesting_party}")
+        findings = check(ctx, draft, sender_kind=_sender_kind(uow, principal))
+        fatal = [f for f in findings if f.code in FATAL]
+        if fatal:
+            raise InvalidInput("the draft cannot be saved", details=[f.as_dict() for f in fatal])
+        record.type, record.requested_party, record.language = draft.type, draft.requested_party, draft.language
+        record.document = draft.model_dump(mode="json")
+        record.updated_at = ctx.clock.now()
+        _audit(ctx, uow, principal, "request.edit", record.id, {})
+        uow.commit()
+        return _view(ctx, uow, record, principal, findings)
+
+
+def list_requests(ctx: Context, principal: Principal, *, state: str | None = None, type: str | None = None,
+                  direction: str | None = None, limit: int = 100, offset: int = 0) -> list[RequestSummary]:
+    _require(principal, READERS)
+    with ctx.unit_of_work() as uow:
+        records = uow.list_requests(authority_id=principal.authority_id, state=state, type=type,
+                                    direction=direction, limit=min(max(limit, 1), 500), offset=max(offset, 0))
+        return [RequestSummary.model_validate(r, from_attributes=True) for r in records]
+
+
+def show(ctx: Context, principal: Principal, request_id: str) -> RequestView:
+    """One request with its history; reading it is itself recorded in the audit trail."""
+    _require(principal, READERS)
+    with ctx.unit_of_work() as uow:
+        record = uow.get_request(request_id, authority_id=principal.authority_id)
+        if record is None:
+            raise NotFound(f"no request {request_id}")
+        _audit(ctx, uow, principal, "request.read", record.id, {})
+        view = _view(ctx, uow, record, principal, None)
+        uow.commit()
+        return view
+
+
+def transition(ctx: Context, principal: Principal, request_id: str, step: Step) -> RequestView:
+    with ctx.unit_of_work() as uow:
+        record = _locked(uow, principal, request_id)
+        direction = Direction(record.direction)
+        now = ctx.clock.now()
+        exempt = record.type in ctx.rules.lifecycle.approval_exempt_types
+        outcome = lifecycle.take(
+            ctx.rules, request_type=record.type, state=record.state, direction=direction,
+            actor=Actor(principal.user_id, principal.role), step=step, submitted_by=record.submitted_by,
+            approval_required=ctx.policy.four_eyes and not exempt, today=now.date())
+        draft = Draft.model_validate(record.document)
+        findings: list[Finding] | None = None
+        if step.action in ("submit", "approve"):
+            findings = check(ctx, draft, sender_kind=_sender_kind(uow, principal))
+            if has_errors(findings):
+                raise InvalidInput("the request has errors to fix before it is sent",
+                                   details=[f.as_dict() for f in findings if f.severity == "error"])
+        if step.action == "submit":
+            record.submitted_by = principal.user_id
+        if outcome.to_state == "submitted" and direction is Direction.outgoing:
+            record.due_at = _response_due(ctx, draft, now)
+        if record.type == "expedited_preservation" and step.action in ("execute", "extend_preservation"):
+            record.preservation_expires_on = _preservation_expiry(ctx, record, draft, step, now)
+        seq = len(uow.list_events(record.id)) + 1
+        details = step.model_dump(mode="json", exclude_none=True, exclude={"action", "record_counterpart"})
+        uow.add_event(id=ctx.new_id(), request_id=record.id, seq=seq, action=step.action,
+                      from_state=record.state, to_state=outcome.to_state, actor_id=principal.user_id,
+                      recorded_for_counterpart=outcome.transition.side is not direction.own_side,
+                      details=details, at=now)
+        _audit(ctx, uow, principal, f"request.{step.action}", record.id,
+               {"from": record.state, "to": outcome.to_state})
+        record.state = outcome.to_state
+        record.updated_at = now
+        uow.commit()
+        return _view(ctx, uow, record, principal, findings)
+
+
+def _locked(uow: UnitOfWork, principal: Principal, request_id: str) -> RequestRecord:
+    record = uow.lock_request(request_id, authority_id=principal.authority_id)
+    if record is None:
+        raise NotFound(f"no request {request_id}")
+    return record
+
+
+def _response_due(ctx: Context, draft: Draft, now: dt.datetime) -> dt.datetime:
+    rtype = ctx.rules.request_type(draft.type)
+    assert rtype is not None
+    suggested = draft.fields.get("suggested_deadline")
+    try:
+        suggested_date = dt.date.fromisoformat(suggested) if isinstance(suggested, str) else None
+    except ValueError:
+        suggested_date = None
+    rule = ctx.rules.deadline(rtype.deadline)
+    return deadlines.response_due(rule, sent_at=now, suggested=suggested_date, sla_days=ctx.policy.sla_days).at
+
+
+def _preservation_expiry(ctx: Context, record: RequestRecord, draft: Draft, step: Step, now: dt.datetime
+                         ) -> dt.date:
+    rule = ctx.rules.deadline("preservation")
+    if step.action == "extend_preservation" and record.preservation_expires_on is not None:
+        return record.preservation_expires_on + dt.timedelta(days=step.extension_days or 0)
+    days = draft.fields.get("preservation_days")
+    period = deadlines.preservation_period(rule, preserved_on=now.date(),
+                                           requested_days=days if isinstance(days, int) else None)
+    return period.expires_on
+
+
+def _audit(ctx: Context, uow: UnitOfWork, principal: Principal, action: str, request_id: str,
+           details: dict[str, Any]) -> None:
+    uow.audit(id=ctx.new_id(), at=ctx.clock.now(), actor_id=principal.user_id, action=action,
+              object_type="request", object_id=request_id, details=details)
+
+
+def _view(ctx: Context, uow: UnitOfWork, record: RequestRecord, principal: Principal,
+          findings: list[Finding] | None) -> RequestView:
+    if findings is None:
+        findings = check(ctx, Draft.model_validate(record.document))
+    summary = RequestSummary.model_validate(record, from_attributes=True)
+    return RequestView(
+        **summary.model_dump(),
+        language=record.language, document=record.document, version=record.version,
+        allowed_actions=lifecycle.allowed_actions(ctx.rules, request_type=record.type, state=record.state,
+                                                  direction=Direction(record.direction), role=principal.role),
+        events=[EventView.model_validate(e, from_attributes=True) for e in uow.list_events(record.id)],
+        findings=[FindingView(**f.as_dict()) for f in findings],
+    )

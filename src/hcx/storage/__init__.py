@@ -1,0 +1,1 @@
+"""SQLAlchemy 2 storage: models, the unit of work, Alembic migrations. SQLite or PostgreSQL."""

@@ -1,0 +1,117 @@
+"""Shared fixtures: the shipped rules, a fixed clock, and databases (SQLite always, PostgreSQL
+when HCX_TEST_DATABASE_URL is set)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from hcx.rules import Rules, load_rules
+from hcx.rules.schema import AuthorityKind, Role
+from hcx.services import accounts
+from hcx.services.context import Context, Policy, Principal
+from hcx.storage.db import make_engine, migrate
+from hcx.storage.models import Base
+from hcx.storage.unit_of_work import Database
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "src" / "hcx" / "examples"
+PG_URL = os.environ.get("HCX_TEST_DATABASE_URL")
+
+
+@pytest.fixture(scope="session")
+def rules() -> Rules:
+    return load_rules()
+
+
+class FixedClock:
+    def __init__(self, now: dt.datetime) -> None:
+        self.current = now
+
+    def now(self) -> dt.datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> None:
+        self.current += dt.timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC))
+
+
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+@pytest.fixture(scope="session")
+def _pg_database() -> Iterator[Database]:
+    assert PG_URL
+    schema = f"hcx_test_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine = make_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
+    migrate(engine)
+    yield Database(engine)
+    engine.dispose()
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A migrated, empty database on each backend."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'node.db'}")
+        migrate(engine)
+        yield Database(engine)
+        engine.dispose()
+        return
+    db: Database = request.getfixturevalue("_pg_database")
+    with db.engine.begin() as conn:
+        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+        conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+    yield db
+
+
+@dataclass
+class World:
+    """A VNM node with a central authority, a 24/7 contact and one user per role."""
+
+    ctx: Context
+    clock: FixedClock
+    officer: Principal
+    supervisor: Principal
+    auditor: Principal
+    admin: Principal
+    contact: Principal  # officer of the 24/7 point of contact
+    other_officer: Principal  # officer of a third authority: must see nothing of the others
+
+
+def make_world(database: Database, rules: Rules, clock: FixedClock, *, four_eyes: bool = True) -> World:
+    ctx = Context(unit_of_work=database.unit_of_work, rules=rules, clock=clock, policy=Policy(four_eyes=four_eyes))
+    accounts.init_node(ctx, party="VNM", name="Viet Nam")
+    central = accounts.add_authority(ctx, None, name="Central Authority", kind=AuthorityKind.central_authority)
+    contact = accounts.add_authority(ctx, None, name="24/7 Contact", kind=AuthorityKind.contact_24_7)
+    other = accounts.add_authority(ctx, None, name="Executing Prosecutor", kind=AuthorityKind.executing_authority)
+
+    def user(name: str, role: Role, authority_id: str) -> Principal:
+        accounts.add_user(ctx, None, username=name, password="correct horse battery", role=role,
+                          authority_id=authority_id)
+        return accounts.principal_for(ctx, name)
+
+    return World(ctx, clock, user("olga", Role.officer, central.id), user("sam", Role.supervisor, central.id),
+                 user("aude", Role.auditor, central.id), user("adam", Role.admin, central.id),
+                 user("tuan", Role.officer, contact.id), user("xena", Role.officer, other.id))
+
+
+@pytest.fixture
+def world(database: Database, rules: Rules, clock: FixedClock) -> World:
+    return make_world(database, rules, clock)
