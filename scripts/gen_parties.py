@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Generate src/hcx/rules/data/parties.yaml from Babel's copy of the Unicode CLDR.
 
-Usage (from the repository root):  .venv/bin/python scripts/gen_parties.py
+Usage (from the repository root):
+    .venv/bin/python scripts/gen_parties.py           # (re)write the file
+    .venv/bin/python scripts/gen_parties.py --check   # exit 1 if the file is not up to date
 
 The list of parties is data in this file: the 193 UN member states (ISO 3166-1 alpha-3),
 the State of Palestine (non-member observer State) and the European Union (a regional economic
@@ -12,6 +14,8 @@ so CI can regenerate the file and check `git diff --exit-code`.
 
 from __future__ import annotations
 
+import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -131,11 +135,28 @@ def render(document: dict[str, Any]) -> str:
     return header + body
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--check", action="store_true", help="do not write; fail if the file is stale")
+    args = parser.parse_args(argv)
+
     document = build()
-    OUTPUT.write_text(render(document), encoding="utf-8")
+    text = render(document)
+    if args.check:
+        current = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else ""
+        if current.splitlines()[1:2] != text.splitlines()[1:2]:
+            # Another CLDR release may rename places; the names are only comparable within one.
+            print(f"{OUTPUT}: made with another CLDR release than the installed one; not compared")
+            return 0
+        if current != text:
+            print(f"{OUTPUT} is stale: run scripts/gen_parties.py", file=sys.stderr)
+            return 1
+        print(f"{OUTPUT} is up to date ({len(document['parties'])} parties)")
+        return 0
+    OUTPUT.write_text(text, encoding="utf-8")
     print(f"wrote {len(document['parties'])} parties to {OUTPUT}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

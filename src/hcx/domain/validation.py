@@ -249,10 +249,10 @@ def _check_offences(draft: Draft, rtype: RequestType, rules: Rules) -> Iterator[
         if not isinstance(offence, dict):
             continue
         path = f"fields.offences[{i}]"
-        penalty = offence.get("max_penalty_years")
-        penalty_ok = isinstance(penalty, int | float) and not isinstance(penalty, bool)
+        raw_penalty = offence.get("max_penalty_years")
+        penalty = None if isinstance(raw_penalty, bool) or not isinstance(raw_penalty, int | float) else raw_penalty
         if rtype.seeks_evidence and not offence.get("convention_offence"):
-            if not penalty_ok:
+            if penalty is None:
                 yield Finding.of(ERROR, f"{path}.max_penalty_years", "serious_crime_unknown",
                                  "for an offence not established by the Convention, give the maximum penalty: "
                                  f"evidence is shared for serious crime ({serious.minimum_max_penalty_years} years or more)",

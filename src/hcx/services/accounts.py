@@ -15,7 +15,7 @@ from hcx.services.context import Context, Principal
 from hcx.services.views import AuditView, AuthorityView, NewToken, TokenView, UserView
 
 _hasher = PasswordHasher()  # argon2id with the library's current defaults
-TOKEN_PREFIX = "hcx_"
+TOKEN_PREFIX = "hcx_"  # noqa: S105 - a public prefix, not a secret
 MIN_PASSWORD_LENGTH = 12
 
 

@@ -108,7 +108,7 @@ class Request(Base):
     preservation_expires_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     version: Mapped[int] = mapped_column(Integer)
 
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it once
 
 
 class RequestEvent(Base):
