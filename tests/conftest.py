@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import text
 
 from hcx.rules import Rules, load_rules
@@ -23,6 +24,12 @@ from hcx.storage.unit_of_work import Database
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "src" / "hcx" / "examples"
 PG_URL = os.environ.get("HCX_TEST_DATABASE_URL")
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Still argon2id, with the smallest cost: production parameters take ~0.2 s per hash."""
+    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 @pytest.fixture(scope="session")
