@@ -1,0 +1,57 @@
+"""`hcx serve` as a real process on loopback: init, a user, a token, then HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+HCX = [sys.executable, "-m", "hcx.cli.main"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def hcx(data_dir: Path, *args: str, stdin: str = "") -> str:
+    done = subprocess.run([*HCX, "--data-dir", str(data_dir), *args], input=stdin, capture_output=True, text=True,
+                          timeout=60, check=True)
+    return done.stdout
+
+
+def test_a_served_node_answers_over_http(tmp_path: Path) -> None:
+    node = tmp_path / "node"
+    hcx(node, "init", "--party", "VNM")
+    hcx(node, "authority", "add", "Central Authority", "--kind", "central_authority")
+    hcx(node, "user", "add", "olga", "--role", "officer", "--authority", "Central Authority", "--password-stdin",
+        stdin="correct horse battery\n")
+    token = hcx(node, "token", "create", "--user", "olga").strip().splitlines()[-1]
+    port = free_port()
+    log = (tmp_path / "serve.log").open("wb")
+    server = subprocess.Popen([*HCX, "--data-dir", str(node), "serve", "--port", str(port)],
+                              stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
+    try:
+        base = f"http://127.0.0.1:{port}/api/v1"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                health = httpx.get(f"{base}/health", timeout=2)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+                time.sleep(0.1)
+        assert health.json()["party"] == "VNM"
+        me = httpx.get(f"{base}/me", headers={"Authorization": f"Bearer {token}"}, timeout=5)
+        assert me.status_code == 200 and me.json()["username"] == "olga"
+        assert httpx.get(f"{base}/me", timeout=5).status_code == 401
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        log.close()
