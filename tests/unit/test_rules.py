@@ -89,9 +89,9 @@ def test_a_bad_rule_file_stops_the_boot_with_a_clear_message(data_copy: Path, na
 
 def test_a_missing_or_unparsable_file_is_named(data_copy: Path) -> None:
     (data_copy / "offences.yaml").write_text("offences: [unclosed", encoding="utf-8")
-    with pytest.raises(ConfigError, match="offences.yaml is not valid YAML"):
+    with pytest.raises(ConfigError, match=r"offences\.yaml is not valid YAML"):
         load_rules_from(data_copy)
     (data_copy / "offences.yaml").unlink()
-    with pytest.raises(ConfigError, match="offences.yaml cannot be read"):
+    with pytest.raises(ConfigError, match=r"offences\.yaml cannot be read"):
         load_rules_from(data_copy)
     assert set(FILES.values()) == {p.name for p in DATA.glob("*.yaml")} | {"offences.yaml"}

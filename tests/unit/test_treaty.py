@@ -35,13 +35,13 @@ def test_in_force_on_the_ninetieth_day_after_the_fortieth() -> None:
 
 
 def test_an_instrument_of_the_eu_does_not_count_in_addition() -> None:
-    codes = STATES[:20] + ["EUU"] + STATES[20:40]
+    codes = [*STATES[:20], "EUU", *STATES[20:40]]
     expected = START + dt.timedelta(days=40) + dt.timedelta(days=90)  # the 40th State is the 41st instrument
     assert treaty.general_entry_into_force(ratified(codes), PARTIES, RULE) == expected
 
 
 def test_a_state_counts_once_and_order_of_the_list_does_not_matter() -> None:
-    twice = ratified(STATES[:39] + [STATES[0]])
+    twice = ratified([*STATES[:39], STATES[0]])
     assert treaty.general_entry_into_force(twice, PARTIES, RULE) is None
     shuffled = list(reversed(ratified(STATES[:40])))
     assert treaty.general_entry_into_force(shuffled, PARTIES, RULE) == START + dt.timedelta(days=39 + 90)

@@ -65,7 +65,7 @@ def seed(ctx: Context) -> dict[str, str]:
         passwords[username] = secrets.token_urlsafe(12)
         accounts.add_user(ctx, None, username=username, password=passwords[username], role=role,
                           authority_id=ids[authority])
-    officer, supervisor, contact = (accounts.principal_for(ctx, u) for u in ("olga", "sam", "tuan"))
+    officer, _supervisor, contact = (accounts.principal_for(ctx, u) for u in ("olga", "sam", "tuan"))
 
     def new(who: Principal, code: str, direction: Direction = Direction.outgoing, **changes: Any) -> str:
         document = example(code) | changes
