@@ -7,7 +7,12 @@
     ├── PolicyDenied          the caller's role or authority may not do this
     ├── Unauthenticated       no valid credentials
     ├── VerificationError     a signature, proof or digest does not check out
+    │   ├── InvalidSignature
+    │   ├── DecryptionError
+    │   └── InclusionProofError
     ├── PeerError             a peer node misbehaved or could not be reached
+    │   ├── PeerUnreachable
+    │   └── PeerProtocolError
     └── ConfigError           the node's settings or rule files are wrong; the node must not start
 
 Core errors carry no HTTP status: `api/errors.py` maps classes to statuses once, and the CLI
@@ -62,8 +67,28 @@ class VerificationError(Error):
     code = "verification_failed"
 
 
+class InvalidSignature(VerificationError):
+    code = "invalid_signature"
+
+
+class DecryptionError(VerificationError):
+    code = "decryption_failed"
+
+
+class InclusionProofError(VerificationError):
+    code = "inclusion_proof_failed"
+
+
 class PeerError(Error):
     code = "peer_error"
+
+
+class PeerUnreachable(PeerError):
+    code = "peer_unreachable"
+
+
+class PeerProtocolError(PeerError):
+    code = "peer_protocol_error"
 
 
 class ConfigError(Error):
