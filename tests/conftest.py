@@ -14,6 +14,7 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import text
 
+from hcx.crypto import _primitives
 from hcx.rules import Rules, load_rules
 from hcx.rules.schema import AuthorityKind, Role
 from hcx.services import accounts
@@ -30,6 +31,7 @@ PG_URL = os.environ.get("HCX_TEST_DATABASE_URL")
 def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Still argon2id, with the smallest cost: production parameters take ~0.2 s per hash."""
     monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    monkeypatch.setattr(_primitives, "SCRYPT_LOG2_N", 14)  # the cheapest cost a key file may name
 
 
 @pytest.fixture(scope="session")
@@ -103,7 +105,8 @@ class World:
 
 
 def make_world(database: Database, rules: Rules, clock: FixedClock, *, four_eyes: bool = True) -> World:
-    ctx = Context(unit_of_work=database.unit_of_work, rules=rules, clock=clock, policy=Policy(four_eyes=four_eyes))
+    ctx = Context(unit_of_work=database.unit_of_work, rules=rules, clock=clock, policy=Policy(four_eyes=four_eyes),
+                  key_passphrase=b"test passphrase")
     accounts.init_node(ctx, party="VNM", name="Viet Nam")
     central = accounts.add_authority(ctx, None, name="Central Authority", kind=AuthorityKind.central_authority)
     contact = accounts.add_authority(ctx, None, name="24/7 Contact", kind=AuthorityKind.contact_24_7)

@@ -6,10 +6,12 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hcx.errors import ConfigError
+
+DEV_PASSPHRASE = b"hcx-dev-only-passphrase"
 
 
 def default_data_dir() -> Path:
@@ -31,6 +33,26 @@ class Settings(BaseSettings):
     sla_days: dict[str, int] = Field(default_factory=dict, description="service-level days per deadline rule code")
     token_days: int = Field(90, ge=1, description="lifetime of new API tokens, in days")
     log_format: Literal["text", "json"] = Field("text", description="log line format")
+    public_url: str = Field("", description="URL peers reach this node at; default http://HOST:PORT")
+    key_passphrase: SecretStr | None = Field(None, description="encrypts the node's private keys at rest")
+    message_max_age_hours: int = Field(72, ge=1, description="undelivered messages are parked after this age")
+    replay_window_hours: int = Field(168, ge=1, description="older messages from peers are refused as replays")
+    clock_skew_seconds: int = Field(300, ge=0, description="tolerated difference between the nodes' clocks")
+    descriptor_days: int = Field(30, ge=1, description="validity of this node's signed descriptor")
+    worker_interval_seconds: float = Field(0.5, gt=0, description="how often the delivery worker looks for work")
+
+    @property
+    def advertised_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def passphrase(self) -> bytes:
+        """The key passphrase; only a dev node may run on the built-in one."""
+        if self.key_passphrase is not None and self.key_passphrase.get_secret_value():
+            return self.key_passphrase.get_secret_value().encode()
+        if self.env == "dev":
+            return DEV_PASSPHRASE
+        raise ConfigError("HCX_KEY_PASSPHRASE is required: it encrypts the node's private keys "
+                          "(only HCX_ENV=dev nodes may run without it)")
 
     @property
     def resolved_database_url(self) -> str:

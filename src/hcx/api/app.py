@@ -2,35 +2,47 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from hcx import __version__
 from hcx.api import errors
 from hcx.api.limits import BodyLimit
-from hcx.api.routers import reference, requests, system
+from hcx.api.routers import federation, reference, requests, system
 from hcx.config import Settings
-from hcx.rules import load_rules
-from hcx.services.context import Context, Policy, SystemClock
-from hcx.storage.db import make_engine, migrate
-from hcx.storage.unit_of_work import Database
+from hcx.federation.worker import DeliveryWorker
+from hcx.services.context import Context
+from hcx.wiring import build_context
 
 PREFIX = "/api/v1"
 
 
-def create_app(settings: Settings, *, context: Context | None = None) -> FastAPI:
-    """An app over the node in `settings`; tests may hand in a ready `context`."""
-    if context is None:
-        database = Database(make_engine(settings.resolved_database_url))
-        migrate(database.engine)
-        context = Context(
-            unit_of_work=database.unit_of_work, rules=load_rules(), clock=SystemClock(),
-            policy=Policy(four_eyes=settings.four_eyes, sla_days=settings.sla_days, token_days=settings.token_days))
+def create_app(settings: Settings, *, context: Context | None = None, deliver: bool = False) -> FastAPI:
+    """An app over the node in `settings`; tests may hand in a ready `context`. With `deliver`, a
+    delivery worker sends the outbox while the app runs."""
+    ctx = context or build_context(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        worker = DeliveryWorker(ctx, interval=settings.worker_interval_seconds) if deliver else None
+        if worker:
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker:
+                worker.stop()
+
     app = FastAPI(
-        title="hcx — Hanoi Convention Exchange", version=__version__,
+        title="hcx — Hanoi Convention Exchange", version=__version__, lifespan=lifespan,
         openapi_url=f"{PREFIX}/openapi.json", docs_url=f"{PREFIX}/docs", redoc_url=None)
-    app.state.context = context
+    app.state.context = ctx
     errors.install(app)
     for router in (system.router, requests.router, reference.router):
         app.include_router(router, prefix=PREFIX)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.include_router(federation.router)
+    # the inbox streams and limits its own (larger) messages
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, exempt_prefix="/federation/")
     return app

@@ -10,11 +10,12 @@ from typing import Annotated
 import typer
 
 from hcx import errors
-from hcx.cli import accounts, parties, requests
+from hcx.cli import accounts, federation, parties, requests
 from hcx.cli.node import Node
 from hcx.cli.output import console, exit_code, print_error
 from hcx.config import default_data_dir, load_settings
 from hcx.services import accounts as account_services
+from hcx.services import federation as federation_services
 
 app = typer.Typer(name="hcx", help="Hanoi Convention Exchange: a node of the UN Convention against Cybercrime.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -23,6 +24,9 @@ app.add_typer(accounts.user_app, name="user")
 app.add_typer(accounts.token_app, name="token")
 app.add_typer(requests.app, name="request")
 app.add_typer(parties.app, name="parties")
+app.add_typer(federation.peer_app, name="peer")
+app.add_typer(federation.outbox_app, name="outbox")
+app.add_typer(federation.inbox_app, name="inbox")
 
 
 @app.callback()
@@ -32,6 +36,7 @@ def _global(
                                            default_factory=default_data_dir, show_default="~/.local/share/hcx")],
 ) -> None:
     ctx.obj = Node(load_settings(data_dir=data_dir))
+    logging.getLogger("hcx").setLevel(logging.INFO)
 
 
 @app.command()
@@ -46,6 +51,8 @@ def init(
     context = node.context(create=True)
     account_services.init_node(context, party=party, name=name or f"hcx node {party}")
     console.print(f"Node for [bold]{party}[/] created in {node.settings.data_dir}")
+    console.print(f"Node fingerprint (give it to peers out of band): "
+                  f"[bold]{federation_services.node_fingerprint(context)}[/]", highlight=False)
     console.print("Next: hcx authority add NAME --kind central_authority; hcx user add ...; hcx serve")
 
 
@@ -62,9 +69,24 @@ def serve(
 
     node: Node = ctx.obj
     settings = node.settings.model_copy(update={k: v for k, v in {"host": host, "port": port}.items() if v})
-    app_ = create_app(settings, context=node.context())
-    console.print(f"Serving on http://{settings.host}:{settings.port}/api/v1/docs")
-    uvicorn.run(app_, host=settings.host, port=settings.port, log_level="info")
+    context = node.context()
+    federation_services.set_url(context, settings.advertised_url)
+    app_ = create_app(settings, context=context, deliver=True)
+    console.print(f"Serving {settings.advertised_url} — API docs at /api/v1/docs", highlight=False)
+    uvicorn.run(app_, host=settings.host, port=settings.port, log_level="warning")
+
+
+@app.command()
+def worker(ctx: typer.Context) -> None:
+    """Deliver the outbox in this process (several workers may share one PostgreSQL database)."""
+    from hcx.federation.worker import DeliveryWorker
+
+    node: Node = ctx.obj
+    console.print("Delivering the outbox; Ctrl-C stops.")
+    try:
+        DeliveryWorker(node.context(), interval=node.settings.worker_interval_seconds).run()
+    except KeyboardInterrupt:
+        console.print("stopped")
 
 
 @app.command()

@@ -66,11 +66,7 @@ def allowed_actions(rules: Rules, *, request_type: str, state: str, direction: D
     ]
 
 
-def take(
-    rules: Rules, *, request_type: str, state: str, direction: Direction, actor: Actor, step: Step,
-    submitted_by: str | None, approval_required: bool, today: dt.date,
-) -> Outcome:
-    """Check `step` against the lifecycle rules and return where it leads; raise if it may not be taken."""
+def _transition(rules: Rules, request_type: str, state: str, step: Step) -> Transition:
     transition = rules.lifecycle.transition(step.action)
     if transition is None or (transition.request_types is not None
                               and request_type not in transition.request_types):
@@ -78,6 +74,15 @@ def take(
     if state not in transition.from_states:
         title = rules.lifecycle.state(state).title.lower()
         raise Conflict(f"cannot {transition.title.lower()} a request that is: {title}")
+    return transition
+
+
+def take(
+    rules: Rules, *, request_type: str, state: str, direction: Direction, actor: Actor, step: Step,
+    submitted_by: str | None, approval_required: bool, today: dt.date,
+) -> Outcome:
+    """Check `step` against the lifecycle rules and return where it leads; raise if it may not be taken."""
+    transition = _transition(rules, request_type, state, step)
     if actor.role not in transition.roles:
         raise PolicyDenied(f"{transition.title} needs the role {' or '.join(transition.roles)}")
     if transition.side is not direction.own_side and not step.record_counterpart:
@@ -91,6 +96,17 @@ def take(
     if transition.to_without_approval and not approval_required:
         to_state = transition.to_without_approval
     return Outcome(transition, to_state)
+
+
+def take_for_counterpart(rules: Rules, *, request_type: str, state: str, direction: Direction, step: Step,
+                         today: dt.date) -> Outcome:
+    """A step the other party's node took: it must be a step of that party's side, fit the current
+    state and carry what the step requires. Its roles were checked by that node."""
+    transition = _transition(rules, request_type, state, step)
+    if transition.side is direction.own_side:
+        raise PolicyDenied(f"{transition.title} is a step of this party, not of the other one")
+    _check_requirements(rules, transition, request_type, step, today)
+    return Outcome(transition, transition.to)
 
 
 def _check_requirements(rules: Rules, transition: Transition, request_type: str, step: Step,

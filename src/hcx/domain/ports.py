@@ -11,9 +11,72 @@ class Clock(Protocol):
     def now(self) -> dt.datetime: ...
 
 
+class PeerTransport(Protocol):
+    """How this node reaches its peers (HTTP in production and in tests)."""
+
+    def fetch_descriptor(self, url: str) -> Any: ...
+    def deliver(self, url: str, wire: bytes) -> Any: ...
+
+
 class NodeRecord(Protocol):
     party: str
     name: str
+    url: str
+    descriptor_version: int
+
+
+class KeyRecord(Protocol):
+    kid: str
+    owner: str
+    purpose: str
+    public: bytes
+    private_encrypted: bytes
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+
+class PeerRecord(Protocol):
+    party: str
+    url: str
+    node_key: bytes
+    descriptor: dict[str, Any]
+    descriptor_version: int
+    expires_at: dt.datetime
+    pinned_at: dt.datetime
+    refreshed_at: dt.datetime
+
+
+class OutboxRecord(Protocol):
+    id: str
+    peer_party: str
+    request_id: str | None
+    type: str
+    wire: bytes
+    digest: str
+    status: str
+    attempts: int
+    next_attempt_at: dt.datetime
+    lease_until: dt.datetime | None
+    created_at: dt.datetime
+    delivered_at: dt.datetime | None
+    last_error: str
+    receipt: dict[str, Any] | None
+
+
+class InboxRecord(Protocol):
+    id: str
+    peer_party: str
+    from_authority: str
+    to_authority: str
+    type: str
+    exchange_id: str | None
+    seq: int
+    digest: str
+    envelope: dict[str, Any]
+    receipt: dict[str, Any]
+    status: str
+    error: str
+    received_at: dt.datetime
 
 
 class AuthorityRecord(Protocol):
@@ -57,13 +120,17 @@ class RequestRecord(Protocol):
     counterpart: str
     state: str
     document: dict[str, Any]
-    created_by: str
+    created_by: str | None
     submitted_by: str | None
     created_at: dt.datetime
     updated_at: dt.datetime
     due_at: dt.datetime | None
     preservation_expires_on: dt.date | None
     version: int
+    exchange_id: str | None
+    counterpart_authority: str | None
+    last_sent_seq: int
+    last_applied_seq: int
 
 
 class EventRecord(Protocol):
@@ -73,7 +140,7 @@ class EventRecord(Protocol):
     action: str
     from_state: str
     to_state: str
-    actor_id: str
+    actor_id: str | None
     recorded_for_counterpart: bool
     details: dict[str, Any]
     at: dt.datetime
@@ -127,6 +194,28 @@ class UnitOfWork(Protocol):
     def next_reference_number(self, *, party: str, year: int) -> int: ...
     def add_event(self, **values: Any) -> EventRecord: ...
     def list_events(self, request_id: str) -> Sequence[EventRecord]: ...
+
+    def find_exchange(self, exchange_id: str, *, authority_id: str) -> RequestRecord | None: ...
+
+    # keys and peers
+    def add_key(self, *, kid: str, owner: str, purpose: str, public: bytes, private_encrypted: bytes,
+                at: dt.datetime) -> KeyRecord: ...
+    def active_key(self, *, owner: str, purpose: str) -> KeyRecord | None: ...
+    def list_keys(self) -> Sequence[KeyRecord]: ...
+    def get_key(self, kid: str) -> KeyRecord | None: ...
+    def get_peer(self, party: str) -> PeerRecord | None: ...
+    def list_peers(self) -> Sequence[PeerRecord]: ...
+    def add_peer(self, **values: Any) -> PeerRecord: ...
+
+    # outbox and inbox
+    def add_outbox(self, **values: Any) -> OutboxRecord: ...
+    def claim_outbox(self, *, now: dt.datetime, lease_until: dt.datetime, limit: int) -> Sequence[OutboxRecord]: ...
+    def get_outbox(self, id: str) -> OutboxRecord | None: ...
+    def list_outbox(self, *, status: str | None = None, limit: int = 100) -> Sequence[OutboxRecord]: ...
+    def get_inbox(self, id: str) -> InboxRecord | None: ...
+    def add_inbox(self, **values: Any) -> InboxRecord: ...
+    def waiting_inbox(self, exchange_id: str) -> Sequence[InboxRecord]: ...
+    def list_inbox(self, *, limit: int = 100) -> Sequence[InboxRecord]: ...
 
     # audit
     def audit(self, *, id: str, at: dt.datetime, actor_id: str | None, action: str, object_type: str,

@@ -159,6 +159,7 @@ class Transition(Cited):
     roles: list[Role] = Field(min_length=1)
     requires: list[Requirement] = []
     four_eyes: bool = False
+    internal: bool = Field(False, description="a step only this node sees; not sent to the other party")
     request_types: list[str] | None = None
 
 

@@ -11,6 +11,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from hcx.errors import Conflict, InvalidInput, NotFound, PolicyDenied, Unauthenticated
 from hcx.rules.schema import AuthorityKind, Role
+from hcx.services import federation
 from hcx.services.context import Context, Principal
 from hcx.services.views import AuditView, AuthorityView, NewToken, TokenView, UserView
 
@@ -27,6 +28,7 @@ def init_node(ctx: Context, *, party: str, name: str) -> None:
             raise Conflict("this node is already initialised")
         now = ctx.clock.now()
         uow.create_node(party=party, name=name, at=now)
+        federation.create_signing_key(ctx, uow, federation.NODE)
         uow.audit(id=ctx.new_id(), at=now, actor_id=None, action="node.init", object_type="node",
                   object_id=party, details={"name": name})
         uow.commit()
@@ -55,6 +57,8 @@ def add_authority(ctx: Context, actor: Principal | None, *, name: str, kind: Aut
     with ctx.unit_of_work() as uow:
         now = ctx.clock.now()
         authority = uow.add_authority(id=ctx.new_id(), party=party, name=name, kind=kind.value, at=now)
+        federation.create_authority_keys(ctx, uow, authority.id)
+        federation.bump_descriptor(uow)
         uow.audit(id=ctx.new_id(), at=now, actor_id=actor.user_id if actor else None, action="authority.add",
                   object_type="authority", object_id=authority.id, details={"name": name, "kind": kind.value})
         view = AuthorityView.model_validate(authority, from_attributes=True)

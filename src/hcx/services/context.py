@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ulid import ULID
 
-from hcx.domain.ports import Clock, UnitOfWork
+from hcx.domain.ports import Clock, PeerTransport, UnitOfWork
 from hcx.rules.schema import Role, Rules
 
 
@@ -22,6 +23,10 @@ class Policy:
     four_eyes: bool = True
     sla_days: dict[str, int] = field(default_factory=dict)
     token_days: int = 90
+    message_max_age: dt.timedelta = dt.timedelta(hours=72)
+    clock_skew: dt.timedelta = dt.timedelta(minutes=5)
+    replay_window: dt.timedelta = dt.timedelta(days=7)
+    descriptor_days: int = 30
 
 
 @dataclass(frozen=True)
@@ -30,6 +35,9 @@ class Context:
     rules: Rules
     clock: Clock
     policy: Policy = Policy()
+    key_passphrase: bytes = field(default=b"", repr=False)
+    transport: PeerTransport | None = None
+    keyring: dict[str, Any] = field(default_factory=dict, repr=False)  # decrypted keys, by kid
 
     def new_id(self) -> str:
         return str(ULID.from_datetime(self.clock.now()))

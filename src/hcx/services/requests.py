@@ -18,6 +18,7 @@ from hcx.domain.ports import RequestRecord, UnitOfWork
 from hcx.domain.validation import validate
 from hcx.errors import Conflict, InvalidInput, NotFound, PolicyDenied
 from hcx.rules.schema import AuthorityKind, Role
+from hcx.services import federation, messaging
 from hcx.services.context import Context, Principal
 from hcx.services.views import EventView, FindingView, RequestSummary, RequestView
 
@@ -34,6 +35,9 @@ class NewRequest(BaseModel):
     draft: Draft
     direction: Direction = Direction.outgoing
     counterpart: str = Field("", max_length=200, description="the other party's authority")
+    counterpart_authority: str | None = Field(
+        None, max_length=64, description="id of the recipient authority in the peer's descriptor (default: the "
+                                         "authority of the same kind as yours, else its central authority)")
 
 
 def parse_draft(document: Any) -> Draft:
@@ -77,26 +81,69 @@ def create(ctx: Context, principal: Principal, new: NewRequest) -> RequestView:
         fatal = [f for f in findings if f.code in FATAL]
         if fatal:
             raise InvalidInput("the request cannot be recorded", details=[f.as_dict() for f in fatal])
-        now = ctx.clock.now()
-        number = uow.next_reference_number(party=principal.party, year=now.year)
-        lc = ctx.rules.lifecycle
-        state = lc.initial if direction is Direction.outgoing else lc.incoming_initial
-        record = uow.add_request(
-            id=ctx.new_id(), reference=f"{principal.party}-{now.year}-{number:06d}",
-            authority_id=principal.authority_id, direction=direction.value, type=draft.type,
-            requesting_party=draft.requesting_party, requested_party=draft.requested_party,
-            language=draft.language, counterpart=new.counterpart.strip(), state=state,
-            document=draft.model_dump(mode="json"), created_by=principal.user_id, submitted_by=None,
-            created_at=now, updated_at=now, due_at=None, preservation_expires_on=None)
         if direction is Direction.incoming:
-            record.due_at = _response_due(ctx, draft, now)
-        action = "create" if direction is Direction.outgoing else "register"
-        uow.add_event(id=ctx.new_id(), request_id=record.id, seq=1, action=action, from_state="",
-                      to_state=state, actor_id=principal.user_id, recorded_for_counterpart=False,
-                      details={}, at=now)
-        _audit(ctx, uow, principal, f"request.{action}", record.id, {"type": draft.type})
+            if messaging.is_peer(uow, draft.requesting_party):
+                raise PolicyDenied(f"{draft.requesting_party} uses hcx: its requests arrive from its node")
+            record = record_incoming(ctx, uow, draft, authority_id=principal.authority_id, exchange_id=None,
+                                     counterpart=new.counterpart.strip(), counterpart_authority=None,
+                                     actor_id=principal.user_id)
+        else:
+            record = _new_record(ctx, uow, draft, direction, authority_id=principal.authority_id,
+                                 counterpart=new.counterpart.strip(), actor_id=principal.user_id)
+            record.exchange_id = record.id
+            record.counterpart_authority = _recipient(ctx, uow, draft, sender_kind, new.counterpart_authority)
+        _audit(ctx, uow, principal.user_id, f"request.{(record.state == 'draft' and 'create') or 'register'}",
+               record.id, {"type": draft.type})
         uow.commit()
         return _view(ctx, uow, record, principal, findings)
+
+
+def _recipient(ctx: Context, uow: UnitOfWork, draft: Draft, sender_kind: AuthorityKind | None,
+               chosen: str | None) -> str | None:
+    """The peer authority an outgoing request will be addressed to; None if the party is not a peer."""
+    if not messaging.is_peer(uow, draft.requested_party):
+        return None
+    peer = federation.peer_descriptor(uow, draft.requested_party, ctx.clock.now())
+    authority = peer.authority(chosen) if chosen else peer.authority_for(sender_kind.value if sender_kind else "")
+    if authority is None:
+        raise InvalidInput(f"{draft.requested_party} has no authority {chosen or 'to address this request to'}; "
+                           f"its authorities: {', '.join(f'{a.id} ({a.name})' for a in peer.authorities)}")
+    return authority.id
+
+
+def _new_record(ctx: Context, uow: UnitOfWork, draft: Draft, direction: Direction, *, authority_id: str,
+                counterpart: str, actor_id: str | None) -> RequestRecord:
+    now = ctx.clock.now()
+    node = uow.get_node()
+    assert node is not None
+    number = uow.next_reference_number(party=node.party, year=now.year)
+    lc = ctx.rules.lifecycle
+    state = lc.initial if direction is Direction.outgoing else lc.incoming_initial
+    record = uow.add_request(
+        id=ctx.new_id(), reference=f"{node.party}-{now.year}-{number:06d}", authority_id=authority_id,
+        direction=direction.value, type=draft.type, requesting_party=draft.requesting_party,
+        requested_party=draft.requested_party, language=draft.language, counterpart=counterpart, state=state,
+        document=draft.model_dump(mode="json"), created_by=actor_id, submitted_by=None, created_at=now,
+        updated_at=now, due_at=None, preservation_expires_on=None, exchange_id=None, counterpart_authority=None,
+        last_sent_seq=0, last_applied_seq=0)
+    action = "create" if direction is Direction.outgoing else "register"
+    uow.add_event(id=ctx.new_id(), request_id=record.id, seq=1, action=action, from_state="", to_state=state,
+                  actor_id=actor_id, recorded_for_counterpart=False, details={}, at=now)
+    return record
+
+
+def record_incoming(ctx: Context, uow: UnitOfWork, draft: Draft, *, authority_id: str, exchange_id: str | None,
+                    counterpart: str, counterpart_authority: str | None, actor_id: str | None = None,
+                    peer_reference: str | None = None, message_id: str | None = None) -> RequestRecord:
+    """A request this node's party is asked to answer: registered by an officer, or received from a peer."""
+    record = _new_record(ctx, uow, draft, Direction.incoming, authority_id=authority_id, counterpart=counterpart,
+                         actor_id=actor_id)
+    record.exchange_id, record.counterpart_authority = exchange_id, counterpart_authority
+    if message_id is not None:
+        record.last_applied_seq = 1
+        uow.list_events(record.id)[0].details = {"peer_reference": peer_reference, "message": message_id}
+    record.due_at = _response_due(ctx, draft, ctx.clock.now())
+    return record
 
 
 def update_draft(ctx: Context, principal: Principal, request_id: str, draft: Draft, *, version: int | None
@@ -117,7 +164,7 @@ def update_draft(ctx: Context, principal: Principal, request_id: str, draft: Dra
         record.type, record.requested_party, record.language = draft.type, draft.requested_party, draft.language
         record.document = draft.model_dump(mode="json")
         record.updated_at = ctx.clock.now()
-        _audit(ctx, uow, principal, "request.edit", record.id, {})
+        _audit(ctx, uow, principal.user_id, "request.edit", record.id, {})
         uow.commit()
         return _view(ctx, uow, record, principal, findings)
 
@@ -138,7 +185,7 @@ def show(ctx: Context, principal: Principal, request_id: str) -> RequestView:
         record = uow.get_request(request_id, authority_id=principal.authority_id)
         if record is None:
             raise NotFound(f"no request {request_id}")
-        _audit(ctx, uow, principal, "request.read", record.id, {})
+        _audit(ctx, uow, principal.user_id, "request.read", record.id, {})
         view = _view(ctx, uow, record, principal, None)
         uow.commit()
         return view
@@ -148,37 +195,61 @@ def transition(ctx: Context, principal: Principal, request_id: str, step: Step) 
     with ctx.unit_of_work() as uow:
         record = _locked(uow, principal, request_id)
         direction = Direction(record.direction)
-        now = ctx.clock.now()
+        peer = messaging.is_peer(uow, messaging.counterpart_party(record))
+        if step.record_counterpart and peer:
+            raise PolicyDenied(f"{messaging.counterpart_party(record)} uses hcx: its steps arrive from its node")
         exempt = record.type in ctx.rules.lifecycle.approval_exempt_types
         outcome = lifecycle.take(
             ctx.rules, request_type=record.type, state=record.state, direction=direction,
             actor=Actor(principal.user_id, principal.role), step=step, submitted_by=record.submitted_by,
-            approval_required=ctx.policy.four_eyes and not exempt, today=now.date())
-        draft = Draft.model_validate(record.document)
+            approval_required=ctx.policy.four_eyes and not exempt, today=ctx.clock.now().date())
         findings: list[Finding] | None = None
         if step.action in ("submit", "approve"):
-            findings = check(ctx, draft, sender_kind=_sender_kind(uow, principal))
+            findings = check(ctx, Draft.model_validate(record.document), sender_kind=_sender_kind(uow, principal))
             if has_errors(findings):
                 raise InvalidInput("the request has errors to fix before it is sent",
                                    details=[f.as_dict() for f in findings if f.severity == "error"])
         if step.action == "submit":
             record.submitted_by = principal.user_id
-        if outcome.to_state == "submitted" and direction is Direction.outgoing:
-            record.due_at = _response_due(ctx, draft, now)
-        if record.type == "expedited_preservation" and step.action in ("execute", "extend_preservation"):
-            record.preservation_expires_on = _preservation_expiry(ctx, record, draft, step, now)
-        seq = len(uow.list_events(record.id)) + 1
-        details = step.model_dump(mode="json", exclude_none=True, exclude={"action", "record_counterpart"})
-        uow.add_event(id=ctx.new_id(), request_id=record.id, seq=seq, action=step.action,
-                      from_state=record.state, to_state=outcome.to_state, actor_id=principal.user_id,
-                      recorded_for_counterpart=outcome.transition.side is not direction.own_side,
-                      details=details, at=now)
-        _audit(ctx, uow, principal, f"request.{step.action}", record.id,
-               {"from": record.state, "to": outcome.to_state})
-        record.state = outcome.to_state
-        record.updated_at = now
+        from_state = record.state
+        apply_outcome(ctx, uow, record, outcome, step, actor_id=principal.user_id,
+                      by_counterpart=outcome.transition.side is not direction.own_side)
+        _audit(ctx, uow, principal.user_id, f"request.{step.action}", record.id,
+               {"from": from_state, "to": outcome.to_state})
+        if peer:
+            _send(ctx, uow, record, step, from_state)
         uow.commit()
         return _view(ctx, uow, record, principal, findings)
+
+
+def _send(ctx: Context, uow: UnitOfWork, record: RequestRecord, step: Step, from_state: str) -> None:
+    """Tell the counterpart's node: the whole request once it is sent, then every step that travels."""
+    transition = ctx.rules.lifecycle.transition(step.action)
+    assert transition is not None
+    if record.state == "submitted" and from_state in ("draft", "awaiting_approval"):
+        messaging.enqueue(ctx, uow, record, messaging.SUBMITTED,
+                          {"reference": record.reference, "document": record.document})
+    elif not transition.internal:
+        details = step.model_dump(mode="json", exclude_none=True, exclude={"action", "record_counterpart"})
+        messaging.enqueue(ctx, uow, record, messaging.EVENT, {"action": step.action, "details": details})
+
+
+def apply_outcome(ctx: Context, uow: UnitOfWork, record: RequestRecord, outcome: lifecycle.Outcome, step: Step,
+                  *, actor_id: str | None, by_counterpart: bool, extra_details: dict[str, Any] | None = None
+                  ) -> None:
+    """Move `record` to the outcome's state and record the event (who, when, why)."""
+    now = ctx.clock.now()
+    draft = Draft.model_validate(record.document)
+    if outcome.to_state == "submitted" and record.direction == Direction.outgoing:
+        record.due_at = _response_due(ctx, draft, now)
+    if record.type == "expedited_preservation" and step.action in ("execute", "extend_preservation"):
+        record.preservation_expires_on = _preservation_expiry(ctx, record, draft, step, now)
+    details = step.model_dump(mode="json", exclude_none=True, exclude={"action", "record_counterpart"})
+    uow.add_event(id=ctx.new_id(), request_id=record.id, seq=len(uow.list_events(record.id)) + 1,
+                  action=step.action, from_state=record.state, to_state=outcome.to_state, actor_id=actor_id,
+                  recorded_for_counterpart=by_counterpart, details=details | (extra_details or {}), at=now)
+    record.state = outcome.to_state
+    record.updated_at = now
 
 
 def _locked(uow: UnitOfWork, principal: Principal, request_id: str) -> RequestRecord:
@@ -211,9 +282,9 @@ def _preservation_expiry(ctx: Context, record: RequestRecord, draft: Draft, step
     return period.expires_on
 
 
-def _audit(ctx: Context, uow: UnitOfWork, principal: Principal, action: str, request_id: str,
+def _audit(ctx: Context, uow: UnitOfWork, actor_id: str | None, action: str, request_id: str,
            details: dict[str, Any]) -> None:
-    uow.audit(id=ctx.new_id(), at=ctx.clock.now(), actor_id=principal.user_id, action=action,
+    uow.audit(id=ctx.new_id(), at=ctx.clock.now(), actor_id=actor_id, action=action,
               object_type="request", object_id=request_id, details=details)
 
 

@@ -54,7 +54,7 @@ class EventView(BaseModel):
     action: str
     from_state: str
     to_state: str
-    actor_id: str
+    actor_id: str | None  # None: the step came from the other party's node
     recorded_for_counterpart: bool
     details: dict[str, Any]
     at: dt.datetime

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -44,6 +44,72 @@ class Node(Base):
     party: Mapped[str] = mapped_column(String(3))
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    url: Mapped[str] = mapped_column(String(300), default="")
+    descriptor_version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class Key(Base):
+    """A key pair of the node or of one of its authorities; the private half is encrypted."""
+
+    __tablename__ = "keys"
+    kid: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(26), index=True)  # "node" or an authority id
+    purpose: Mapped[str] = mapped_column(String(16))  # "sign" or "encrypt"
+    public: Mapped[bytes] = mapped_column(LargeBinary)
+    private_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class Peer(Base):
+    """Another State's node, pinned by the fingerprint of its node key."""
+
+    __tablename__ = "peers"
+    party: Mapped[str] = mapped_column(String(3), primary_key=True)
+    url: Mapped[str] = mapped_column(String(300))
+    node_key: Mapped[bytes] = mapped_column(LargeBinary)
+    descriptor: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    descriptor_version: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    pinned_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    refreshed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class OutboxMessage(Base):
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    id: Mapped[str] = mapped_column(String(26), primary_key=True)
+    peer_party: Mapped[str] = mapped_column(ForeignKey("peers.party"))
+    request_id: Mapped[str | None] = mapped_column(String(26), nullable=True)
+    type: Mapped[str] = mapped_column(String(64))
+    wire: Mapped[bytes] = mapped_column(LargeBinary)
+    digest: Mapped[str] = mapped_column(String(80))
+    status: Mapped[str] = mapped_column(String(16))  # pending, delivered, parked
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_error: Mapped[str] = mapped_column(String(500), default="")
+    receipt: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument, nullable=True)
+
+
+class InboxMessage(Base):
+    __tablename__ = "inbox"
+    __table_args__ = (Index("ix_inbox_exchange", "exchange_id", "status"),)
+    id: Mapped[str] = mapped_column(String(26), primary_key=True)
+    peer_party: Mapped[str] = mapped_column(String(3))
+    from_authority: Mapped[str] = mapped_column(String(64))
+    to_authority: Mapped[str] = mapped_column(String(26))
+    type: Mapped[str] = mapped_column(String(64))
+    exchange_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    digest: Mapped[str] = mapped_column(String(80))
+    envelope: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    receipt: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    status: Mapped[str] = mapped_column(String(16))  # applied, waiting, rejected
+    error: Mapped[str] = mapped_column(String(500), default="")
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
 class Authority(Base):
@@ -100,13 +166,17 @@ class Request(Base):
     counterpart: Mapped[str] = mapped_column(String(200))
     state: Mapped[str] = mapped_column(String(32))
     document: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
-    created_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     submitted_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     preservation_expires_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     version: Mapped[int] = mapped_column(Integer)
+    exchange_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    counterpart_authority: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    last_sent_seq: Mapped[int] = mapped_column(Integer, default=0)
+    last_applied_seq: Mapped[int] = mapped_column(Integer, default=0)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy reads it once
 
@@ -120,7 +190,7 @@ class RequestEvent(Base):
     action: Mapped[str] = mapped_column(String(64))
     from_state: Mapped[str] = mapped_column(String(32))
     to_state: Mapped[str] = mapped_column(String(32))
-    actor_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    actor_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     recorded_for_counterpart: Mapped[bool] = mapped_column(Boolean)
     details: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

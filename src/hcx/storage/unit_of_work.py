@@ -20,7 +20,11 @@ from hcx.storage.models import (
     ApiToken,
     AuditEvent,
     Authority,
+    InboxMessage,
+    Key,
     Node,
+    OutboxMessage,
+    Peer,
     ReferenceCounter,
     Request,
     RequestEvent,
@@ -70,7 +74,8 @@ class SqlUnitOfWork:
         return self.session.scalars(select(Node).limit(1)).first()
 
     def create_node(self, *, party: str, name: str, at: dt.datetime) -> Node:
-        return self._flush(Node(id=1, party=party, name=name, created_at=at))  # type: ignore[no-any-return]
+        node = Node(id=1, party=party, name=name, created_at=at, url="", descriptor_version=1)
+        return self._flush(node)  # type: ignore[no-any-return]
 
     # authorities
     def add_authority(self, *, id: str, party: str, name: str, kind: str, at: dt.datetime) -> Authority:
@@ -157,6 +162,77 @@ class SqlUnitOfWork:
     def list_events(self, request_id: str) -> Sequence[RequestEvent]:
         return self.session.scalars(
             select(RequestEvent).where(RequestEvent.request_id == request_id).order_by(RequestEvent.seq)).all()
+
+    def find_exchange(self, exchange_id: str, *, authority_id: str) -> Request | None:
+        return self.session.scalars(select(Request).where(
+            Request.exchange_id == exchange_id, Request.authority_id == authority_id).with_for_update()).first()
+
+    # keys and peers
+    def add_key(self, *, kid: str, owner: str, purpose: str, public: bytes, private_encrypted: bytes,
+                at: dt.datetime) -> Key:
+        key = Key(kid=kid, owner=owner, purpose=purpose, public=public, private_encrypted=private_encrypted,
+                  created_at=at)
+        return self._flush(key)  # type: ignore[no-any-return]
+
+    def active_key(self, *, owner: str, purpose: str) -> Key | None:
+        return self.session.scalars(
+            select(Key).where(Key.owner == owner, Key.purpose == purpose, Key.revoked_at.is_(None))
+            .order_by(Key.created_at.desc())).first()
+
+    def list_keys(self) -> Sequence[Key]:
+        return self.session.scalars(select(Key).order_by(Key.owner, Key.created_at)).all()
+
+    def get_key(self, kid: str) -> Key | None:
+        return self.session.get(Key, kid)
+
+    def get_peer(self, party: str) -> Peer | None:
+        return self.session.get(Peer, party)
+
+    def list_peers(self) -> Sequence[Peer]:
+        return self.session.scalars(select(Peer).order_by(Peer.party)).all()
+
+    def add_peer(self, **values: Any) -> Peer:
+        return self._flush(Peer(**values))  # type: ignore[no-any-return]
+
+    # outbox and inbox
+    def add_outbox(self, **values: Any) -> OutboxMessage:
+        return self._flush(OutboxMessage(**values))  # type: ignore[no-any-return]
+
+    def claim_outbox(self, *, now: dt.datetime, lease_until: dt.datetime, limit: int) -> Sequence[OutboxMessage]:
+        """Due messages, leased to the caller; several workers never claim the same one."""
+        query = (select(OutboxMessage)
+                 .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now,
+                        (OutboxMessage.lease_until.is_(None)) | (OutboxMessage.lease_until <= now))
+                 .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit)
+                 .with_for_update(skip_locked=True))
+        claimed = self.session.scalars(query).all()
+        for message in claimed:
+            message.lease_until = lease_until
+        return claimed
+
+    def get_outbox(self, id: str) -> OutboxMessage | None:
+        return self.session.get(OutboxMessage, id)
+
+    def list_outbox(self, *, status: str | None = None, limit: int = 100) -> Sequence[OutboxMessage]:
+        query = select(OutboxMessage)
+        if status:
+            query = query.where(OutboxMessage.status == status)
+        return self.session.scalars(query.order_by(OutboxMessage.id.desc()).limit(limit)).all()
+
+    def get_inbox(self, id: str) -> InboxMessage | None:
+        return self.session.get(InboxMessage, id)
+
+    def add_inbox(self, **values: Any) -> InboxMessage:
+        return self._flush(InboxMessage(**values))  # type: ignore[no-any-return]
+
+    def waiting_inbox(self, exchange_id: str) -> Sequence[InboxMessage]:
+        return self.session.scalars(select(InboxMessage).where(
+            InboxMessage.exchange_id == exchange_id, InboxMessage.status == "waiting")
+            .order_by(InboxMessage.seq)).all()
+
+    def list_inbox(self, *, limit: int = 100) -> Sequence[InboxMessage]:
+        return self.session.scalars(select(InboxMessage).order_by(InboxMessage.received_at.desc())
+                                    .limit(limit)).all()
 
     # audit
     def audit(self, *, id: str, at: dt.datetime, actor_id: str | None, action: str, object_type: str,

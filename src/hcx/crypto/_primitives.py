@@ -1,0 +1,203 @@
+"""The only module of hcx that imports `cryptography.hazmat`, or reads randomness.
+
+Everything here works on raw bytes or on small opaque key objects, and raises only the errors of
+`hcx.errors`: library exceptions are translated at this boundary, `from exc`.
+
+- Ed25519 signatures (RFC 8032): `Ed25519Private`, `ed25519_verify`.
+- The hybrid KEM ML-KEM-768 + X25519 for HPKE (RFC 9180), suite
+  MLKEM768-X25519 / HKDF-SHA256 / AES-256-GCM: `HybridPrivate`, `HybridPublic`.
+  Serialisation: public = ML-KEM-768 encapsulation key (1184 bytes) || X25519 public (32);
+  private = ML-KEM-768 seed d||z (64 bytes) || X25519 private scalar (32).
+- Raw X25519 (`x25519_shared_secret`), only so that the Wycheproof vectors can exercise it.
+- SHA-256, random bytes.
+- Secrets at rest under a passphrase (`encrypt_with_passphrase`): scrypt + AES-256-GCM,
+
+      offset  size  field
+      0       1     version, 0x01
+      1       1     log2 of the scrypt cost N (r = 8, p = 1 in version 1)
+      2       16    salt (random)
+      18      12    AES-GCM nonce (random)
+      30      n+16  AES-256-GCM ciphertext || tag
+
+  The key is scrypt(passphrase, salt); the associated data is
+  b"hcx secret/1\\n" + purpose + b"\\n" + bytes 0..30, so a file written for one purpose
+  (a signing key) never opens as another (a decryption key).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+from cryptography.exceptions import InvalidSignature as _PycaInvalidSignature
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hpke
+from cryptography.hazmat.primitives.asymmetric import ed25519, mlkem, x25519
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+from hcx.errors import DecryptionError, InvalidInput, InvalidSignature
+
+ED25519_PUBLIC_SIZE = 32
+ED25519_SEED_SIZE = 32
+ED25519_SIGNATURE_SIZE = 64
+MLKEM768_PUBLIC_SIZE = 1184
+MLKEM768_SEED_SIZE = 64
+X25519_SIZE = 32
+HYBRID_PUBLIC_SIZE = MLKEM768_PUBLIC_SIZE + X25519_SIZE
+HYBRID_PRIVATE_SIZE = MLKEM768_SEED_SIZE + X25519_SIZE
+
+HPKE_SUITE_NAME = "MLKEM768-X25519/HKDF-SHA256/AES-256-GCM"
+_SUITE = hpke.Suite(hpke.KEM.MLKEM768_X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
+
+_SECRET_VERSION = 0x01
+_SECRET_HEADER_SIZE = 30
+# scrypt cost for new files: N = 2**17, r = 8 (128 MiB, about half a second). Files are read
+# with the cost they name, within bounds, so the cost can rise without a new version.
+SCRYPT_LOG2_N = 17
+_SCRYPT_LOG2_N_RANGE = range(14, 21)
+
+
+def sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def random_bytes(size: int) -> bytes:
+    return os.urandom(size)
+
+
+class Ed25519Private:
+    """An Ed25519 private key. Its repr shows nothing of the key."""
+
+    __slots__ = ("_key",)
+
+    def __init__(self, key: ed25519.Ed25519PrivateKey) -> None:
+        self._key = key
+
+    @classmethod
+    def generate(cls) -> Ed25519Private:
+        return cls(ed25519.Ed25519PrivateKey.generate())
+
+    @classmethod
+    def from_seed(cls, seed: bytes) -> Ed25519Private:
+        if len(seed) != ED25519_SEED_SIZE:
+            raise InvalidInput(f"an Ed25519 seed is {ED25519_SEED_SIZE} bytes, not {len(seed)}")
+        return cls(ed25519.Ed25519PrivateKey.from_private_bytes(seed))
+
+    def seed(self) -> bytes:
+        return self._key.private_bytes_raw()
+
+    def public_raw(self) -> bytes:
+        return self._key.public_key().public_bytes_raw()
+
+    def sign(self, data: bytes) -> bytes:
+        return self._key.sign(data)
+
+
+def ed25519_check_public(public: bytes) -> None:
+    if len(public) != ED25519_PUBLIC_SIZE:
+        raise InvalidInput(f"an Ed25519 public key is {ED25519_PUBLIC_SIZE} bytes, not {len(public)}")
+
+
+def ed25519_verify(public: bytes, signature: bytes, data: bytes) -> None:
+    """Raise InvalidSignature unless `signature` is a valid signature of `data` under `public`."""
+    ed25519_check_public(public)
+    try:
+        ed25519.Ed25519PublicKey.from_public_bytes(public).verify(signature, data)
+    except _PycaInvalidSignature as exc:
+        raise InvalidSignature("the Ed25519 signature does not verify") from exc
+
+
+class HybridPublic:
+    """An ML-KEM-768 + X25519 public key, for HPKE."""
+
+    __slots__ = ("_key", "raw")
+
+    def __init__(self, raw: bytes) -> None:
+        if len(raw) != HYBRID_PUBLIC_SIZE:
+            raise InvalidInput(f"a hybrid encryption key is {HYBRID_PUBLIC_SIZE} bytes, not {len(raw)}")
+        try:
+            mlkem_key = mlkem.MLKEM768PublicKey.from_public_bytes(raw[:MLKEM768_PUBLIC_SIZE])
+        except ValueError as exc:
+            raise InvalidInput("the ML-KEM-768 part of the encryption key is malformed") from exc
+        x_key = x25519.X25519PublicKey.from_public_bytes(raw[MLKEM768_PUBLIC_SIZE:])
+        self._key = hpke.MLKEM768X25519PublicKey(mlkem_key, x_key)
+        self.raw = raw
+
+    def encrypt(self, plaintext: bytes, info: bytes) -> bytes:
+        """HPKE base mode, single shot: enc || AEAD ciphertext."""
+        return _SUITE.encrypt(plaintext, self._key, info=info)
+
+
+class HybridPrivate:
+    """An ML-KEM-768 + X25519 private key. Its repr shows nothing of the key."""
+
+    __slots__ = ("_key", "_private", "public")
+
+    def __init__(self, private: bytes) -> None:
+        if len(private) != HYBRID_PRIVATE_SIZE:
+            raise InvalidInput(f"a hybrid decryption key is {HYBRID_PRIVATE_SIZE} bytes, not {len(private)}")
+        mlkem_key = mlkem.MLKEM768PrivateKey.from_seed_bytes(private[:MLKEM768_SEED_SIZE])
+        x_key = x25519.X25519PrivateKey.from_private_bytes(private[MLKEM768_SEED_SIZE:])
+        self._key = hpke.MLKEM768X25519PrivateKey(mlkem_key, x_key)
+        self._private = private
+        self.public = HybridPublic(
+            mlkem_key.public_key().public_bytes_raw() + x_key.public_key().public_bytes_raw()
+        )
+
+    @classmethod
+    def generate(cls) -> HybridPrivate:
+        return cls(random_bytes(HYBRID_PRIVATE_SIZE))
+
+    def private_bytes(self) -> bytes:
+        return self._private
+
+    def decrypt(self, ciphertext: bytes, info: bytes) -> bytes:
+        try:
+            return _SUITE.decrypt(ciphertext, self._key, info=info)
+        except (InvalidTag, ValueError) as exc:
+            raise DecryptionError("the message does not decrypt") from exc
+
+
+def x25519_shared_secret(private: bytes, public: bytes) -> bytes:
+    """Raw X25519 (RFC 7748). An all-zero shared secret (a low-order public key) is refused."""
+    if len(private) != X25519_SIZE or len(public) != X25519_SIZE:
+        raise InvalidInput("X25519 keys are 32 bytes")
+    key = x25519.X25519PrivateKey.from_private_bytes(private)
+    try:
+        return key.exchange(x25519.X25519PublicKey.from_public_bytes(public))
+    except ValueError as exc:
+        raise InvalidInput("X25519 gave the all-zero shared secret (low-order public key)") from exc
+
+
+def _secret_aad(purpose: bytes, header: bytes) -> bytes:
+    return b"hcx secret/1\n" + purpose + b"\n" + header
+
+
+def _scrypt(passphrase: bytes, salt: bytes, log2_n: int) -> bytes:
+    return Scrypt(salt=salt, length=32, n=2**log2_n, r=8, p=1).derive(passphrase)
+
+
+def encrypt_with_passphrase(passphrase: bytes, plaintext: bytes, *, purpose: bytes) -> bytes:
+    """Encrypt a secret for storage; see the module docstring for the layout."""
+    if not passphrase:
+        raise InvalidInput("an empty passphrase protects nothing")
+    salt, nonce = random_bytes(16), random_bytes(12)
+    header = bytes([_SECRET_VERSION, SCRYPT_LOG2_N]) + salt + nonce
+    key = _scrypt(passphrase, salt, SCRYPT_LOG2_N)
+    return header + AESGCM(key).encrypt(nonce, plaintext, _secret_aad(purpose, header))
+
+
+def decrypt_with_passphrase(passphrase: bytes, data: bytes, *, purpose: bytes) -> bytes:
+    """Open what `encrypt_with_passphrase` wrote. Any failure is one DecryptionError."""
+    if len(data) < _SECRET_HEADER_SIZE + 16 or data[0] != _SECRET_VERSION:
+        raise DecryptionError("not an hcx protected secret, or an unknown version of one")
+    log2_n = data[1]
+    if log2_n not in _SCRYPT_LOG2_N_RANGE:
+        raise DecryptionError("the protected secret names an unsupported scrypt cost")
+    header = data[:_SECRET_HEADER_SIZE]
+    key = _scrypt(passphrase, header[2:18], log2_n)
+    try:
+        return AESGCM(key).decrypt(header[18:30], data[_SECRET_HEADER_SIZE:], _secret_aad(purpose, header))
+    except InvalidTag as exc:
+        raise DecryptionError("wrong passphrase, or the protected secret is corrupt") from exc

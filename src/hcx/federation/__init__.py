@@ -1,0 +1,1 @@
+"""Talking to peers: the HTTP transport, the inbox endpoint, the delivery worker."""

@@ -1,0 +1,41 @@
+"""The HTTP transport to peers (httpx). Library errors become PeerUnreachable / PeerProtocolError."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from hcx.errors import PeerProtocolError, PeerUnreachable
+
+MAX_RESPONSE_BYTES = 1_048_576
+
+
+class HttpTransport:
+    def __init__(self, *, timeout: float = 10.0) -> None:
+        self._client = httpx.Client(timeout=timeout, follow_redirects=False)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def fetch_descriptor(self, url: str) -> Any:
+        return self._call("GET", f"{url.rstrip('/')}/federation/descriptor", None)
+
+    def deliver(self, url: str, wire: bytes) -> Any:
+        return self._call("POST", f"{url.rstrip('/')}/federation/inbox", wire)
+
+    def _call(self, method: str, url: str, body: bytes | None) -> Any:
+        try:
+            response = self._client.request(method, url, content=body,
+                                            headers={"content-type": "application/json"} if body else None)
+        except httpx.HTTPError as exc:
+            raise PeerUnreachable(f"{url}: {exc.__class__.__name__}") from exc
+        if response.status_code != 200:
+            raise PeerProtocolError(f"{url}: HTTP {response.status_code}")
+        if len(response.content) > MAX_RESPONSE_BYTES:
+            raise PeerProtocolError(f"{url}: response too large")
+        try:
+            return json.loads(response.content)
+        except ValueError as exc:
+            raise PeerProtocolError(f"{url}: response is not JSON") from exc

@@ -1,0 +1,43 @@
+"""The delivery worker: a loop that delivers due outbox messages until it is told to stop."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from hcx.errors import Error
+from hcx.services import delivery
+from hcx.services.context import Context
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryWorker:
+    def __init__(self, ctx: Context, *, interval: float) -> None:
+        self.ctx = ctx
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run(self) -> None:
+        """Deliver until stopped; a full batch is followed at once by the next one."""
+        while not self._stop.is_set():
+            try:
+                busy = delivery.deliver_due(self.ctx) > 0
+            except Error as exc:
+                log.warning("delivery round failed: %s", exc.message)
+                busy = False
+            except Exception:
+                log.exception("delivery round crashed; continuing")
+                busy = False
+            if not busy:
+                self._stop.wait(self.interval)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name="hcx-delivery", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)

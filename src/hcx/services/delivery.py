@@ -1,0 +1,148 @@
+"""Delivering the outbox: claim due messages under a lease, post them, keep the signed receipts.
+
+At-least-once: a worker killed mid-batch leaves its messages leased; when the lease runs out
+another worker (or the same one restarted) sends them again and the receiver deduplicates them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from hcx.crypto.envelope import verify_receipt
+from hcx.crypto.keys import VerifyKey, b64d
+from hcx.domain.ports import OutboxRecord
+from hcx.errors import Error, NotFound, PolicyDenied, VerificationError
+from hcx.rules.schema import Role
+from hcx.services import federation
+from hcx.services.context import Context, Principal
+
+log = logging.getLogger(__name__)
+
+LEASE = dt.timedelta(seconds=60)
+BACKOFF_BASE = dt.timedelta(seconds=1)
+BACKOFF_CAP = dt.timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: str
+    peer_party: str
+    url: str
+    wire: bytes
+    digest: str
+
+
+def backoff(attempts: int, rng: random.Random) -> dt.timedelta:
+    """Exponential, capped, with full jitter on the upper half so retries of many nodes spread out."""
+    ceiling: dt.timedelta = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** min(attempts, 20)))
+    return ceiling * rng.uniform(0.5, 1.0)
+
+
+def claim(ctx: Context, *, limit: int = 50) -> list[Claimed]:
+    now = ctx.clock.now()
+    with ctx.unit_of_work() as uow:
+        claimed = []
+        for message in uow.claim_outbox(now=now, lease_until=now + LEASE, limit=limit):
+            peer = uow.get_peer(message.peer_party)
+            assert peer is not None
+            claimed.append(Claimed(message.id, message.peer_party, peer.url, message.wire, message.digest))
+        uow.commit()
+        return claimed
+
+
+def record_receipt(ctx: Context, message_id: str, receipt: Any) -> None:
+    """Keep the peer's signed receipt and mark the message delivered; a bad receipt is a failure."""
+    now = ctx.clock.now()
+    with ctx.unit_of_work() as uow:
+        message = uow.get_outbox(message_id)
+        if message is None or message.status == "delivered":
+            return
+        descriptor = federation.peer_descriptor(uow, message.peer_party, now)
+
+        def verify_key_for(party: str, authority: str, kid: str) -> VerifyKey:
+            described = descriptor.authority(authority) if party == message.peer_party else None
+            key = described.signing_key(kid) if described else None
+            if key is None:
+                raise VerificationError(f"the receipt is signed by an unknown key {party}/{authority}/{kid}")
+            return VerifyKey.from_bytes(b64d(key.key))
+
+        verified = verify_receipt(receipt, verify_key_for=verify_key_for, message_id=message.id,
+                                  envelope_digest=message.digest)
+        message.status, message.delivered_at, message.lease_until = "delivered", now, None
+        message.receipt = receipt if isinstance(receipt, dict) else dict(verified.model_dump(mode="json"))
+        uow.commit()
+
+
+def record_failure(ctx: Context, message_id: str, error: str, rng: random.Random) -> None:
+    now = ctx.clock.now()
+    with ctx.unit_of_work() as uow:
+        message = uow.get_outbox(message_id)
+        if message is None or message.status != "pending":
+            return
+        message.attempts += 1
+        message.last_error, message.lease_until = error[:500], None
+        if now - message.created_at >= ctx.policy.message_max_age:
+            message.status = "parked"
+            log.warning("message %s to %s parked after %s attempts: %s", message.id, message.peer_party,
+                        message.attempts, error)
+        else:
+            message.next_attempt_at = now + backoff(message.attempts, rng)
+        uow.commit()
+
+
+def deliver_due(ctx: Context, *, limit: int = 50, rng: random.Random | None = None) -> int:
+    """One round of delivery; returns how many messages were delivered."""
+    rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
+    assert ctx.transport is not None
+    delivered = 0
+    for message in claim(ctx, limit=limit):
+        try:
+            receipt = ctx.transport.deliver(message.url, message.wire)
+            record_receipt(ctx, message.id, receipt)
+            delivered += 1
+        except Error as exc:
+            log.info("delivery of %s to %s failed: %s", message.id, message.peer_party, exc.message)
+            record_failure(ctx, message.id, f"{exc.__class__.__name__}: {exc.message}", rng)
+    return delivered
+
+
+def retry(ctx: Context, actor: Principal | None, message_id: str) -> None:
+    """An admin sends a parked message again."""
+    if actor is not None and actor.role is not Role.admin:
+        raise PolicyDenied("only an admin can retry a parked message")
+    with ctx.unit_of_work() as uow:
+        message = uow.get_outbox(message_id)
+        if message is None:
+            raise NotFound(f"no message {message_id}")
+        if message.status != "parked":
+            return
+        now = ctx.clock.now()
+        message.status, message.attempts, message.next_attempt_at = "pending", 0, now
+        message.created_at = now  # a fresh age budget before it is parked again
+        uow.audit(id=ctx.new_id(), at=now, actor_id=actor.user_id if actor else None, action="outbox.retry",
+                  object_type="message", object_id=message_id, details={})
+        uow.commit()
+
+
+def outbox_view(message: OutboxRecord) -> dict[str, Any]:
+    return {"id": message.id, "peer": message.peer_party, "type": message.type, "status": message.status,
+            "attempts": message.attempts, "request_id": message.request_id,
+            "created_at": message.created_at.isoformat(), "next_attempt_at": message.next_attempt_at.isoformat(),
+            "delivered_at": message.delivered_at.isoformat() if message.delivered_at else None,
+            "last_error": message.last_error, "digest": message.digest, "receipt": message.receipt}
+
+
+def list_outbox(ctx: Context, *, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    with ctx.unit_of_work() as uow:
+        return [outbox_view(m) for m in uow.list_outbox(status=status, limit=limit)]
+
+
+def list_inbox(ctx: Context, *, limit: int = 100) -> list[dict[str, Any]]:
+    with ctx.unit_of_work() as uow:
+        return [{"id": m.id, "peer": m.peer_party, "type": m.type, "status": m.status, "seq": m.seq,
+                 "exchange_id": m.exchange_id, "error": m.error, "received_at": m.received_at.isoformat(),
+                 "digest": m.digest} for m in uow.list_inbox(limit=limit)]

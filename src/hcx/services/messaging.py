@@ -1,0 +1,221 @@
+"""Messages between nodes about requests: what leaves (into the outbox, in the same transaction as
+the state change) and what arrives (verified, stored once, applied in order, answered by a signed
+receipt).
+
+Each node numbers its own messages about one request (`seq`, 1 = the submission); the receiver
+applies a peer's messages in that order and keeps the early ones waiting, so delivery may be out
+of order and at least once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hcx.crypto.envelope import Opened, open_, seal, sign_receipt
+from hcx.crypto.keys import DecryptionKey, EncryptionKey, VerifyKey, b64d
+from hcx.domain import lifecycle
+from hcx.domain.descriptor import Descriptor
+from hcx.domain.lifecycle import Direction, Step
+from hcx.domain.model import Draft
+from hcx.domain.ports import RequestRecord, UnitOfWork
+from hcx.errors import Conflict, InvalidInput, NotFound, PolicyDenied, VerificationError
+from hcx.services import federation
+from hcx.services.context import Context
+
+log = logging.getLogger(__name__)
+
+SUBMITTED = "request.submitted"
+EVENT = "request.event"
+
+
+def utc(at: dt.datetime) -> str:
+    return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- leaving ----------------------------------------------------------------------------------
+
+def counterpart_party(record: RequestRecord) -> str:
+    return record.requested_party if record.direction == Direction.outgoing else record.requesting_party
+
+
+def enqueue(ctx: Context, uow: UnitOfWork, record: RequestRecord, kind: str, body: dict[str, Any]) -> None:
+    """Seal a message about `record` to its counterpart and put it in the outbox (no commit here)."""
+    now = ctx.clock.now()
+    party = counterpart_party(record)
+    peer = federation.peer_descriptor(uow, party, now)
+    assert record.counterpart_authority is not None
+    recipient = peer.authority(record.counterpart_authority)
+    described = recipient.encryption_key() if recipient else None
+    if recipient is None or described is None:
+        raise Conflict(f"{party} publishes no encryption key for authority {record.counterpart_authority}")
+    record.last_sent_seq += 1
+    message_id = ctx.new_id()
+    envelope = {
+        "v": 1, "id": message_id, "type": kind,
+        "from": {"party": record.requesting_party if record.direction == Direction.outgoing
+                 else record.requested_party, "authority": record.authority_id},
+        "to": {"party": party, "authority": recipient.id},
+        "created": utc(now), "in_reply_to": None, "request_ref": record.exchange_id,
+        "body": {**body, "seq": record.last_sent_seq},
+    }
+    sealed = seal(envelope, signer=federation.signing_key(ctx, uow, record.authority_id),
+                  recipient=EncryptionKey.from_bytes(b64d(described.key)))
+    uow.add_outbox(id=message_id, peer_party=party, request_id=record.id, type=kind, wire=sealed.wire,
+                   digest=sealed.digest, status="pending", attempts=0, next_attempt_at=now, lease_until=None,
+                   created_at=now, delivered_at=None, last_error="", receipt=None)
+    log.info("queued %s %s for %s (request %s, seq %s)", kind, message_id, party, record.id, record.last_sent_seq)
+
+
+def is_peer(uow: UnitOfWork, party: str) -> bool:
+    return uow.get_peer(party) is not None
+
+
+# --- arriving ---------------------------------------------------------------------------------
+
+class SubmittedBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    seq: int = Field(ge=1)
+    reference: str = Field(max_length=64)
+    document: dict[str, Any]
+
+
+class EventBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    seq: int = Field(ge=1)
+    action: str = Field(max_length=64)
+    details: dict[str, Any] = {}
+
+
+def receive(ctx: Context, wire: bytes) -> dict[str, Any]:
+    """Verify, store once and apply a message from a peer; return the signed receipt.
+
+    A duplicate (same id, same digest) gets the receipt stored the first time; a different message
+    under a known id, a stale or future one, or anything that does not verify is refused and
+    nothing is stored."""
+    now = ctx.clock.now()
+    with ctx.unit_of_work() as uow:
+        node = uow.get_node()
+        if node is None:
+            raise NotFound("this node is not initialised")
+        descriptors: dict[str, Descriptor] = {}
+
+        def verify_key_for(party: str, authority: str, kid: str) -> VerifyKey:
+            descriptors.setdefault(party, federation.peer_descriptor(uow, party, now))
+            described = descriptors[party].authority(authority)
+            key = described.signing_key(kid) if described else None
+            if key is None:
+                raise VerificationError(f"{party}/{authority} has no active signing key {kid}")
+            return VerifyKey.from_bytes(b64d(key.key))
+
+        def decryption_key_for(party: str, authority: str, kid: str) -> DecryptionKey:
+            if party != node.party or uow.get_authority(authority) is None:
+                raise NotFound(f"the message is addressed to {party}/{authority}, not to this node")
+            return federation.decryption_key(ctx, uow, authority, kid)
+
+        opened = open_(wire, decryption_key_for=decryption_key_for, verify_key_for=verify_key_for)
+        envelope = opened.envelope
+        known = uow.get_inbox(envelope.id)
+        if known is not None:
+            if known.digest != opened.digest:
+                raise Conflict(f"message {envelope.id} was already received with another content")
+            return known.receipt
+        created = dt.datetime.fromisoformat(envelope.created.replace("Z", "+00:00"))
+        if created > now + ctx.policy.clock_skew:
+            raise VerificationError(f"message {envelope.id} is from the future ({envelope.created})")
+        if created < now - ctx.policy.replay_window - ctx.policy.clock_skew:
+            raise VerificationError(f"message {envelope.id} is too old ({envelope.created}): a replay?")
+        to = envelope.to.authority
+        receipt = sign_receipt(message_id=envelope.id, envelope_digest=opened.digest, received_at=utc(now),
+                               by_party=node.party, by_authority=to, signer=federation.signing_key(ctx, uow, to))
+        status, error, seq = _file(ctx, uow, opened, to)
+        uow.add_inbox(id=envelope.id, peer_party=_from(opened)[0], from_authority=_from(opened)[1],
+                      to_authority=to, type=envelope.type, exchange_id=envelope.request_ref, seq=seq,
+                      digest=opened.digest, envelope=envelope.model_dump(mode="json", by_alias=True),
+                      receipt=receipt, status=status, error=error, received_at=now)
+        if status == "applied" and envelope.request_ref:
+            _apply_waiting(ctx, uow, envelope.request_ref, to)
+        uow.commit()
+        log.info("received %s %s from %s: %s", envelope.type, envelope.id, _from(opened)[0], status)
+        return receipt
+
+
+def _from(opened: Opened) -> tuple[str, str]:
+    return opened.envelope.from_.party, opened.envelope.from_.authority
+
+
+def _file(ctx: Context, uow: UnitOfWork, opened: Opened, to: str) -> tuple[str, str, int]:
+    """Apply the message if its turn has come: (status, error, seq)."""
+    envelope = opened.envelope
+    party, authority = _from(opened)
+    try:
+        if envelope.type == SUBMITTED:
+            submitted = SubmittedBody.model_validate(envelope.body)
+            _create_incoming(ctx, uow, opened, submitted, to)
+            return "applied", "", submitted.seq
+        if envelope.type == EVENT:
+            event = EventBody.model_validate(envelope.body)
+            record = uow.find_exchange(envelope.request_ref or "", authority_id=to)
+            if record is None or event.seq > record.last_applied_seq + 1:
+                return "waiting", "", event.seq
+            if event.seq <= record.last_applied_seq:
+                return "duplicate", "", event.seq
+            _apply_event(ctx, uow, record, event, party)
+            return "applied", "", event.seq
+        raise InvalidInput(f"unknown message type {envelope.type!r}")
+    except (ValidationError, InvalidInput, Conflict, PolicyDenied) as exc:
+        # stored and receipted (it was delivered), but not applied: the admin sees why
+        log.warning("message %s from %s/%s not applied: %s", envelope.id, party, authority, exc)
+        seq = envelope.body.get("seq")
+        return "rejected", str(exc)[:500], seq if isinstance(seq, int) else 0
+
+
+def _create_incoming(ctx: Context, uow: UnitOfWork, opened: Opened, body: SubmittedBody, to: str) -> None:
+    from hcx.services import requests  # late: requests imports this module
+
+    envelope = opened.envelope
+    party, authority = _from(opened)
+    if not envelope.request_ref:
+        raise InvalidInput("a submission must name its request")
+    if uow.find_exchange(envelope.request_ref, authority_id=to) is not None:
+        raise Conflict(f"request {envelope.request_ref} was already submitted")
+    draft = Draft.model_validate(body.document)
+    node = uow.get_node()
+    assert node is not None
+    if draft.requested_party != node.party or draft.requesting_party != party:
+        raise InvalidInput("the request's parties do not match the sender and this node")
+    peer = federation.peer_descriptor(uow, party, ctx.clock.now())
+    sender = peer.authority(authority)
+    requests.record_incoming(ctx, uow, draft, authority_id=to, exchange_id=envelope.request_ref,
+                             counterpart=sender.name if sender else authority, counterpart_authority=authority,
+                             peer_reference=body.reference, message_id=envelope.id)
+
+
+def _apply_event(ctx: Context, uow: UnitOfWork, record: RequestRecord, event: EventBody, party: str) -> None:
+    from hcx.services import requests
+
+    step = Step.model_validate({"action": event.action, **event.details})
+    outcome = lifecycle.take_for_counterpart(ctx.rules, request_type=record.type, state=record.state,
+                                             direction=Direction(record.direction), step=step,
+                                             today=ctx.clock.now().date())
+    record.last_applied_seq = event.seq
+    requests.apply_outcome(ctx, uow, record, outcome, step, actor_id=None, by_counterpart=True,
+                           extra_details={"peer": party})
+
+
+def _apply_waiting(ctx: Context, uow: UnitOfWork, exchange_id: str, to: str) -> None:
+    """Messages that arrived early, applied now that their turn has come."""
+    record = uow.find_exchange(exchange_id, authority_id=to)
+    if record is None:
+        return
+    for message in uow.waiting_inbox(exchange_id):
+        if message.to_authority != to or message.seq != record.last_applied_seq + 1:
+            continue
+        try:
+            _apply_event(ctx, uow, record, EventBody.model_validate(message.envelope["body"]), message.peer_party)
+            message.status = "applied"
+        except (ValidationError, InvalidInput, Conflict, PolicyDenied) as exc:
+            message.status, message.error = "rejected", str(exc)[:500]

@@ -1,0 +1,187 @@
+"""Two nodes in one process, talking through their real ASGI apps: the whole message flow,
+quickly. (tests/e2e runs the same flow between real `hcx serve` processes.)"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.asgi import SyncAsgiClient
+
+from hcx.api import create_app
+from hcx.config import Settings
+from hcx.domain.lifecycle import Step
+from hcx.errors import PeerProtocolError, PolicyDenied, VerificationError
+from hcx.rules import load_rules
+from hcx.rules.schema import AuthorityKind, Role
+from hcx.services import accounts, delivery, federation, requests
+from hcx.services.context import Context, Policy, Principal
+from hcx.services.requests import NewRequest
+from hcx.storage.db import make_engine, migrate
+from hcx.storage.unit_of_work import Database
+from tests.conftest import EXAMPLES, FixedClock
+
+
+class AppTransport:
+    """Routes peer calls to the other node's FastAPI app (a real ASGI round trip, no sockets)."""
+
+    def __init__(self) -> None:
+        self.clients: dict[str, SyncAsgiClient] = {}
+        self.down: set[str] = set()
+
+    def _client(self, url: str) -> SyncAsgiClient:
+        from hcx.errors import PeerUnreachable
+
+        base = url.rstrip("/")
+        if base in self.down or base not in self.clients:
+            raise PeerUnreachable(f"{url}: connection refused")
+        return self.clients[base]
+
+    def fetch_descriptor(self, url: str) -> Any:
+        return self._client(url).get("/federation/descriptor").json()
+
+    def deliver(self, url: str, wire: bytes) -> Any:
+        response = self._client(url).post("/federation/inbox", content=wire)
+        if response.status_code != 200:
+            raise PeerProtocolError(f"HTTP {response.status_code}")
+        return response.json()
+
+
+class PeerNode:
+    def __init__(self, party: str, tmp: Path, clock: FixedClock, transport: AppTransport) -> None:
+        engine = make_engine(f"sqlite:///{tmp / party}.db")
+        migrate(engine)
+        self.url = f"http://{party.lower()}.test"
+        self.ctx = Context(unit_of_work=Database(engine).unit_of_work, rules=load_rules(),
+                           clock=clock, policy=Policy(), key_passphrase=b"test", transport=transport)
+        accounts.init_node(self.ctx, party=party, name=party)
+        federation.set_url(self.ctx, self.url)
+        central = accounts.add_authority(self.ctx, None, name=f"{party} central", kind=AuthorityKind.central_authority)
+        for name, role in (("officer", Role.officer), ("supervisor", Role.supervisor)):
+            accounts.add_user(self.ctx, None, username=f"{party.lower()}-{name}", password="correct horse battery",
+                              role=role, authority_id=central.id)
+        self.officer = accounts.principal_for(self.ctx, f"{party.lower()}-officer")
+        self.supervisor = accounts.principal_for(self.ctx, f"{party.lower()}-supervisor")
+        self.client = SyncAsgiClient(create_app(Settings(data_dir=tmp), context=self.ctx))
+        transport.clients[self.url] = self.client
+
+    def deliver(self) -> int:
+        return delivery.deliver_due(self.ctx)
+
+    def only_request(self, who: Principal | None = None) -> Any:
+        found = requests.list_requests(self.ctx, who or self.officer)
+        assert len(found) == 1
+        return requests.show(self.ctx, who or self.officer, found[0].id)
+
+
+@pytest.fixture
+def pair(tmp_path: Path, clock: FixedClock) -> tuple[PeerNode, PeerNode]:
+    transport = AppTransport()
+    vnm, aus = PeerNode("VNM", tmp_path, clock, transport), PeerNode("AUS", tmp_path, clock, transport)
+    federation.add_peer(vnm.ctx, None, url=aus.url, expected_fingerprint=federation.node_fingerprint(aus.ctx))
+    federation.add_peer(aus.ctx, None, url=vnm.url, expected_fingerprint=federation.node_fingerprint(vnm.ctx))
+    return vnm, aus
+
+
+def mla() -> NewRequest:
+    document = json.loads((EXAMPLES / "mutual_legal_assistance.json").read_text(encoding="utf-8"))
+    return NewRequest.model_validate({"draft": document})
+
+
+def test_a_request_travels_and_both_sides_agree_on_every_state(pair: tuple[PeerNode, PeerNode]) -> None:
+    vnm, aus = pair
+    rid = requests.create(vnm.ctx, vnm.officer, mla()).id
+    requests.transition(vnm.ctx, vnm.officer, rid, Step(action="submit"))
+    assert vnm.deliver() == 0  # awaiting approval: nothing leaves
+    requests.transition(vnm.ctx, vnm.supervisor, rid, Step(action="approve"))
+    assert vnm.deliver() == 1
+    incoming = aus.only_request()
+    assert (incoming.direction, incoming.state, incoming.requesting_party) == ("incoming", "submitted", "VNM")
+    assert incoming.document == requests.show(vnm.ctx, vnm.officer, rid).document
+
+    steps: list[tuple[PeerNode, Step]] = [
+        (aus, Step(action="acknowledge")),
+        (aus, Step(action="request_information", message="Which accounts?")),
+        (vnm, Step(action="provide_information", message="Accounts 1 and 2.")),
+        (aus, Step(action="accept")),
+        (aus, Step(action="execute", summary="Records sent.")),
+    ]
+    for node, step in steps:
+        other = vnm if node is aus else aus
+        target = incoming.id if node is aus else rid
+        requests.transition(node.ctx, node.officer, target, step)
+        assert node.deliver() == 1
+        assert aus.only_request().state == vnm.only_request().state
+    assert vnm.only_request().state == "executed"
+    assert [e.action for e in aus.only_request().events] == [
+        "register", "acknowledge", "request_information", "provide_information", "accept", "execute"]
+    for node in (vnm, aus):
+        sent = delivery.list_outbox(node.ctx)
+        assert sent and all(m["status"] == "delivered" and m["receipt"]["hcx"] == "receipt/1" for m in sent)
+    assert len(delivery.list_outbox(vnm.ctx)) == 2 and len(delivery.list_outbox(aus.ctx)) == 4
+
+
+def test_steps_of_a_peer_cannot_be_recorded_by_hand(pair: tuple[PeerNode, PeerNode]) -> None:
+    vnm, aus = pair
+    rid = requests.create(vnm.ctx, vnm.officer, mla()).id
+    requests.transition(vnm.ctx, vnm.officer, rid, Step(action="submit"))
+    requests.transition(vnm.ctx, vnm.supervisor, rid, Step(action="approve"))
+    with pytest.raises(PolicyDenied, match="uses hcx"):
+        requests.transition(vnm.ctx, vnm.officer, rid, Step(action="acknowledge", record_counterpart=True))
+
+
+def test_a_peer_that_is_down_gets_everything_once_it_is_back(pair: tuple[PeerNode, PeerNode],
+                                                             clock: FixedClock) -> None:
+    vnm, aus = pair
+    transport = vnm.ctx.transport
+    assert isinstance(transport, AppTransport)
+    transport.down.add(aus.url)
+    for _ in range(5):
+        rid = requests.create(vnm.ctx, vnm.officer, mla()).id
+        requests.transition(vnm.ctx, vnm.officer, rid, Step(action="submit"))
+        requests.transition(vnm.ctx, vnm.supervisor, rid, Step(action="approve"))
+    assert vnm.deliver() == 0
+    pending = delivery.list_outbox(vnm.ctx, status="pending")
+    assert len(pending) == 5 and all(m["attempts"] == 1 and "unreachable" in m["last_error"].lower()
+                                     for m in pending)
+    transport.down.clear()
+    clock.advance(seconds=5)
+    assert vnm.deliver() == 5
+    assert len(requests.list_requests(aus.ctx, aus.officer)) == 5
+
+
+def test_a_message_not_delivered_in_time_is_parked_and_can_be_retried(pair: tuple[PeerNode, PeerNode],
+                                                                      clock: FixedClock) -> None:
+    vnm, aus = pair
+    transport = vnm.ctx.transport
+    assert isinstance(transport, AppTransport)
+    transport.down.add(aus.url)
+    rid = requests.create(vnm.ctx, vnm.officer, mla()).id
+    requests.transition(vnm.ctx, vnm.officer, rid, Step(action="submit"))
+    requests.transition(vnm.ctx, vnm.supervisor, rid, Step(action="approve"))
+    vnm.deliver()
+    clock.advance(hours=73)
+    vnm.deliver()
+    [parked] = delivery.list_outbox(vnm.ctx, status="parked")
+    transport.down.clear()
+    assert vnm.deliver() == 0
+    delivery.retry(vnm.ctx, None, parked["id"])
+    assert vnm.deliver() == 1
+
+
+def test_pinning_needs_the_right_fingerprint_and_refresh_needs_the_pinned_key(pair: tuple[PeerNode, PeerNode],
+                                                                             tmp_path: Path, clock: FixedClock
+                                                                             ) -> None:
+    vnm, aus = pair
+    transport = vnm.ctx.transport
+    assert isinstance(transport, AppTransport)
+    other = PeerNode("FRA", tmp_path, clock, transport)
+    with pytest.raises(VerificationError, match="not pinned"):
+        federation.add_peer(vnm.ctx, None, url=other.url, expected_fingerprint=federation.node_fingerprint(aus.ctx))
+    # an impostor answers at AUS's address: its descriptor is not signed by the pinned key
+    transport.clients[aus.url] = other.client
+    with pytest.raises(Exception) as raised:
+        federation.refresh_peer(vnm.ctx, "AUS")
+    assert isinstance(raised.value, VerificationError | PeerProtocolError)
