@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     clock_skew_seconds: int = Field(300, ge=0, description="tolerated difference between the nodes' clocks")
     descriptor_days: int = Field(30, ge=1, description="validity of this node's signed descriptor")
     worker_interval_seconds: float = Field(0.5, gt=0, description="how often the delivery worker looks for work")
+    retry_max_seconds: float = Field(900, gt=0, description="longest wait between two delivery attempts")
+    lease_seconds: float = Field(60, gt=0, description="how long a worker owns a message it is sending")
 
     @property
     def advertised_url(self) -> str:

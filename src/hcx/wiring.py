@@ -18,7 +18,9 @@ def policy_from(settings: Settings) -> Policy:
                   message_max_age=dt.timedelta(hours=settings.message_max_age_hours),
                   clock_skew=dt.timedelta(seconds=settings.clock_skew_seconds),
                   replay_window=dt.timedelta(hours=settings.replay_window_hours),
-                  descriptor_days=settings.descriptor_days)
+                  descriptor_days=settings.descriptor_days,
+                  retry_max=dt.timedelta(seconds=settings.retry_max_seconds),
+                  lease=dt.timedelta(seconds=settings.lease_seconds))
 
 
 def build_context(settings: Settings, *, create: bool = False) -> Context:

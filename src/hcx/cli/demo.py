@@ -1,175 +1,239 @@
-"""`hcx demo`: a demonstration node for Viet Nam, seeded with authorities, users and requests in
-several states, served over real HTTP. `--check` plays a scripted scenario against it and exits."""
+"""`hcx demo`: three real nodes (Viet Nam, Australia, Morocco) as separate `hcx serve` processes on
+loopback, pinned to each other, seeded with authorities, users and requests in flight.
+`--check` plays a scripted scenario between them over HTTP and exits 0 only if every step held."""
 
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
-import threading
+import subprocess
+import sys
 import time
+from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 
-from hcx.api import create_app
 from hcx.cli.node import Node
 from hcx.cli.output import console
-from hcx.domain.lifecycle import Direction, Step
+from hcx.config import Settings
 from hcx.errors import ConfigError
 from hcx.rules.schema import AuthorityKind, Role
-from hcx.services import accounts, requests
-from hcx.services.context import Context, Principal
+from hcx.services import accounts, federation, requests
 from hcx.services.requests import NewRequest
+from hcx.wiring import build_context
 
 MARKER = ".hcx-demo"
-PARTY = "VNM"
-USERS = [  # username, role, authority
-    ("olga", Role.officer, "Central Authority of Viet Nam"),
-    ("sam", Role.supervisor, "Central Authority of Viet Nam"),
-    ("aude", Role.auditor, "Central Authority of Viet Nam"),
-    ("adam", Role.admin, "Central Authority of Viet Nam"),
-    ("tuan", Role.officer, "Viet Nam 24/7 Point of Contact"),
-]
-AUTHORITIES = [("Central Authority of Viet Nam", AuthorityKind.central_authority),
-               ("Viet Nam 24/7 Point of Contact", AuthorityKind.contact_24_7),
-               ("Supreme People's Procuracy", AuthorityKind.executing_authority)]
+PARTIES = ("VNM", "AUS", "MAR")
+AUTHORITIES = [("Central Authority", AuthorityKind.central_authority),
+               ("24/7 Point of Contact", AuthorityKind.contact_24_7)]
+USERS = [("officer", Role.officer, "Central Authority"), ("supervisor", Role.supervisor, "Central Authority"),
+         ("contact", Role.officer, "24/7 Point of Contact"), ("admin", Role.admin, "Central Authority")]
 
 
 def example(code: str) -> dict[str, Any]:
-    text = (resources.files("hcx") / "examples" / f"{code}.json").read_text(encoding="utf-8")
-    return dict(json.loads(text))
+    return dict(json.loads((resources.files("hcx") / "examples" / f"{code}.json").read_text(encoding="utf-8")))
 
 
-def fresh_node(node: Node) -> Context:
-    """Recreate the demo directory (only one this command made) and initialise a node in it."""
-    data_dir = node.settings.data_dir
-    if data_dir.exists() and any(data_dir.iterdir()):
-        if not (data_dir / MARKER).exists():
-            raise ConfigError(f"{data_dir} is not empty and is not a demo directory; choose another --data-dir")
-        shutil.rmtree(data_dir)
-    data_dir.mkdir(parents=True, mode=0o700)
-    (data_dir / MARKER).write_text("created by hcx demo; deleted by the next run\n")
-    ctx = node.context(create=True)
-    accounts.init_node(ctx, party=PARTY, name="Viet Nam (demo)")
-    return ctx
+@dataclass
+class DemoNode:
+    party: str
+    port: int
+    data_dir: Path
+    passwords: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def settings(self) -> Settings:
+        return Settings(env="dev", data_dir=self.data_dir, port=self.port, public_url=self.url)
+
+    def user(self, name: str) -> str:
+        return f"{self.party.lower()}-{name}"
 
 
-def seed(ctx: Context) -> dict[str, str]:
-    """Authorities, users (passwords returned) and requests in several states."""
-    ids = {name: accounts.add_authority(ctx, None, name=name, kind=kind).id for name, kind in AUTHORITIES}
-    passwords = {}
-    for username, role, authority in USERS:
-        passwords[username] = secrets.token_urlsafe(12)
-        accounts.add_user(ctx, None, username=username, password=passwords[username], role=role,
+def prepare(base: Path) -> None:
+    """Recreate the demo directory (only one this command made)."""
+    if base.exists() and any(base.iterdir()):
+        if not (base / MARKER).exists():
+            raise ConfigError(f"{base} is not empty and is not a demo directory; choose another --data-dir")
+        shutil.rmtree(base)
+    base.mkdir(parents=True, mode=0o700)
+    (base / MARKER).write_text("created by hcx demo; deleted by the next run\n")
+
+
+def initialise(node: DemoNode) -> None:
+    ctx = build_context(node.settings(), create=True)
+    accounts.init_node(ctx, party=node.party, name=f"{node.party} (demo)")
+    federation.set_url(ctx, node.url)
+    ids = {f"{name}": accounts.add_authority(ctx, None, name=f"{node.party} {name}", kind=kind).id
+           for name, kind in AUTHORITIES}
+    for name, role, authority in USERS:
+        node.passwords[name] = secrets.token_urlsafe(12)
+        accounts.add_user(ctx, None, username=node.user(name), password=node.passwords[name], role=role,
                           authority_id=ids[authority])
-    officer, _supervisor, contact = (accounts.principal_for(ctx, u) for u in ("olga", "sam", "tuan"))
-
-    def new(who: Principal, code: str, direction: Direction = Direction.outgoing, **changes: Any) -> str:
-        document = example(code) | changes
-        view = requests.create(ctx, who, NewRequest.model_validate(
-            {"draft": document, "direction": direction, "counterpart": "Attorney-General's Department"}))
-        return view.id
-
-    def step(who: Principal, request_id: str, action: str, **fields: Any) -> None:
-        requests.transition(ctx, who, request_id, Step(action=action, **fields))
-
-    new(officer, "mutual_legal_assistance")  # a draft
-    extradition = new(officer, "extradition")
-    step(officer, extradition, "submit")  # waits for the supervisor
-    preservation = new(contact, "expedited_preservation")
-    step(contact, preservation, "submit")  # exempt from approval: sent at once
-    step(contact, preservation, "acknowledge", record_counterpart=True)
-    incoming = new(officer, "mutual_legal_assistance", Direction.incoming,
-                   requesting_party="AUS", requested_party=PARTY,
-                   fields=example("mutual_legal_assistance")["fields"] | {"requesting_authority": {
-                       "name": "Attorney-General's Department, Australia", "kind": "central_authority"}})
-    step(officer, incoming, "acknowledge")
-    step(officer, incoming, "request_information", message="Please send the certified list of accounts.")
-    return passwords
 
 
-def serve_in_thread(app: Any, port: int) -> uvicorn.Server:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise ConfigError(f"the demo server did not start on port {port}")
-        time.sleep(0.05)
-    return server
+def start(node: DemoNode, log_dir: Path) -> None:
+    env = os.environ | {"HCX_ENV": "dev", "HCX_PUBLIC_URL": node.url}
+    log = (log_dir / f"{node.party.lower()}.log").open("ab")
+    node.process = subprocess.Popen(  # noqa: S603 - our own command
+        [sys.executable, "-m", "hcx.cli.main", "--data-dir", str(node.data_dir), "serve", "--port", str(node.port)],
+        stdout=log, stderr=subprocess.STDOUT, env=env)
+
+
+def wait_healthy(node: DemoNode, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if node.process is not None and node.process.poll() is not None:
+            raise ConfigError(f"the {node.party} node stopped; see its log")
+        try:
+            if httpx.get(f"{node.url}/api/v1/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise ConfigError(f"the {node.party} node did not answer on {node.url}")
+
+
+def pin_all(nodes: list[DemoNode]) -> None:
+    contexts = {n.party: build_context(n.settings()) for n in nodes}
+    prints = {n.party: federation.node_fingerprint(contexts[n.party]) for n in nodes}
+    for node in nodes:
+        for other in nodes:
+            if other is not node:
+                federation.add_peer(contexts[node.party], None, url=other.url, expected_fingerprint=prints[other.party])
+
+
+def seed(nodes: dict[str, DemoNode]) -> None:
+    """Requests in flight: the serve processes' workers deliver them."""
+    vnm = build_context(nodes["VNM"].settings())
+    officer = accounts.principal_for(vnm, nodes["VNM"].user("officer"))
+    supervisor = accounts.principal_for(vnm, nodes["VNM"].user("supervisor"))
+    contact = accounts.principal_for(vnm, nodes["VNM"].user("contact"))
+    from hcx.domain.lifecycle import Step
+
+    requests.create(vnm, officer, NewRequest.model_validate({"draft": example("mutual_legal_assistance")}))
+    sent = requests.create(vnm, officer, NewRequest.model_validate({"draft": example("mutual_legal_assistance")}))
+    requests.transition(vnm, officer, sent.id, Step(action="submit"))
+    requests.transition(vnm, supervisor, sent.id, Step(action="approve"))
+    preservation = requests.create(vnm, contact, NewRequest.model_validate({"draft": example("expedited_preservation")}))
+    requests.transition(vnm, contact, preservation.id, Step(action="submit"))
+    mar = build_context(nodes["MAR"].settings())
+    mar_officer = accounts.principal_for(mar, nodes["MAR"].user("officer"))
+    draft = example("spontaneous_information") | {"requesting_party": "MAR", "requested_party": "VNM"}
+    draft["fields"] = draft["fields"] | {"requesting_authority": {"name": "MAR Central Authority",
+                                                                 "kind": "central_authority"}}
+    info = requests.create(mar, mar_officer, NewRequest.model_validate({"draft": draft}))
+    requests.transition(mar, mar_officer, info.id, Step(action="submit"))
 
 
 def run_demo(node: Node, *, port: int, check: bool) -> None:
-    ctx = fresh_node(node)
-    passwords = seed(ctx)
-    server = serve_in_thread(create_app(node.settings, context=ctx), port)
-    base = f"http://127.0.0.1:{port}"
+    base = node.settings.data_dir
+    prepare(base)
+    nodes = [DemoNode(p, port + i, base / p.lower()) for i, p in enumerate(PARTIES)]
+    console.print(f"Creating three nodes in {base} ...")
+    for n in nodes:
+        initialise(n)
     try:
+        for n in nodes:
+            start(n, base)
+        for n in nodes:
+            wait_healthy(n)
+        pin_all(nodes)
+        by_party = {n.party: n for n in nodes}
         if check:
-            scripted_scenario(base, passwords)
+            scripted_scenario(by_party)
             console.print("[green]demo check passed[/]: every step of the scenario held")
             return
-        console.print(f"hcx demo node for {PARTY} — API {base}/api/v1/docs (data in {node.settings.data_dir})")
-        for username, role, authority in USERS:
-            console.print(f"  {username:5} {role.value:10} {authority:32} password {passwords[username]}",
-                          highlight=False)
-        console.print(f"Get a token: curl -X POST {base}/api/v1/tokens -H 'content-type: application/json' "
-                      "-d '{\"username\": \"olga\", \"password\": \"...\"}'", highlight=False)
-        console.print("Press Ctrl-C to stop.")
-        while server.started and not server.should_exit:
+        seed(by_party)
+        for n in nodes:
+            console.print(f"[bold]{n.party}[/] {n.url}/api/v1/docs", highlight=False)
+            for name, role, _ in USERS:
+                console.print(f"    {n.user(name):15} {role.value:10} password {n.passwords[name]}", highlight=False)
+        console.print("Tokens: POST /api/v1/tokens with {\"username\", \"password\"}. Ctrl-C stops the demo.")
+        while all(n.process is not None and n.process.poll() is None for n in nodes):
             time.sleep(0.5)
+        console.print("[red]a node stopped[/]; see the logs in the demo directory")
     except KeyboardInterrupt:
         console.print("stopping")
     finally:
-        server.should_exit = True
+        for n in nodes:
+            if n.process is not None:
+                n.process.terminate()
+        for n in nodes:
+            if n.process is not None:
+                n.process.wait(timeout=15)
 
 
 class ScenarioFailed(ConfigError):
     pass
 
 
-def scripted_scenario(base: str, passwords: dict[str, str]) -> None:
-    """Play an officer and a supervisor over HTTP; raise at the first step that does not hold."""
-    with httpx.Client(base_url=f"{base}/api/v1", timeout=10) as http:
-        def expect(response: httpx.Response, status: int, what: str) -> Any:
-            if response.status_code != status:
-                raise ScenarioFailed(f"demo check: {what}: HTTP {response.status_code} {response.text[:300]}")
-            console.print(f"  [green]✓[/] {what}")
-            return response.json() if response.content else None
+class Client:
+    """One user of one node, over HTTP."""
 
-        def token(username: str) -> dict[str, str]:
-            body = expect(http.post("/tokens", json={"username": username, "password": passwords[username]}), 201,
-                          f"{username} signs in")
-            return {"Authorization": f"Bearer {body['token']}"}
+    def __init__(self, node: DemoNode, user: str) -> None:
+        self.http = httpx.Client(base_url=f"{node.url}/api/v1", timeout=10)
+        response = self.http.post("/tokens", json={"username": node.user(user), "password": node.passwords[user]})
+        if response.status_code != 201:
+            raise ScenarioFailed(f"{node.user(user)} cannot sign in: {response.text[:200]}")
+        self.http.headers["Authorization"] = f"Bearer {response.json()['token']}"
+        self.name = f"{node.party} {user}"
 
-        expect(http.get("/health"), 200, "the node is healthy")
-        olga, sam = token("olga"), token("sam")
-        draft = example("mutual_legal_assistance")
-        found = expect(http.post("/validate", json=draft, headers=olga), 200, "a complete MLA request validates")
-        if not found["valid"]:
-            raise ScenarioFailed("demo check: the example MLA request has errors")
-        broken = draft | {"fields": {k: v for k, v in draft["fields"].items() if k != "purpose"}}
-        found = expect(http.post("/validate", json=broken, headers=olga), 200, "a request without purpose is flagged")
-        if [f["path"] for f in found["findings"] if f["severity"] == "error"] != ["fields.purpose"]:
-            raise ScenarioFailed("demo check: the missing purpose was not the one error")
-        created = expect(http.post("/requests", json={"draft": draft}, headers=olga), 201, "olga saves a draft")
-        url = f"/requests/{created['id']}/transitions"
-        expect(http.post(url, json={"action": "submit"}, headers=olga), 200, "olga submits it")
-        expect(http.post(url, json={"action": "approve"}, headers=olga), 403, "olga cannot approve her own request")
-        sent = expect(http.post(url, json={"action": "approve"}, headers=sam), 200, "sam approves: it is sent")
-        if sent["state"] != "submitted" or not sent["due_at"]:
-            raise ScenarioFailed("demo check: the approved request is not sent with a due date")
-        for action, extra in [("acknowledge", {}), ("accept", {}), ("execute", {"summary": "Records sent."})]:
-            expect(http.post(url, json={"action": action, "record_counterpart": True, **extra}, headers=olga), 200,
-                   f"the requested party's step '{action}' is recorded")
-        shown = expect(http.get(f"/requests/{created['id']}", headers=sam), 200, "sam reads the history")
-        actions = [e["action"] for e in shown["events"]]
-        if shown["state"] != "executed" or actions != ["create", "submit", "approve", "acknowledge", "accept",
-                                                         "execute"]:
-            raise ScenarioFailed(f"demo check: unexpected history {actions}")
-        status = expect(http.get("/parties/status"), 200, "the Convention's status is served")
-        console.print(f"    {status['signatories']} signatories, {status['ratifications']} of "
-                      f"{status['threshold']} ratifications", highlight=False)
+    def call(self, method: str, path: str, status: int, what: str, **kwargs: Any) -> Any:
+        response = self.http.request(method, path, **kwargs)
+        if response.status_code != status:
+            raise ScenarioFailed(f"{what}: HTTP {response.status_code} {response.text[:300]}")
+        console.print(f"  [green]✓[/] {what}")
+        return response.json() if response.content else None
+
+    def step(self, request_id: str, action: str, **extra: Any) -> Any:
+        return self.call("POST", f"/requests/{request_id}/transitions", 200, f"{self.name}: {action}",
+                         json={"action": action, **extra})
+
+    def wait_state(self, state: str, *, direction: str, timeout: float = 20) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.http.get("/requests", params={"direction": direction}).json()
+            if found and found[0]["state"] == state:
+                console.print(f"  [green]✓[/] {self.name} sees the request {state}")
+                return dict(found[0])
+            time.sleep(0.1)
+        raise ScenarioFailed(f"{self.name} never saw the request {state}")
+
+
+def scripted_scenario(nodes: dict[str, DemoNode]) -> None:
+    vnm, vnm_boss, aus = (Client(nodes["VNM"], "officer"), Client(nodes["VNM"], "supervisor"),
+                          Client(nodes["AUS"], "officer"))
+    created = vnm.call("POST", "/requests", 201, "VNM drafts an MLA request to AUS",
+                       json={"draft": example("mutual_legal_assistance")})
+    rid = created["id"]
+    vnm.step(rid, "submit")
+    vnm_boss.step(rid, "approve")
+    incoming = aus.wait_state("submitted", direction="incoming")
+    for actor, target, action, extra, state in [
+        (aus, incoming["id"], "acknowledge", {}, "acknowledged"),
+        (aus, incoming["id"], "request_information", {"message": "Please list the accounts."},
+         "information_requested"),
+        (vnm, rid, "provide_information", {"message": "Accounts 1 and 2 of the annex."}, "acknowledged"),
+        (aus, incoming["id"], "accept", {}, "accepted"),
+        (aus, incoming["id"], "execute", {"summary": "Certified records sent."}, "executed"),
+    ]:
+        actor.step(target, action, **extra)
+        for side, direction in ((vnm, "outgoing"), (aus, "incoming")):
+            side.wait_state(state, direction=direction)
+    for name, node in (("VNM", nodes["VNM"]), ("AUS", nodes["AUS"])):
+        outbox = build_context(node.settings())
+        from hcx.services import delivery
+
+        messages = delivery.list_outbox(outbox)
+        if not messages or any(m["status"] != "delivered" or not m["receipt"] for m in messages):
+            raise ScenarioFailed(f"{name} holds a message without a receipt")
+        console.print(f"  [green]✓[/] {name} holds a signed receipt for each of its {len(messages)} messages")

@@ -27,6 +27,8 @@ class Policy:
     clock_skew: dt.timedelta = dt.timedelta(minutes=5)
     replay_window: dt.timedelta = dt.timedelta(days=7)
     descriptor_days: int = 30
+    retry_max: dt.timedelta = dt.timedelta(minutes=15)
+    lease: dt.timedelta = dt.timedelta(seconds=60)
 
 
 @dataclass(frozen=True)

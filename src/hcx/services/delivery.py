@@ -22,9 +22,7 @@ from hcx.services.context import Context, Principal
 
 log = logging.getLogger(__name__)
 
-LEASE = dt.timedelta(seconds=60)
 BACKOFF_BASE = dt.timedelta(seconds=1)
-BACKOFF_CAP = dt.timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -36,9 +34,9 @@ class Claimed:
     digest: str
 
 
-def backoff(attempts: int, rng: random.Random) -> dt.timedelta:
-    """Exponential, capped, with full jitter on the upper half so retries of many nodes spread out."""
-    ceiling: dt.timedelta = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** min(attempts, 20)))
+def backoff(attempts: int, rng: random.Random, cap: dt.timedelta) -> dt.timedelta:
+    """Exponential, capped, with jitter on the upper half so the retries of many nodes spread out."""
+    ceiling: dt.timedelta = min(cap, BACKOFF_BASE * (2 ** min(attempts, 20)))
     return ceiling * rng.uniform(0.5, 1.0)
 
 
@@ -46,7 +44,7 @@ def claim(ctx: Context, *, limit: int = 50) -> list[Claimed]:
     now = ctx.clock.now()
     with ctx.unit_of_work() as uow:
         claimed = []
-        for message in uow.claim_outbox(now=now, lease_until=now + LEASE, limit=limit):
+        for message in uow.claim_outbox(now=now, lease_until=now + ctx.policy.lease, limit=limit):
             peer = uow.get_peer(message.peer_party)
             assert peer is not None
             claimed.append(Claimed(message.id, message.peer_party, peer.url, message.wire, message.digest))
@@ -90,7 +88,7 @@ def record_failure(ctx: Context, message_id: str, error: str, rng: random.Random
             log.warning("message %s to %s parked after %s attempts: %s", message.id, message.peer_party,
                         message.attempts, error)
         else:
-            message.next_attempt_at = now + backoff(message.attempts, rng)
+            message.next_attempt_at = now + backoff(message.attempts, rng, ctx.policy.retry_max)
         uow.commit()
 
 
