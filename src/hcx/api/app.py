@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from hcx import __version__
 from hcx.api import errors
 from hcx.api.limits import BodyLimit
-from hcx.api.routers import federation, reference, requests, system
+from hcx.api.routers import federation, peers, reference, requests, system
 from hcx.config import Settings
 from hcx.federation.worker import DeliveryWorker
 from hcx.services.context import Context
@@ -40,7 +40,7 @@ def create_app(settings: Settings, *, context: Context | None = None, deliver: b
         openapi_url=f"{PREFIX}/openapi.json", docs_url=f"{PREFIX}/docs", redoc_url=None)
     app.state.context = ctx
     errors.install(app)
-    for router in (system.router, requests.router, reference.router):
+    for router in (system.router, requests.router, reference.router, peers.router):
         app.include_router(router, prefix=PREFIX)
     app.include_router(federation.router)
     # the inbox streams and limits its own (larger) messages

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from hcx.errors import Error
-from hcx.services import delivery
+from hcx.services import delivery, federation
 from hcx.services.context import Context
 
 log = logging.getLogger(__name__)
+REFRESH_EVERY_SECONDS = 60.0  # how often stale peer descriptors are looked at
 
 
 class DeliveryWorker:
@@ -21,8 +23,12 @@ class DeliveryWorker:
 
     def run(self) -> None:
         """Deliver until stopped; a full batch is followed at once by the next one."""
+        next_refresh = 0.0
         while not self._stop.is_set():
             try:
+                if time.monotonic() >= next_refresh:
+                    next_refresh = time.monotonic() + REFRESH_EVERY_SECONDS
+                    federation.refresh_due_peers(self.ctx)
                 busy = delivery.deliver_due(self.ctx) > 0
             except Error as exc:
                 log.warning("delivery round failed: %s", exc.message)

@@ -17,7 +17,7 @@ from hcx.crypto.envelope import sign_document, verify_document
 from hcx.crypto.keys import DecryptionKey, SigningKey, VerifyKey, b64d, b64e, fingerprint, parse_fingerprint
 from hcx.domain.descriptor import DescribedAuthority, DescribedKey, Descriptor
 from hcx.domain.ports import PeerRecord, UnitOfWork
-from hcx.errors import Conflict, InvalidInput, NotFound, PeerProtocolError, PolicyDenied, VerificationError
+from hcx.errors import Conflict, Error, InvalidInput, NotFound, PeerProtocolError, PolicyDenied, VerificationError
 from hcx.rules.schema import Role
 from hcx.services.context import Context, Principal
 
@@ -177,6 +177,18 @@ def refresh_peer(ctx: Context, party: str) -> PeerRecord:
         peer.expires_at, peer.refreshed_at, peer.url = document.expires, now, document.node_url
         uow.commit()
         return peer
+
+
+def refresh_due_peers(ctx: Context, *, older_than: dt.timedelta = dt.timedelta(hours=1)) -> None:
+    """Refresh the descriptors not refreshed for a while (rotations, revocations, new expiry)."""
+    now = ctx.clock.now()
+    with ctx.unit_of_work() as uow:
+        due = [p.party for p in uow.list_peers() if now - p.refreshed_at >= older_than]
+    for party in due:
+        try:
+            refresh_peer(ctx, party)
+        except Error as exc:
+            log.warning("could not refresh the descriptor of %s: %s", party, exc.message)
 
 
 def peer_descriptor(uow: UnitOfWork, party: str, now: dt.datetime) -> Descriptor:
