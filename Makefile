@@ -22,6 +22,7 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/python scripts/gen_parties.py --check
+	$(BIN)/python scripts/gen_envelope_vectors.py --check
 
 test: lint
 	$(BIN)/pytest

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.asgi import SyncAsgiClient
 
 from hcx.api import create_app
 from hcx.config import Settings
@@ -21,6 +20,7 @@ from hcx.services.context import Context, Policy, Principal
 from hcx.services.requests import NewRequest
 from hcx.storage.db import make_engine, migrate
 from hcx.storage.unit_of_work import Database
+from tests.asgi import SyncAsgiClient
 from tests.conftest import EXAMPLES, FixedClock
 
 
@@ -109,7 +109,6 @@ def test_a_request_travels_and_both_sides_agree_on_every_state(pair: tuple[PeerN
         (aus, Step(action="execute", summary="Records sent.")),
     ]
     for node, step in steps:
-        other = vnm if node is aus else aus
         target = incoming.id if node is aus else rid
         requests.transition(node.ctx, node.officer, target, step)
         assert node.deliver() == 1
@@ -124,7 +123,7 @@ def test_a_request_travels_and_both_sides_agree_on_every_state(pair: tuple[PeerN
 
 
 def test_steps_of_a_peer_cannot_be_recorded_by_hand(pair: tuple[PeerNode, PeerNode]) -> None:
-    vnm, aus = pair
+    vnm, _aus = pair
     rid = requests.create(vnm.ctx, vnm.officer, mla()).id
     requests.transition(vnm.ctx, vnm.officer, rid, Step(action="submit"))
     requests.transition(vnm.ctx, vnm.supervisor, rid, Step(action="approve"))

@@ -22,6 +22,10 @@ Everything here works on raw bytes or on small opaque key objects, and raises on
   The key is scrypt(passphrase, salt); the associated data is
   b"hcx secret/1\\n" + purpose + b"\\n" + bytes 0..30, so a file written for one purpose
   (a signing key) never opens as another (a decryption key).
+- A node's key vault (`derive_vault_key`, `vault_seal`, `vault_open`): the passphrase is
+  stretched once per process with scrypt and the node's stored salt (1 byte log2 N || 16 bytes);
+  each private key is then sealed with AES-256-GCM under that key:
+  0x02 || nonce (12) || ciphertext || tag, associated data b"hcx vault/1\\n" + purpose.
 """
 
 from __future__ import annotations
@@ -201,3 +205,34 @@ def decrypt_with_passphrase(passphrase: bytes, data: bytes, *, purpose: bytes) -
         return AESGCM(key).decrypt(header[18:30], data[_SECRET_HEADER_SIZE:], _secret_aad(purpose, header))
     except InvalidTag as exc:
         raise DecryptionError("wrong passphrase, or the protected secret is corrupt") from exc
+
+
+_VAULT_VERSION = 0x02
+
+
+def new_vault_salt() -> bytes:
+    """What a node stores to derive its vault key: the scrypt cost and a random salt."""
+    return bytes([SCRYPT_LOG2_N]) + random_bytes(16)
+
+
+def derive_vault_key(passphrase: bytes, vault_salt: bytes) -> bytes:
+    if not passphrase:
+        raise InvalidInput("an empty passphrase protects nothing")
+    if len(vault_salt) != 17 or vault_salt[0] not in _SCRYPT_LOG2_N_RANGE:
+        raise DecryptionError("the node's key salt is malformed")
+    return _scrypt(passphrase, vault_salt[1:], vault_salt[0])
+
+
+def vault_seal(vault_key: bytes, plaintext: bytes, *, purpose: bytes) -> bytes:
+    nonce = random_bytes(12)
+    return bytes([_VAULT_VERSION]) + nonce + AESGCM(vault_key).encrypt(nonce, plaintext, b"hcx vault/1\n" + purpose)
+
+
+def vault_open(vault_key: bytes, data: bytes, *, purpose: bytes) -> bytes:
+    """Any failure (wrong passphrase, corrupt data, another purpose) is one DecryptionError."""
+    if len(data) < 1 + 12 + 16 or data[0] != _VAULT_VERSION:
+        raise DecryptionError("not a key sealed by a node vault, or an unknown version of one")
+    try:
+        return AESGCM(vault_key).decrypt(data[1:13], data[13:], b"hcx vault/1\n" + purpose)
+    except InvalidTag as exc:
+        raise DecryptionError("the key does not open: wrong passphrase, or the key was altered") from exc

@@ -219,3 +219,32 @@ class DecryptionKey(_NoPickle):
 
     def __repr__(self) -> str:
         return f"DecryptionKey(kid={self.public.kid!r})"
+
+
+class Vault:
+    """Seals a node's private keys: the passphrase is stretched once (scrypt, with the node's salt),
+    then each key is sealed cheaply under the result. Construct one per process and keep it."""
+
+    def __init__(self, passphrase: bytes, salt: bytes) -> None:
+        self._key = p.derive_vault_key(passphrase, salt)
+
+    @staticmethod
+    def new_salt() -> bytes:
+        return p.new_vault_salt()
+
+    def seal(self, key: SigningKey | DecryptionKey) -> bytes:
+        if isinstance(key, SigningKey):
+            return p.vault_seal(self._key, key._key.seed(), purpose=_SIGNING_PURPOSE)
+        return p.vault_seal(self._key, key._key.private_bytes(), purpose=_DECRYPTION_PURPOSE)
+
+    def open_signing(self, data: bytes) -> SigningKey:
+        return SigningKey.from_seed(p.vault_open(self._key, data, purpose=_SIGNING_PURPOSE))
+
+    def open_decryption(self, data: bytes) -> DecryptionKey:
+        return DecryptionKey.from_seed(p.vault_open(self._key, data, purpose=_DECRYPTION_PURPOSE))
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("a vault cannot be pickled")
+
+    def __repr__(self) -> str:
+        return "Vault()"

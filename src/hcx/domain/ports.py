@@ -23,6 +23,7 @@ class NodeRecord(Protocol):
     name: str
     url: str
     descriptor_version: int
+    key_salt: bytes
 
 
 class KeyRecord(Protocol):
@@ -165,7 +166,7 @@ class UnitOfWork(Protocol):
 
     # node
     def get_node(self) -> NodeRecord | None: ...
-    def create_node(self, *, party: str, name: str, at: dt.datetime) -> NodeRecord: ...
+    def create_node(self, *, party: str, name: str, at: dt.datetime, key_salt: bytes) -> NodeRecord: ...
 
     # authorities
     def add_authority(self, *, id: str, party: str, name: str, kind: str, at: dt.datetime) -> AuthorityRecord: ...

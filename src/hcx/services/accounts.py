@@ -9,6 +9,7 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from hcx.crypto.keys import Vault
 from hcx.errors import Conflict, InvalidInput, NotFound, PolicyDenied, Unauthenticated
 from hcx.rules.schema import AuthorityKind, Role
 from hcx.services import federation
@@ -27,7 +28,7 @@ def init_node(ctx: Context, *, party: str, name: str) -> None:
         if uow.get_node() is not None:
             raise Conflict("this node is already initialised")
         now = ctx.clock.now()
-        uow.create_node(party=party, name=name, at=now)
+        uow.create_node(party=party, name=name, at=now, key_salt=Vault.new_salt())
         federation.create_signing_key(ctx, uow, federation.NODE)
         uow.audit(id=ctx.new_id(), at=now, actor_id=None, action="node.init", object_type="node",
                   object_id=party, details={"name": name})

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from hcx.crypto.envelope import sign_document, verify_document
-from hcx.crypto.keys import DecryptionKey, SigningKey, VerifyKey, b64d, b64e, fingerprint, parse_fingerprint
+from hcx.crypto.keys import DecryptionKey, SigningKey, Vault, VerifyKey, b64d, b64e, fingerprint, parse_fingerprint
 from hcx.domain.descriptor import DescribedAuthority, DescribedKey, Descriptor
 from hcx.domain.ports import PeerRecord, UnitOfWork
 from hcx.errors import Conflict, Error, InvalidInput, NotFound, PeerProtocolError, PolicyDenied, VerificationError
@@ -27,10 +27,22 @@ NODE = "node"
 
 # --- keys ------------------------------------------------------------------------------------
 
+def vault(ctx: Context, uow: UnitOfWork) -> Vault:
+    """The node's key vault, opened once per process (the passphrase is stretched only then)."""
+    if "vault" not in ctx.keyring:
+        node = uow.get_node()
+        if node is None:
+            raise NotFound("this node is not initialised")
+        ctx.keyring["vault"] = Vault(ctx.key_passphrase, node.key_salt)
+    opened = ctx.keyring["vault"]
+    assert isinstance(opened, Vault)
+    return opened
+
+
 def create_signing_key(ctx: Context, uow: UnitOfWork, owner: str) -> None:
     key = SigningKey.generate()
     uow.add_key(kid=key.public.kid, owner=owner, purpose="sign", public=key.public.raw,
-                private_encrypted=key.export(ctx.key_passphrase), at=ctx.clock.now())
+                private_encrypted=vault(ctx, uow).seal(key), at=ctx.clock.now())
     ctx.keyring[key.public.kid] = key
 
 
@@ -38,7 +50,7 @@ def create_authority_keys(ctx: Context, uow: UnitOfWork, authority_id: str) -> N
     create_signing_key(ctx, uow, authority_id)
     key = DecryptionKey.generate()
     uow.add_key(kid=key.public.kid, owner=authority_id, purpose="encrypt", public=key.public.raw,
-                private_encrypted=key.export(ctx.key_passphrase), at=ctx.clock.now())
+                private_encrypted=vault(ctx, uow).seal(key), at=ctx.clock.now())
     ctx.keyring[key.public.kid] = key
 
 
@@ -47,7 +59,7 @@ def signing_key(ctx: Context, uow: UnitOfWork, owner: str) -> SigningKey:
     if record is None:
         raise NotFound(f"no signing key for {owner}")
     if record.kid not in ctx.keyring:
-        ctx.keyring[record.kid] = SigningKey.load(record.private_encrypted, ctx.key_passphrase)
+        ctx.keyring[record.kid] = vault(ctx, uow).open_signing(record.private_encrypted)
     key = ctx.keyring[record.kid]
     assert isinstance(key, SigningKey)
     return key
@@ -58,7 +70,7 @@ def decryption_key(ctx: Context, uow: UnitOfWork, owner: str, kid: str) -> Decry
     if record is None or record.owner != owner or record.purpose != "encrypt" or record.revoked_at is not None:
         raise NotFound(f"no encryption key {kid} for {owner}")
     if kid not in ctx.keyring:
-        ctx.keyring[kid] = DecryptionKey.load(record.private_encrypted, ctx.key_passphrase)
+        ctx.keyring[kid] = vault(ctx, uow).open_decryption(record.private_encrypted)
     key = ctx.keyring[kid]
     assert isinstance(key, DecryptionKey)
     return key

@@ -46,6 +46,7 @@ class Node(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     url: Mapped[str] = mapped_column(String(300), default="")
     descriptor_version: Mapped[int] = mapped_column(Integer, default=1)
+    key_salt: Mapped[bytes] = mapped_column(LargeBinary, default=b"")  # stretches the key passphrase
 
 
 class Key(Base):

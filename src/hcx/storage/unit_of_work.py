@@ -73,8 +73,8 @@ class SqlUnitOfWork:
     def get_node(self) -> Node | None:
         return self.session.scalars(select(Node).limit(1)).first()
 
-    def create_node(self, *, party: str, name: str, at: dt.datetime) -> Node:
-        node = Node(id=1, party=party, name=name, created_at=at, url="", descriptor_version=1)
+    def create_node(self, *, party: str, name: str, at: dt.datetime, key_salt: bytes) -> Node:
+        node = Node(id=1, party=party, name=name, created_at=at, url="", descriptor_version=1, key_salt=key_salt)
         return self._flush(node)  # type: ignore[no-any-return]
 
     # authorities

@@ -24,6 +24,7 @@ def upgrade() -> None:
     with op.batch_alter_table("node") as batch:
         batch.add_column(sa.Column("url", sa.String(300), nullable=False, server_default=""))
         batch.add_column(sa.Column("descriptor_version", sa.Integer, nullable=False, server_default="1"))
+        batch.add_column(sa.Column("key_salt", sa.LargeBinary, nullable=False, server_default=sa.text("''")))
     with op.batch_alter_table("requests") as batch:
         batch.add_column(sa.Column("exchange_id", sa.String(64), nullable=True))
         batch.add_column(sa.Column("counterpart_authority", sa.String(64), nullable=True))
@@ -102,5 +103,6 @@ def downgrade() -> None:
         for column in ("last_applied_seq", "last_sent_seq", "counterpart_authority", "exchange_id"):
             batch.drop_column(column)
     with op.batch_alter_table("node") as batch:
+        batch.drop_column("key_salt")
         batch.drop_column("descriptor_version")
         batch.drop_column("url")

@@ -1,0 +1,34 @@
+"""RFC 8785 (JCS) vectors from cyberphone/json-canonicalization @ 19d51d7 (Apache-2.0).
+
+Source and format: /work/shared/conformance/SOURCES.md §3. canonical(parse(input/<name>.json))
+must equal output/<name>.json byte for byte (no trailing newline); outhex/<name>.txt holds the
+same bytes as hex and is checked too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hcx.crypto.canonical import canonical, parse_json
+
+JCS = Path("/work/shared/conformance/jcs/testdata")
+NAMES = sorted(path.stem for path in (JCS / "input").glob("*.json"))
+
+
+def test_every_vector_is_found() -> None:
+    assert NAMES == ["arrays", "french", "structures", "unicode", "values", "weird"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_canonical_matches(name: str) -> None:
+    expected = (JCS / "output" / f"{name}.json").read_bytes()
+    assert canonical(parse_json((JCS / "input" / f"{name}.json").read_bytes())) == expected
+    assert bytes.fromhex((JCS / "outhex" / f"{name}.txt").read_text(encoding="ascii")) == expected
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_canonical_is_a_fixed_point(name: str) -> None:
+    expected = (JCS / "output" / f"{name}.json").read_bytes()
+    assert canonical(parse_json(expected)) == expected

@@ -1,0 +1,51 @@
+"""The crypto layer's rules, checked on the source: one module imports cryptography, and nothing
+else in hcx.crypto reads the clock or the OS's randomness."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[3] / "src" / "hcx"
+PRIMITIVES = SRC / "crypto" / "_primitives.py"
+ALLOWED_IN_CRYPTO = {"__future__", "base64", "collections", "dataclasses", "datetime", "hashlib", "json", "re",
+                     "typing", "pydantic", "rfc8785", "hcx"}
+
+
+def imported_modules(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_only_primitives_imports_cryptography() -> None:
+    offenders = [
+        str(path.relative_to(SRC))
+        for path in SRC.rglob("*.py")
+        if path != PRIMITIVES and any(name.split(".")[0] == "cryptography" for name in imported_modules(path))
+    ]
+    assert offenders == []
+    assert "cryptography.hazmat.primitives" in imported_modules(PRIMITIVES)
+
+
+def test_crypto_modules_import_only_what_the_layer_allows() -> None:
+    for path in (SRC / "crypto").glob("*.py"):
+        if path == PRIMITIVES:
+            continue
+        for name in imported_modules(path):
+            assert name.split(".")[0] in ALLOWED_IN_CRYPTO, f"{path.name} imports {name}"
+            if name.startswith("hcx"):
+                assert name == "hcx.errors" or name.startswith("hcx.crypto"), f"{path.name} imports {name}"
+
+
+def test_no_clock_or_randomness_outside_primitives() -> None:
+    for path in (SRC / "crypto").glob("*.py"):
+        if path == PRIMITIVES:
+            continue
+        text = path.read_text(encoding="utf-8")
+        for call in (".now(", ".utcnow(", ".today(", "time.time(", "urandom(", "secrets.", "random."):
+            assert call not in text, f"{path.name} calls {call}"
