@@ -184,3 +184,59 @@ def test_pinning_needs_the_right_fingerprint_and_refresh_needs_the_pinned_key(pa
     with pytest.raises(Exception) as raised:
         federation.refresh_peer(vnm.ctx, "AUS")
     assert isinstance(raised.value, VerificationError | PeerProtocolError)
+
+
+def test_rotated_keys_are_used_and_the_revoked_ones_refused(pair: tuple[PeerNode, PeerNode]) -> None:
+    vnm, aus = pair
+    [authority] = accounts.list_authorities(vnm.ctx)
+    stale_wire = _wire_signed_now(vnm, aus)
+    revoked = federation.rotate_authority_keys(vnm.ctx, None, authority.id)
+    assert len(revoked) == 2
+    federation.refresh_peer(aus.ctx, "VNM")
+    assert aus.client.post("/federation/inbox", content=stale_wire).status_code == 400  # old key: refused
+    rid = requests.create(vnm.ctx, vnm.officer, mla()).id
+    requests.transition(vnm.ctx, vnm.officer, rid, Step(action="submit"))
+    requests.transition(vnm.ctx, vnm.supervisor, rid, Step(action="approve"))
+    assert vnm.deliver() == 1  # new keys: accepted
+
+
+def test_a_refresh_never_goes_back_to_an_older_descriptor(pair: tuple[PeerNode, PeerNode]) -> None:
+    vnm, aus = pair
+    [authority] = accounts.list_authorities(vnm.ctx)
+    old = vnm.client.get("/federation/descriptor").json()
+    federation.rotate_authority_keys(vnm.ctx, None, authority.id)
+    federation.refresh_peer(aus.ctx, "VNM")
+    transport = aus.ctx.transport
+    assert isinstance(transport, AppTransport)
+
+    class Stale:
+        def get(self, url: str) -> Any:
+            class Response:
+                def json(self) -> Any:
+                    return old
+            return Response()
+
+    transport.clients[vnm.url] = Stale()  # type: ignore[assignment]
+    with pytest.raises(PeerProtocolError, match="older"):
+        federation.refresh_peer(aus.ctx, "VNM")
+
+
+def _wire_signed_now(sender: PeerNode, receiver: PeerNode) -> bytes:
+    """A valid message from `sender` to `receiver`, sealed with the sender's current keys."""
+    from hcx.crypto.envelope import seal
+    from hcx.crypto.keys import EncryptionKey, b64d
+    from hcx.services.messaging import utc
+
+    [mine] = accounts.list_authorities(sender.ctx)
+    with receiver.ctx.unit_of_work() as uow:
+        [theirs] = uow.list_authorities()
+        their_id = theirs.id
+    descriptor = receiver.client.get("/federation/descriptor").json()["document"]
+    key = next(a for a in descriptor["authorities"] if a["id"] == their_id)["encryption_keys"][-1]["key"]
+    envelope = {"v": 1, "id": sender.ctx.new_id(), "type": "request.event",
+                "from": {"party": "VNM", "authority": mine.id}, "to": {"party": "AUS", "authority": their_id},
+                "created": utc(sender.ctx.clock.now()), "in_reply_to": None, "request_ref": "x",
+                "body": {"seq": 1, "action": "withdraw", "details": {"reasons": "r"}}}
+    with sender.ctx.unit_of_work() as uow:
+        signer = federation.signing_key(sender.ctx, uow, mine.id)
+    return seal(envelope, signer=signer, recipient=EncryptionKey.from_bytes(b64d(key))).wire

@@ -38,6 +38,17 @@ def authority_list(ctx: typer.Context, json_: Annotated[bool, typer.Option("--js
         table("Authorities", ["id", "name", "kind"], [[a.id, a.name, a.kind] for a in views])
 
 
+@authority_app.command("rotate-keys")
+def authority_rotate_keys(ctx: typer.Context, authority: str) -> None:
+    """New signing and encryption keys; the old ones are published as revoked."""
+    from hcx.services import federation
+
+    node: Node = ctx.obj
+    revoked = federation.rotate_authority_keys(node.context(), None, resolve_authority(node, authority))
+    console.print(f"New keys for {authority}; revoked: {', '.join(revoked)}. Peers pick them up when they "
+                  "refresh this node's descriptor.")
+
+
 def resolve_authority(node: Node, name_or_id: str) -> str:
     for a in accounts.list_authorities(node.context()):
         if name_or_id in (a.id, a.name):

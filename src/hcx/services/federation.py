@@ -76,6 +76,26 @@ def decryption_key(ctx: Context, uow: UnitOfWork, owner: str, kid: str) -> Decry
     return key
 
 
+def rotate_authority_keys(ctx: Context, actor: Principal | None, authority_id: str) -> list[str]:
+    """New keys for an authority; the old ones are published as revoked and refused from then on."""
+    if actor is not None and actor.role is not Role.admin:
+        raise PolicyDenied("only an admin can rotate keys")
+    now = ctx.clock.now()
+    with ctx.unit_of_work() as uow:
+        if uow.get_authority(authority_id) is None:
+            raise NotFound(f"no authority {authority_id}")
+        revoked = [k for k in uow.list_keys() if k.owner == authority_id and k.revoked_at is None]
+        for key in revoked:
+            key.revoked_at = now
+            ctx.keyring.pop(key.kid, None)
+        create_authority_keys(ctx, uow, authority_id)
+        bump_descriptor(uow)
+        uow.audit(id=ctx.new_id(), at=now, actor_id=actor.user_id if actor else None, action="keys.rotate",
+                  object_type="authority", object_id=authority_id, details={"revoked": [k.kid for k in revoked]})
+        uow.commit()
+        return [k.kid for k in revoked]
+
+
 def node_fingerprint(ctx: Context) -> str:
     with ctx.unit_of_work() as uow:
         return fingerprint(signing_key(ctx, uow, NODE).public.raw)
