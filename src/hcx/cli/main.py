@@ -14,6 +14,7 @@ from hcx.cli import accounts, federation, parties, requests
 from hcx.cli.node import Node
 from hcx.cli.output import console, exit_code, print_error
 from hcx.config import default_data_dir, load_settings
+from hcx.rules import load_rules
 from hcx.services import accounts as account_services
 from hcx.services import federation as federation_services
 
@@ -48,6 +49,8 @@ def init(
     """Create a new node in the data directory."""
     node: Node = ctx.obj
     party = party.upper()
+    if load_rules().party(party) is None:  # before anything is written
+        raise errors.InvalidInput(f"{party} is not a known party (ISO 3166-1 alpha-3 code, e.g. VNM)")
     context = node.context(create=True)
     account_services.init_node(context, party=party, name=name or f"hcx node {party}")
     console.print(f"Node for [bold]{party}[/] created in {node.settings.data_dir}")
@@ -104,7 +107,9 @@ def demo(
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:  # typer.Exit(n) is returned, not raised, in this mode
+            sys.exit(code)
     except errors.Error as exc:
         print_error(exc)
         sys.exit(exit_code(exc))

@@ -59,7 +59,11 @@ def migrate(engine: Engine) -> None:
 
 
 def is_initialised(engine: Engine) -> bool:
-    return inspect(engine).has_table("node")
+    """A node row exists (a database that was migrated but never given a node is not a node)."""
+    if not inspect(engine).has_table("node"):
+        return False
+    with engine.connect() as connection:
+        return connection.exec_driver_sql("SELECT count(*) FROM node").scalar() == 1
 
 
 def sqlite_url(path: Path) -> str:
