@@ -1,7 +1,8 @@
 """A synchronous client for an ASGI app: one `httpx.AsyncClient` round trip per call.
 
 httpx's ASGITransport is async-only, and starlette's TestClient warns (an error under
-`filterwarnings=error`); this keeps tests synchronous and still goes through the whole app."""
+`filterwarnings=error`) when used with httpx rather than httpx2; this keeps tests synchronous and
+still goes through the whole app."""
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ class SyncAsgiClient:
         async def round_trip() -> httpx.Response:
             transport = httpx.ASGITransport(app=self.app)
             async with httpx.AsyncClient(transport=transport, base_url=self.base_url) as client:
-                return await client.request(method, url, **kwargs)
+                response = await client.request(method, url, **kwargs)
+                await response.aread()
+                return response
 
         return anyio.run(round_trip)
 
@@ -29,3 +32,9 @@ class SyncAsgiClient:
 
     def post(self, url: str, **kwargs: Any) -> httpx.Response:
         return self.request("POST", url, **kwargs)
+
+    def put(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("PUT", url, **kwargs)
+
+    def delete(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("DELETE", url, **kwargs)

@@ -1,8 +1,6 @@
 """The JSON API under /api/v1, through httpx against the real ASGI app (SQLite, and PostgreSQL when set).
 
-httpx 0.28's `ASGITransport` is async-only, and `starlette.testclient` warns (an error under
-`filterwarnings=error`) when used with httpx rather than httpx2; so `Api` below runs one real
-`httpx.AsyncClient` round trip per call on a fresh event loop and keeps the tests synchronous.
+`Api` is a `tests.asgi.SyncAsgiClient`: one real `httpx.AsyncClient` round trip per call.
 """
 
 from __future__ import annotations
@@ -13,13 +11,13 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-import anyio
 import httpx
 import pytest
 from fastapi import FastAPI
 
 from hcx.api import create_app
 from hcx.config import Settings
+from tests.asgi import SyncAsgiClient
 from tests.conftest import EXAMPLES, World
 
 PASSWORD = "correct horse battery"
@@ -27,34 +25,15 @@ MULTILINGUAL = "ملخص الوقائع — 事实摘要 — Tóm tắt sự vi�
 ERROR_KEYS = {"code", "message", "details"}
 
 
-class Api:
-    """A synchronous face on `httpx.AsyncClient(transport=httpx.ASGITransport(app))`."""
+class Api(SyncAsgiClient):
+    """The app under /api/v1, with the users' credentials at hand."""
 
     def __init__(self, app: FastAPI) -> None:
-        self.app = app
+        super().__init__(app, base_url="http://test/api/v1")
 
     def request(self, method: str, url: str, *, user: dict[str, str] | None = None,
                 headers: dict[str, str] | None = None, **kwargs: Any) -> httpx.Response:
-        async def round_trip() -> httpx.Response:
-            transport = httpx.ASGITransport(app=self.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://test/api/v1") as client:
-                response = await client.request(method, url, headers=(user or {}) | (headers or {}), **kwargs)
-                await response.aread()
-                return response
-
-        return anyio.run(round_trip)
-
-    def get(self, url: str, **kwargs: Any) -> httpx.Response:
-        return self.request("GET", url, **kwargs)
-
-    def post(self, url: str, **kwargs: Any) -> httpx.Response:
-        return self.request("POST", url, **kwargs)
-
-    def put(self, url: str, **kwargs: Any) -> httpx.Response:
-        return self.request("PUT", url, **kwargs)
-
-    def delete(self, url: str, **kwargs: Any) -> httpx.Response:
-        return self.request("DELETE", url, **kwargs)
+        return super().request(method, url, headers=(user or {}) | (headers or {}), **kwargs)
 
     def token(self, username: str) -> dict[str, Any]:
         response = self.post("/tokens", json={"username": username, "password": PASSWORD})
