@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 HCX = [sys.executable, "-m", "hcx.cli.main"]
+ENV = os.environ | {"HCX_KEY_PASSPHRASE": "a test passphrase, not a secret"}
 
 
 def free_port() -> int:
@@ -22,7 +23,7 @@ def free_port() -> int:
 
 def hcx(data_dir: Path, *args: str, stdin: str = "") -> str:
     done = subprocess.run([*HCX, "--data-dir", str(data_dir), *args], input=stdin, capture_output=True, text=True,
-                          timeout=60, check=True)
+                          timeout=60, check=True, env=ENV)
     return done.stdout
 
 
@@ -36,7 +37,7 @@ def test_a_served_node_answers_over_http(tmp_path: Path) -> None:
     port = free_port()
     log = (tmp_path / "serve.log").open("wb")
     server = subprocess.Popen([*HCX, "--data-dir", str(node), "serve", "--port", str(port)],
-                              stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
+                              stdout=log, stderr=subprocess.STDOUT, env=ENV)
     try:
         base = f"http://127.0.0.1:{port}/api/v1"
         deadline = time.monotonic() + 30
