@@ -240,3 +240,47 @@ def _wire_signed_now(sender: PeerNode, receiver: PeerNode) -> bytes:
     with sender.ctx.unit_of_work() as uow:
         signer = federation.signing_key(sender.ctx, uow, mine.id)
     return seal(envelope, signer=signer, recipient=EncryptionKey.from_bytes(b64d(key))).wire
+
+
+def _sent(vnm: PeerNode, aus: PeerNode) -> tuple[str, str]:
+    rid = requests.create(vnm.ctx, vnm.officer, mla()).id
+    requests.transition(vnm.ctx, vnm.officer, rid, Step(action="submit"))
+    requests.transition(vnm.ctx, vnm.supervisor, rid, Step(action="approve"))
+    vnm.deliver()
+    newest = requests.list_requests(aus.ctx, aus.officer)[0]  # most recently changed first
+    return rid, newest.id
+
+
+def test_postponement_refusal_and_withdrawal_travel_with_their_reasons(pair: tuple[PeerNode, PeerNode]) -> None:
+    import datetime as dt
+
+    vnm, aus = pair
+    rid, incoming = _sent(vnm, aus)
+    until = (aus.ctx.clock.now() + dt.timedelta(days=10)).date()
+    for step in (Step(action="accept"), Step(action="postpone", until=until, reasons="Ongoing operation."),
+                 Step(action="resume"),
+                 Step(action="refuse", grounds=["essential_interests"], reasons="Security.")):
+        requests.transition(aus.ctx, aus.supervisor, incoming, step)
+        aus.deliver()
+    mine = requests.show(vnm.ctx, vnm.officer, rid)
+    assert mine.state == "refused"
+    assert mine.events[-1].details == {"grounds": ["essential_interests"], "reasons": "Security.", "peer": "AUS"}
+    assert any(e.action == "postpone" and e.details["until"] == until.isoformat() for e in mine.events)
+
+    rid2, incoming2 = _sent(vnm, aus)
+    requests.transition(vnm.ctx, vnm.officer, rid2, Step(action="withdraw", reasons="Suspect arrested."))
+    vnm.deliver()
+    assert requests.show(aus.ctx, aus.officer, incoming2).state == "withdrawn"
+
+
+def test_a_step_that_the_state_no_longer_allows_is_stored_but_not_applied(pair: tuple[PeerNode, PeerNode]) -> None:
+    vnm, aus = pair
+    rid, incoming = _sent(vnm, aus)
+    requests.transition(vnm.ctx, vnm.officer, rid, Step(action="withdraw", reasons="No longer needed."))
+    requests.transition(aus.ctx, aus.officer, incoming, Step(action="accept"))  # crosses the withdrawal
+    vnm.deliver()
+    aus.deliver()
+    assert requests.show(vnm.ctx, vnm.officer, rid).state == "withdrawn"
+    [received] = [m for m in delivery.list_inbox(vnm.ctx) if m["type"] == "request.event"]
+    assert received["status"] == "rejected" and "withdrawn" in received["error"]
+    assert all(m["status"] == "delivered" for m in delivery.list_outbox(aus.ctx))  # receipted all the same
