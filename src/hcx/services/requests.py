@@ -112,7 +112,7 @@ def _recipient(ctx: Context, uow: UnitOfWork, draft: Draft, sender_kind: Authori
 
 
 def _new_record(ctx: Context, uow: UnitOfWork, draft: Draft, direction: Direction, *, authority_id: str,
-                counterpart: str, actor_id: str | None) -> RequestRecord:
+                counterpart: str, actor_id: str | None, details: dict[str, Any] | None = None) -> RequestRecord:
     now = ctx.clock.now()
     node = uow.get_node()
     assert node is not None
@@ -128,7 +128,7 @@ def _new_record(ctx: Context, uow: UnitOfWork, draft: Draft, direction: Directio
         last_sent_seq=0, last_applied_seq=0)
     action = "create" if direction is Direction.outgoing else "register"
     uow.add_event(id=ctx.new_id(), request_id=record.id, seq=1, action=action, from_state="", to_state=state,
-                  actor_id=actor_id, recorded_for_counterpart=False, details={}, at=now)
+                  actor_id=actor_id, recorded_for_counterpart=False, details=details or {}, at=now)
     return record
 
 
@@ -136,12 +136,12 @@ def record_incoming(ctx: Context, uow: UnitOfWork, draft: Draft, *, authority_id
                     counterpart: str, counterpart_authority: str | None, actor_id: str | None = None,
                     peer_reference: str | None = None, message_id: str | None = None) -> RequestRecord:
     """A request this node's party is asked to answer: registered by an officer, or received from a peer."""
+    received = {"peer_reference": peer_reference, "message": message_id} if message_id else None
     record = _new_record(ctx, uow, draft, Direction.incoming, authority_id=authority_id, counterpart=counterpart,
-                         actor_id=actor_id)
+                         actor_id=actor_id, details=received)
     record.exchange_id, record.counterpart_authority = exchange_id, counterpart_authority
     if message_id is not None:
-        record.last_applied_seq = 1
-        uow.list_events(record.id)[0].details = {"peer_reference": peer_reference, "message": message_id}
+        record.last_applied_seq = 1  # the submission is the peer's first message about it
     record.due_at = _response_due(ctx, draft, ctx.clock.now())
     return record
 
