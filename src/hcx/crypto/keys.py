@@ -80,18 +80,14 @@ class _NoPickle:
         raise TypeError(f"{type(self).__name__} cannot be pickled; use export(passphrase)")
 
 
-class VerifyKey:
-    """An Ed25519 public key."""
+class _PublicKey:
+    """What every public key offers: its raw bytes, a key id, a fingerprint, equality by bytes."""
 
-    __slots__ = ("raw",)
+    __slots__ = ()
 
-    def __init__(self, raw: bytes) -> None:
-        p.ed25519_check_public(raw)
-        self.raw: Final = bytes(raw)
-
-    @classmethod
-    def from_bytes(cls, raw: bytes) -> VerifyKey:
-        return cls(raw)
+    @property
+    def raw(self) -> bytes:
+        raise NotImplementedError
 
     @property
     def kid(self) -> str:
@@ -101,18 +97,36 @@ class VerifyKey:
     def fingerprint(self) -> str:
         return fingerprint(self.raw)
 
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and isinstance(other, _PublicKey) and other.raw == self.raw
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.raw))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(kid={self.kid!r})"
+
+
+class VerifyKey(_PublicKey):
+    """An Ed25519 public key."""
+
+    __slots__ = ("_raw",)
+
+    def __init__(self, raw: bytes) -> None:
+        p.ed25519_check_public(raw)
+        self._raw: Final = bytes(raw)
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> VerifyKey:
+        return cls(raw)
+
+    @property
+    def raw(self) -> bytes:
+        return self._raw
+
     def verify(self, signature: bytes, data: bytes) -> None:
         """Return None if the signature is good; raise InvalidSignature otherwise."""
         p.ed25519_verify(self.raw, signature, data)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, VerifyKey) and other.raw == self.raw
-
-    def __hash__(self) -> int:
-        return hash((VerifyKey, self.raw))
-
-    def __repr__(self) -> str:
-        return f"VerifyKey(kid={self.kid!r})"
 
 
 class SigningKey(_NoPickle):
@@ -149,7 +163,7 @@ class SigningKey(_NoPickle):
         return f"SigningKey(kid={self.public.kid!r})"
 
 
-class EncryptionKey:
+class EncryptionKey(_PublicKey):
     """A hybrid ML-KEM-768 + X25519 public key (HPKE)."""
 
     __slots__ = ("_key",)
@@ -165,25 +179,8 @@ class EncryptionKey:
     def raw(self) -> bytes:
         return self._key.raw
 
-    @property
-    def kid(self) -> str:
-        return kid_of(self.raw)
-
-    @property
-    def fingerprint(self) -> str:
-        return fingerprint(self.raw)
-
     def _encrypt(self, plaintext: bytes, info: bytes) -> bytes:
         return self._key.encrypt(plaintext, info)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, EncryptionKey) and other.raw == self.raw
-
-    def __hash__(self) -> int:
-        return hash((EncryptionKey, self.raw))
-
-    def __repr__(self) -> str:
-        return f"EncryptionKey(kid={self.kid!r})"
 
 
 class DecryptionKey(_NoPickle):
