@@ -9,11 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from hcx.crypto.envelope import verify_receipt
 from hcx.crypto.keys import VerifyKey, b64d
+from hcx.domain.descriptor import Descriptor
 from hcx.domain.ports import OutboxRecord
 from hcx.errors import Error, NotFound, PolicyDenied, VerificationError
 from hcx.rules.schema import Role
@@ -52,60 +54,80 @@ def claim(ctx: Context, *, limit: int = 50) -> list[Claimed]:
         return claimed
 
 
-def record_receipt(ctx: Context, message_id: str, receipt: Any) -> None:
-    """Keep the peer's signed receipt and mark the message delivered; a bad receipt is a failure."""
+def _receipt_keys(descriptor: Descriptor) -> Callable[[str, str, str], VerifyKey]:
+    """Find the key a receipt names among the active signing keys of the peer that should sign it."""
+    def verify_key_for(party: str, authority: str, kid: str) -> VerifyKey:
+        described = descriptor.authority(authority) if party == descriptor.party else None
+        key = described.signing_key(kid) if described else None
+        if key is None:
+            raise VerificationError(f"the receipt is signed by an unknown key {party}/{authority}/{kid}")
+        return VerifyKey.from_bytes(b64d(key.key))
+    return verify_key_for
+
+
+def record_receipts(ctx: Context, receipts: dict[str, Any]) -> list[str]:
+    """Keep the peers' signed receipts and mark those messages delivered, in one transaction.
+
+    Returns the ids whose receipt did not verify; they stay pending and are retried."""
     now = ctx.clock.now()
+    bad: list[str] = []
     with ctx.unit_of_work() as uow:
-        message = uow.get_outbox(message_id)
-        if message is None or message.status == "delivered":
-            return
-        descriptor = federation.peer_descriptor(uow, message.peer_party, now)
-
-        def verify_key_for(party: str, authority: str, kid: str) -> VerifyKey:
-            described = descriptor.authority(authority) if party == message.peer_party else None
-            key = described.signing_key(kid) if described else None
-            if key is None:
-                raise VerificationError(f"the receipt is signed by an unknown key {party}/{authority}/{kid}")
-            return VerifyKey.from_bytes(b64d(key.key))
-
-        verified = verify_receipt(receipt, verify_key_for=verify_key_for, message_id=message.id,
-                                  envelope_digest=message.digest)
-        message.status, message.delivered_at, message.lease_until = "delivered", now, None
-        message.receipt = receipt if isinstance(receipt, dict) else dict(verified.model_dump(mode="json"))
+        for message_id, receipt in receipts.items():
+            message = uow.get_outbox(message_id)
+            if message is None or message.status == "delivered":
+                continue
+            try:
+                lookup = _receipt_keys(federation.peer_descriptor(uow, message.peer_party, now))
+                verify_receipt(receipt, verify_key_for=lookup, message_id=message.id, envelope_digest=message.digest)
+            except Error as exc:
+                log.warning("receipt for %s from %s refused: %s", message.id, message.peer_party, exc.message)
+                bad.append(message_id)
+                continue
+            message.status, message.delivered_at, message.lease_until = "delivered", now, None
+            message.receipt = receipt
         uow.commit()
+    return bad
 
 
-def record_failure(ctx: Context, message_id: str, error: str, rng: random.Random) -> None:
+def record_failures(ctx: Context, failures: dict[str, str], rng: random.Random) -> None:
+    """Count the failed attempts, schedule the next ones, park the messages that are too old."""
     now = ctx.clock.now()
     with ctx.unit_of_work() as uow:
-        message = uow.get_outbox(message_id)
-        if message is None or message.status != "pending":
-            return
-        message.attempts += 1
-        message.last_error, message.lease_until = error[:500], None
-        if now - message.created_at >= ctx.policy.message_max_age:
-            message.status = "parked"
-            log.warning("message %s to %s parked after %s attempts: %s", message.id, message.peer_party,
-                        message.attempts, error)
-        else:
-            message.next_attempt_at = now + backoff(message.attempts, rng, ctx.policy.retry_max)
+        for message_id, error in failures.items():
+            message = uow.get_outbox(message_id)
+            if message is None or message.status != "pending":
+                continue
+            message.attempts += 1
+            message.last_error, message.lease_until = error[:500], None
+            if now - message.created_at >= ctx.policy.message_max_age:
+                message.status = "parked"
+                log.warning("message %s to %s parked after %s attempts: %s", message.id, message.peer_party,
+                            message.attempts, error)
+            else:
+                message.next_attempt_at = now + backoff(message.attempts, rng, ctx.policy.retry_max)
         uow.commit()
 
 
 def deliver_due(ctx: Context, *, limit: int = 50, rng: random.Random | None = None) -> int:
-    """One round of delivery; returns how many messages were delivered."""
+    """One round of delivery; returns how many messages were delivered.
+
+    The receipts of a round are recorded together: if the worker dies before, the messages are
+    sent again after their lease and the receivers answer with the receipts they already gave."""
     rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
     assert ctx.transport is not None
-    delivered = 0
+    receipts: dict[str, Any] = {}
+    failures: dict[str, str] = {}
     for message in claim(ctx, limit=limit):
         try:
-            receipt = ctx.transport.deliver(message.url, message.wire)
-            record_receipt(ctx, message.id, receipt)
-            delivered += 1
+            receipts[message.id] = ctx.transport.deliver(message.url, message.wire)
         except Error as exc:
             log.info("delivery of %s to %s failed: %s", message.id, message.peer_party, exc.message)
-            record_failure(ctx, message.id, f"{exc.__class__.__name__}: {exc.message}", rng)
-    return delivered
+            failures[message.id] = f"{exc.__class__.__name__}: {exc.message}"
+    for message_id in record_receipts(ctx, receipts) if receipts else []:
+        failures[message_id] = "the receipt did not verify"
+    if failures:
+        record_failures(ctx, failures, rng)
+    return len(receipts) - sum(1 for m in failures if m in receipts)
 
 
 def retry(ctx: Context, actor: Principal | None, message_id: str) -> None:
