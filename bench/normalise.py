@@ -71,8 +71,11 @@ def rate(fn: Callable[[str], object], values: Sequence[str], seconds: float) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=1.0, help="time per measurement")
+    parser.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
+    parser.add_argument("--quick", action="store_true", help="0.5 s per measurement")
     args = parser.parse_args()
+    if args.quick:
+        args.seconds = 0.5
     figures: dict[str, dict[str, float]] = {}
     for kind, (values, ours, library) in CASES.items():
         ours(values[0]), library(values[0])  # warm caches (PSL load, metadata)
