@@ -33,5 +33,6 @@ def build_context(settings: Settings, *, create: bool = False) -> Context:
     if not create and not is_initialised(database.engine):
         raise ConfigError(f"the database of {settings.data_dir} holds no node; run `hcx init` first")
     migrate(database.engine)
-    return Context(unit_of_work=database.unit_of_work, rules=load_rules(), clock=SystemClock(),
+    return Context(unit_of_work=database.unit_of_work, read_unit_of_work=database.read_unit_of_work,
+                   rules=load_rules(), clock=SystemClock(),
                    policy=policy_from(settings), key_passphrase=settings.passphrase(), transport=HttpTransport())

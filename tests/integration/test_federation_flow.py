@@ -42,6 +42,9 @@ class AppTransport:
     def fetch_descriptor(self, url: str) -> Any:
         return self._client(url).get("/federation/descriptor").json()
 
+    def close(self) -> None:
+        pass
+
     def deliver(self, url: str, wire: bytes) -> Any:
         response = self._client(url).post("/federation/inbox", content=wire)
         if response.status_code != 200:
@@ -54,7 +57,9 @@ class PeerNode:
         engine = make_engine(f"sqlite:///{tmp / party}.db")
         migrate(engine)
         self.url = f"http://{party.lower()}.test"
-        self.ctx = Context(unit_of_work=Database(engine).unit_of_work, rules=load_rules(),
+        database = Database(engine)
+        self.ctx = Context(unit_of_work=database.unit_of_work, read_unit_of_work=database.read_unit_of_work,
+                           rules=load_rules(),
                            clock=clock, policy=Policy(), key_passphrase=b"test", transport=transport)
         accounts.init_node(self.ctx, party=party, name=party)
         federation.set_url(self.ctx, self.url)

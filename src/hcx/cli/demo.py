@@ -82,10 +82,10 @@ def initialise(node: DemoNode) -> None:
 
 def start(node: DemoNode, log_dir: Path) -> None:
     env = os.environ | {"HCX_ENV": "dev", "HCX_PUBLIC_URL": node.url}
-    log = (log_dir / f"{node.party.lower()}.log").open("ab")
-    node.process = subprocess.Popen(  # noqa: S603 - our own command
-        [sys.executable, "-m", "hcx.cli.main", "--data-dir", str(node.data_dir), "serve", "--port", str(node.port)],
-        stdout=log, stderr=subprocess.STDOUT, env=env)
+    with (log_dir / f"{node.party.lower()}.log").open("ab") as log:  # the child keeps its own handle
+        node.process = subprocess.Popen(  # noqa: S603 - our own command
+            [sys.executable, "-m", "hcx.cli.main", "--data-dir", str(node.data_dir), "serve", "--port",
+             str(node.port)], stdout=log, stderr=subprocess.STDOUT, env=env)
 
 
 def wait_healthy(node: DemoNode, timeout: float = 30) -> None:
@@ -104,11 +104,17 @@ def wait_healthy(node: DemoNode, timeout: float = 30) -> None:
 
 def pin_all(nodes: list[DemoNode]) -> None:
     contexts = {n.party: build_context(n.settings()) for n in nodes}
-    prints = {n.party: federation.node_fingerprint(contexts[n.party]) for n in nodes}
-    for node in nodes:
-        for other in nodes:
-            if other is not node:
-                federation.add_peer(contexts[node.party], None, url=other.url, expected_fingerprint=prints[other.party])
+    try:
+        prints = {n.party: federation.node_fingerprint(contexts[n.party]) for n in nodes}
+        for node in nodes:
+            for other in nodes:
+                if other is not node:
+                    federation.add_peer(contexts[node.party], None, url=other.url,
+                                        expected_fingerprint=prints[other.party])
+    finally:
+        for ctx in contexts.values():
+            if ctx.transport is not None:
+                ctx.transport.close()
 
 
 def seed(nodes: dict[str, DemoNode]) -> None:

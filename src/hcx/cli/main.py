@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from hcx import errors
-from hcx.cli import accounts, federation, parties, requests
+from hcx.cli import accounts, federation, log, parties, requests
 from hcx.cli.node import Node
 from hcx.cli.output import console, exit_code, print_error
 from hcx.config import default_data_dir, load_settings
@@ -28,6 +28,7 @@ app.add_typer(parties.app, name="parties")
 app.add_typer(federation.peer_app, name="peer")
 app.add_typer(federation.outbox_app, name="outbox")
 app.add_typer(federation.inbox_app, name="inbox")
+app.add_typer(log.app, name="log")
 
 
 @app.callback()

@@ -19,6 +19,7 @@ from hcx.services.views import AuditView, AuthorityView, NewToken, TokenView, Us
 _hasher = PasswordHasher()  # argon2id with the library's current defaults
 TOKEN_PREFIX = "hcx_"  # noqa: S105 - a public prefix, not a secret
 MIN_PASSWORD_LENGTH = 12
+LAST_USED_PRECISION = dt.timedelta(minutes=5)
 
 
 def init_node(ctx: Context, *, party: str, name: str) -> None:
@@ -36,7 +37,7 @@ def init_node(ctx: Context, *, party: str, name: str) -> None:
 
 
 def node_party(ctx: Context) -> str:
-    with ctx.unit_of_work() as uow:
+    with ctx.reading() as uow:
         node = uow.get_node()
         if node is None:
             raise NotFound("this node is not initialised; run `hcx init --party ISO3` first")
@@ -68,7 +69,7 @@ def add_authority(ctx: Context, actor: Principal | None, *, name: str, kind: Aut
 
 
 def list_authorities(ctx: Context) -> list[AuthorityView]:
-    with ctx.unit_of_work() as uow:
+    with ctx.reading() as uow:
         return [AuthorityView.model_validate(a, from_attributes=True) for a in uow.list_authorities()]
 
 
@@ -98,7 +99,7 @@ def add_user(ctx: Context, actor: Principal | None, *, username: str, password: 
 
 def list_users(ctx: Context, actor: Principal | None) -> list[UserView]:
     _require(actor, Role.admin, Role.auditor)
-    with ctx.unit_of_work() as uow:
+    with ctx.reading() as uow:
         return [UserView.model_validate(u, from_attributes=True) for u in uow.list_users()]
 
 
@@ -138,7 +139,7 @@ def revoke_token(ctx: Context, actor: Principal, token_id: str) -> None:
 
 
 def list_tokens(ctx: Context, actor: Principal) -> list[TokenView]:
-    with ctx.unit_of_work() as uow:
+    with ctx.reading() as uow:
         return [TokenView.model_validate(t, from_attributes=True) for t in uow.list_tokens(actor.user_id)]
 
 
@@ -147,9 +148,9 @@ def authenticate_token(ctx: Context, secret: str) -> Principal:
     refused = Unauthenticated("invalid or expired token")
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
         raise refused
-    with ctx.unit_of_work() as uow:
+    now = ctx.clock.now()
+    with ctx.reading() as uow:
         token = uow.find_token(_digest(secret))
-        now = ctx.clock.now()
         if token is None or token.revoked_at is not None or (token.expires_at and token.expires_at <= now):
             raise refused
         user = uow.get_user(token.user_id)
@@ -157,15 +158,21 @@ def authenticate_token(ctx: Context, secret: str) -> Principal:
             raise refused
         authority = uow.get_authority(user.authority_id)
         assert authority is not None
-        token.last_used_at = now
         principal = Principal(user.id, user.username, Role(user.role), user.authority_id, authority.party)
-        uow.commit()
-        return principal
+        stale = token.last_used_at is None or now - token.last_used_at > LAST_USED_PRECISION
+        token_id = token.id
+    if stale:  # a write per call would serialise every API read behind the database's write lock
+        with ctx.unit_of_work() as uow:
+            used = uow.get_token(token_id)
+            if used is not None:
+                used.last_used_at = now
+                uow.commit()
+    return principal
 
 
 def authenticate_password(ctx: Context, username: str, password: str) -> Principal:
     refused = Unauthenticated("wrong username or password")
-    with ctx.unit_of_work() as uow:
+    with ctx.reading() as uow:
         user = uow.find_user(username)
         if user is None or not user.active:
             _hasher.hash(password)  # spend the same time as for a real user
@@ -181,7 +188,7 @@ def authenticate_password(ctx: Context, username: str, password: str) -> Princip
 
 def principal_for(ctx: Context, username: str) -> Principal:
     """The principal a command-line operator acts as (`--user NAME`)."""
-    with ctx.unit_of_work() as uow:
+    with ctx.reading() as uow:
         user = uow.find_user(username)
         if user is None or not user.active:
             raise NotFound(f"no active user {username!r}")
@@ -191,5 +198,5 @@ def principal_for(ctx: Context, username: str) -> Principal:
 
 
 def list_audit(ctx: Context, *, limit: int = 100) -> list[AuditView]:
-    with ctx.unit_of_work() as uow:
+    with ctx.reading() as uow:
         return [AuditView.model_validate(a, from_attributes=True) for a in uow.list_audit(limit=min(max(limit, 1), 1000))]

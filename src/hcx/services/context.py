@@ -40,6 +40,12 @@ class Context:
     key_passphrase: bytes = field(default=b"", repr=False)
     transport: PeerTransport | None = None
     keyring: dict[str, Any] = field(default_factory=dict, repr=False)  # decrypted keys, by kid
+    read_unit_of_work: Callable[[], UnitOfWork] | None = None
+    cache: dict[Any, Any] = field(default_factory=dict, repr=False)  # parsed peer descriptors...
+
+    def reading(self) -> UnitOfWork:
+        """A unit of work for reads only (on SQLite it does not take the write lock)."""
+        return (self.read_unit_of_work or self.unit_of_work)()
 
     def new_id(self) -> str:
         return str(ULID.from_datetime(self.clock.now()))

@@ -10,6 +10,7 @@ import datetime as dt
 import logging
 import random
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,7 @@ from hcx.services.context import Context, Principal
 log = logging.getLogger(__name__)
 
 BACKOFF_BASE = dt.timedelta(seconds=1)
+IN_FLIGHT = 4  # messages posted at once by one worker
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ def record_receipts(ctx: Context, receipts: dict[str, Any]) -> list[str]:
             if message is None or message.status == "delivered":
                 continue
             try:
-                lookup = _receipt_keys(federation.peer_descriptor(uow, message.peer_party, now))
+                lookup = _receipt_keys(federation.peer_descriptor(ctx, uow, message.peer_party))
                 verify_receipt(receipt, verify_key_for=lookup, message_id=message.id, envelope_digest=message.digest)
             except Error as exc:
                 log.warning("receipt for %s from %s refused: %s", message.id, message.peer_party, exc.message)
@@ -114,15 +116,25 @@ def deliver_due(ctx: Context, *, limit: int = 50, rng: random.Random | None = No
     The receipts of a round are recorded together: if the worker dies before, the messages are
     sent again after their lease and the receivers answer with the receipts they already gave."""
     rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
-    assert ctx.transport is not None
+    transport = ctx.transport
+    assert transport is not None
     receipts: dict[str, Any] = {}
     failures: dict[str, str] = {}
-    for message in claim(ctx, limit=limit):
+
+    def post(message: Claimed) -> None:
         try:
-            receipts[message.id] = ctx.transport.deliver(message.url, message.wire)
+            receipts[message.id] = transport.deliver(message.url, message.wire)
         except Error as exc:
             log.info("delivery of %s to %s failed: %s", message.id, message.peer_party, exc.message)
             failures[message.id] = f"{exc.__class__.__name__}: {exc.message}"
+
+    claimed = claim(ctx, limit=limit)
+    if len(claimed) > 1:  # a few in flight at once: the peer verifies one while it stores another
+        with ThreadPoolExecutor(max_workers=IN_FLIGHT, thread_name_prefix="hcx-post") as pool:
+            list(pool.map(post, claimed))
+    else:
+        for message in claimed:
+            post(message)
     for message_id in record_receipts(ctx, receipts) if receipts else []:
         failures[message_id] = "the receipt did not verify"
     if failures:
@@ -157,12 +169,12 @@ def outbox_view(message: OutboxRecord) -> dict[str, Any]:
 
 
 def list_outbox(ctx: Context, *, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    with ctx.unit_of_work() as uow:
+    with ctx.reading() as uow:
         return [outbox_view(m) for m in uow.list_outbox(status=status, limit=limit)]
 
 
 def list_inbox(ctx: Context, *, limit: int = 100) -> list[dict[str, Any]]:
-    with ctx.unit_of_work() as uow:
+    with ctx.reading() as uow:
         return [{"id": m.id, "peer": m.peer_party, "type": m.type, "status": m.status, "seq": m.seq,
                  "exchange_id": m.exchange_id, "error": m.error, "received_at": m.received_at.isoformat(),
                  "digest": m.digest} for m in uow.list_inbox(limit=limit)]

@@ -97,7 +97,7 @@ def rotate_authority_keys(ctx: Context, actor: Principal | None, authority_id: s
 
 
 def node_fingerprint(ctx: Context) -> str:
-    with ctx.unit_of_work() as uow:
+    with ctx.reading() as uow:
         return fingerprint(signing_key(ctx, uow, NODE).public.raw)
 
 
@@ -116,7 +116,7 @@ def set_url(ctx: Context, url: str) -> None:
 
 def descriptor(ctx: Context) -> dict[str, Any]:
     """This node's descriptor, signed by its node key."""
-    with ctx.unit_of_work() as uow:
+    with ctx.reading() as uow:
         node = uow.get_node()
         if node is None:
             raise NotFound("this node is not initialised")
@@ -223,18 +223,24 @@ def refresh_due_peers(ctx: Context, *, older_than: dt.timedelta = dt.timedelta(h
             log.warning("could not refresh the descriptor of %s: %s", party, exc.message)
 
 
-def peer_descriptor(uow: UnitOfWork, party: str, now: dt.datetime) -> Descriptor:
+def peer_descriptor(ctx: Context, uow: UnitOfWork, party: str) -> Descriptor:
     """The pinned, unexpired descriptor of `party`; anything else is refused."""
     peer = uow.get_peer(party)
     if peer is None:
         raise NotFound(f"{party} is not a pinned peer")
-    if peer.expires_at <= now:
+    if peer.expires_at <= ctx.clock.now():
         raise VerificationError(f"the descriptor of {party} expired on {peer.expires_at:%Y-%m-%d}; refresh it")
-    return Descriptor.model_validate(peer.descriptor)
+    # parsed once per version (its keys are kilobytes), not once per message
+    key = ("descriptor", party, peer.descriptor_version, peer.node_key)
+    if key not in ctx.cache:
+        ctx.cache[key] = Descriptor.model_validate(peer.descriptor)
+    parsed = ctx.cache[key]
+    assert isinstance(parsed, Descriptor)
+    return parsed
 
 
 def list_peers(ctx: Context) -> list[dict[str, Any]]:
-    with ctx.unit_of_work() as uow:
+    with ctx.reading() as uow:
         return [{"party": p.party, "url": p.url, "fingerprint": fingerprint(p.node_key),
                  "version": p.descriptor_version, "expires_at": p.expires_at.isoformat(),
                  "authorities": [a["name"] for a in p.descriptor.get("authorities", [])]}

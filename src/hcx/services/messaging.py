@@ -18,7 +18,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from hcx.crypto.envelope import Opened, open_, seal, sign_receipt
 from hcx.crypto.keys import DecryptionKey, EncryptionKey, VerifyKey, b64d
 from hcx.domain import lifecycle
-from hcx.domain.descriptor import Descriptor
 from hcx.domain.lifecycle import Direction, Step
 from hcx.domain.model import Draft
 from hcx.domain.ports import RequestRecord, UnitOfWork
@@ -46,7 +45,7 @@ def enqueue(ctx: Context, uow: UnitOfWork, record: RequestRecord, kind: str, bod
     """Seal a message about `record` to its counterpart and put it in the outbox (no commit here)."""
     now = ctx.clock.now()
     party = counterpart_party(record)
-    peer = federation.peer_descriptor(uow, party, now)
+    peer = federation.peer_descriptor(ctx, uow, party)
     assert record.counterpart_authority is not None
     recipient = peer.authority(record.counterpart_authority)
     described = recipient.encryption_key() if recipient else None
@@ -97,40 +96,40 @@ def receive(ctx: Context, wire: bytes) -> dict[str, Any]:
     under a known id, a stale or future one, or anything that does not verify is refused and
     nothing is stored."""
     now = ctx.clock.now()
-    with ctx.unit_of_work() as uow:
-        node = uow.get_node()
+    with ctx.reading() as reading:  # verify and decrypt without holding the write lock
+        node = reading.get_node()
         if node is None:
             raise NotFound("this node is not initialised")
-        descriptors: dict[str, Descriptor] = {}
+        party_of_node = node.party
 
         def verify_key_for(party: str, authority: str, kid: str) -> VerifyKey:
-            descriptors.setdefault(party, federation.peer_descriptor(uow, party, now))
-            described = descriptors[party].authority(authority)
+            described = federation.peer_descriptor(ctx, reading, party).authority(authority)
             key = described.signing_key(kid) if described else None
             if key is None:
                 raise VerificationError(f"{party}/{authority} has no active signing key {kid}")
             return VerifyKey.from_bytes(b64d(key.key))
 
         def decryption_key_for(party: str, authority: str, kid: str) -> DecryptionKey:
-            if party != node.party or uow.get_authority(authority) is None:
+            if party != party_of_node or reading.get_authority(authority) is None:
                 raise NotFound(f"the message is addressed to {party}/{authority}, not to this node")
-            return federation.decryption_key(ctx, uow, authority, kid)
+            return federation.decryption_key(ctx, reading, authority, kid)
 
         opened = open_(wire, decryption_key_for=decryption_key_for, verify_key_for=verify_key_for)
-        envelope = opened.envelope
+    envelope = opened.envelope
+    created = dt.datetime.fromisoformat(envelope.created.replace("Z", "+00:00"))
+    if created > now + ctx.policy.clock_skew:
+        raise VerificationError(f"message {envelope.id} is from the future ({envelope.created})")
+    with ctx.unit_of_work() as uow:
         known = uow.get_inbox(envelope.id)
         if known is not None:
             if known.digest != opened.digest:
                 raise Conflict(f"message {envelope.id} was already received with another content")
             return known.receipt
-        created = dt.datetime.fromisoformat(envelope.created.replace("Z", "+00:00"))
-        if created > now + ctx.policy.clock_skew:
-            raise VerificationError(f"message {envelope.id} is from the future ({envelope.created})")
         if created < now - ctx.policy.replay_window - ctx.policy.clock_skew:
             raise VerificationError(f"message {envelope.id} is too old ({envelope.created}): a replay?")
         to = envelope.to.authority
         receipt = sign_receipt(message_id=envelope.id, envelope_digest=opened.digest, received_at=utc(now),
-                               by_party=node.party, by_authority=to, signer=federation.signing_key(ctx, uow, to))
+                               by_party=party_of_node, by_authority=to, signer=federation.signing_key(ctx, uow, to))
         status, error, seq = _file(ctx, uow, opened, to)
         uow.add_inbox(id=envelope.id, peer_party=_from(opened)[0], from_authority=_from(opened)[1],
                       to_authority=to, type=envelope.type, exchange_id=envelope.request_ref, seq=seq,
@@ -187,7 +186,7 @@ def _create_incoming(ctx: Context, uow: UnitOfWork, opened: Opened, body: Submit
     assert node is not None
     if draft.requested_party != node.party or draft.requesting_party != party:
         raise InvalidInput("the request's parties do not match the sender and this node")
-    peer = federation.peer_descriptor(uow, party, ctx.clock.now())
+    peer = federation.peer_descriptor(ctx, uow, party)
     sender = peer.authority(authority)
     requests.record_incoming(ctx, uow, draft, authority_id=to, exchange_id=envelope.request_ref,
                              counterpart=sender.name if sender else authority, counterpart_authority=authority,

@@ -103,7 +103,7 @@ def _recipient(ctx: Context, uow: UnitOfWork, draft: Draft, sender_kind: Authori
     """The peer authority an outgoing request will be addressed to; None if the party is not a peer."""
     if not messaging.is_peer(uow, draft.requested_party):
         return None
-    peer = federation.peer_descriptor(uow, draft.requested_party, ctx.clock.now())
+    peer = federation.peer_descriptor(ctx, uow, draft.requested_party)
     authority = peer.authority(chosen) if chosen else peer.authority_for(sender_kind.value if sender_kind else "")
     if authority is None:
         raise InvalidInput(f"{draft.requested_party} has no authority {chosen or 'to address this request to'}; "
@@ -172,7 +172,7 @@ def update_draft(ctx: Context, principal: Principal, request_id: str, draft: Dra
 def list_requests(ctx: Context, principal: Principal, *, state: str | None = None, type: str | None = None,
                   direction: str | None = None, limit: int = 100, offset: int = 0) -> list[RequestSummary]:
     _require(principal, READERS)
-    with ctx.unit_of_work() as uow:
+    with ctx.reading() as uow:
         records = uow.list_requests(authority_id=principal.authority_id, state=state, type=type,
                                     direction=direction, limit=min(max(limit, 1), 500), offset=max(offset, 0))
         return [RequestSummary.model_validate(r, from_attributes=True) for r in records]

@@ -208,3 +208,4 @@ class AuditEvent(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
 
 
+from hcx.storage import ledger_models  # noqa: E402, F401 - registers the custody-log tables on Base

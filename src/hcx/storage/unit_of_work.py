@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from hcx.errors import Conflict
+from hcx.storage.db import make_engine
+from hcx.storage.ledger import SqlLedgerStore
 from hcx.storage.models import (
     ApiToken,
     AuditEvent,
@@ -244,6 +246,12 @@ class SqlUnitOfWork:
         return self.session.scalars(select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
                                     .limit(limit)).all()
 
+    # custody log
+    @property
+    def ledger(self) -> SqlLedgerStore:
+        """The custody log, in this transaction: an entry commits with the change it records."""
+        return SqlLedgerStore(self.session)
+
 
 class Database:
     """An engine and a unit-of-work factory: what the entry points wire into the services."""
@@ -251,9 +259,16 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._factory = sessionmaker(engine, expire_on_commit=False)
+        reader = make_engine(engine.url.render_as_string(hide_password=False), read_only=True) \
+            if engine.dialect.name == "sqlite" else engine
+        self._read_factory = sessionmaker(reader, expire_on_commit=False)
 
     def unit_of_work(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self._factory)
+
+    def read_unit_of_work(self) -> SqlUnitOfWork:
+        """For reads only: on SQLite it never waits for, nor holds, the write lock."""
+        return SqlUnitOfWork(self._read_factory)
 
     def ping(self) -> bool:
         try:

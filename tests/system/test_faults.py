@@ -1,0 +1,75 @@
+"""Faults between real serve processes: a receiver down, a sender SIGKILLed mid-batch, a receiver
+that stores a message but whose answer is lost. Each time: nothing lost, nothing doubled."""
+
+from __future__ import annotations
+
+from tests.system.conftest import (
+    Cluster,
+    assert_exactly_once,
+    delivered_count,
+    inbox,
+    outbox,
+    pin,
+    seed_preservations,
+    wait_for,
+)
+
+MANY = 200
+
+
+def test_a_receiver_that_was_down_gets_all_200_messages_exactly_once(cluster: Cluster) -> None:
+    vnm, aus = cluster.node("VNM"), cluster.node("AUS")
+    vnm.start()
+    aus.start()
+    pin([vnm, aus])
+    aus.stop()
+
+    ids = seed_preservations(vnm, MANY)
+    # every message has been tried, and refused, while AUS was down
+    wait_for(lambda: all(m.attempts >= 1 and m.status == "pending" for m in outbox(vnm)), timeout=60,
+             what="VNM to try every message while AUS is down")
+    assert inbox(aus) == []
+
+    aus.start()
+    wait_for(lambda: delivered_count(vnm) == MANY, timeout=90, what=f"{MANY} messages to be delivered")
+    assert_exactly_once(vnm, aus, ids)
+
+
+def test_a_sender_killed_mid_batch_loses_and_doubles_nothing(cluster: Cluster) -> None:
+    vnm, aus = cluster.node("VNM"), cluster.node("AUS")
+    vnm.start()
+    aus.start()
+    pin([vnm, aus])
+    vnm.stop()
+    ids = seed_preservations(vnm, MANY)
+
+    vnm.start()
+    # kill while a round is under way: AUS holds messages whose receipts VNM has not recorded yet
+    wait_for(lambda: len(inbox(aus)) > max(10, delivered_count(vnm)), timeout=60,
+             what="AUS to hold messages VNM has not recorded as delivered", every=0.005)
+    vnm.kill()
+    received, receipted = len(inbox(aus)), delivered_count(vnm)
+    assert 0 < received < MANY, f"VNM was killed after delivering {received} of {MANY}: not mid-batch"
+    assert receipted < received, "VNM was killed between two rounds, not in the middle of one"
+
+    vnm.start()
+    wait_for(lambda: delivered_count(vnm) == MANY, timeout=90, what=f"{MANY} messages to be delivered")
+    assert_exactly_once(vnm, aus, ids)
+
+
+def test_a_receiver_whose_answers_are_lost_stores_each_message_once(cluster: Cluster) -> None:
+    lost = 5
+    vnm, aus = cluster.node("VNM"), cluster.node("AUS", drop=lost)
+    proxy = cluster.proxy_of(aus)
+    vnm.start()
+    aus.start()
+    pin([vnm, aus])
+    count = 30
+    ids = seed_preservations(vnm, count)
+
+    wait_for(lambda: delivered_count(vnm) == count, timeout=60, what=f"{count} messages to be delivered")
+    assert proxy.dropped == lost
+    assert proxy.inbox_posts == count + lost  # each lost answer cost exactly one more POST
+    sent = outbox(vnm)
+    assert sum(m.attempts for m in sent) == lost  # one failure recorded per lost answer
+    assert_exactly_once(vnm, aus, ids)
