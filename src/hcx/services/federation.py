@@ -39,6 +39,18 @@ def vault(ctx: Context, uow: UnitOfWork) -> Vault:
     return opened
 
 
+def own_party(ctx: Context, uow: UnitOfWork) -> str:
+    """This node's party; it never changes once the node exists, so it is read once per process."""
+    if "party" not in ctx.cache:
+        node = uow.get_node()
+        if node is None:
+            raise NotFound("this node is not initialised")
+        ctx.cache["party"] = node.party
+    party = ctx.cache["party"]
+    assert isinstance(party, str)
+    return party
+
+
 def create_signing_key(ctx: Context, uow: UnitOfWork, owner: str) -> None:
     key = SigningKey.generate()
     uow.add_key(kid=key.public.kid, owner=owner, purpose="sign", public=key.public.raw,

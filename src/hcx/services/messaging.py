@@ -97,10 +97,7 @@ def receive(ctx: Context, wire: bytes) -> dict[str, Any]:
     nothing is stored."""
     now = ctx.clock.now()
     with ctx.reading() as reading:  # verify and decrypt without holding the write lock
-        node = reading.get_node()
-        if node is None:
-            raise NotFound("this node is not initialised")
-        party_of_node = node.party
+        party_of_node = federation.own_party(ctx, reading)
 
         def verify_key_for(party: str, authority: str, kid: str) -> VerifyKey:
             described = federation.peer_descriptor(ctx, reading, party).authority(authority)
@@ -182,9 +179,7 @@ def _create_incoming(ctx: Context, uow: UnitOfWork, opened: Opened, body: Submit
     if uow.find_exchange(envelope.request_ref, authority_id=to) is not None:
         raise Conflict(f"request {envelope.request_ref} was already submitted")
     draft = Draft.model_validate(body.document)
-    node = uow.get_node()
-    assert node is not None
-    if draft.requested_party != node.party or draft.requesting_party != party:
+    if draft.requested_party != federation.own_party(ctx, uow) or draft.requesting_party != party:
         raise InvalidInput("the request's parties do not match the sender and this node")
     peer = federation.peer_descriptor(ctx, uow, party)
     sender = peer.authority(authority)

@@ -114,13 +114,12 @@ def _recipient(ctx: Context, uow: UnitOfWork, draft: Draft, sender_kind: Authori
 def _new_record(ctx: Context, uow: UnitOfWork, draft: Draft, direction: Direction, *, authority_id: str,
                 counterpart: str, actor_id: str | None, details: dict[str, Any] | None = None) -> RequestRecord:
     now = ctx.clock.now()
-    node = uow.get_node()
-    assert node is not None
-    number = uow.next_reference_number(party=node.party, year=now.year)
+    party = federation.own_party(ctx, uow)
+    number = uow.next_reference_number(party=party, year=now.year)
     lc = ctx.rules.lifecycle
     state = lc.initial if direction is Direction.outgoing else lc.incoming_initial
     record = uow.add_request(
-        id=ctx.new_id(), reference=f"{node.party}-{now.year}-{number:06d}", authority_id=authority_id,
+        id=ctx.new_id(), reference=f"{party}-{now.year}-{number:06d}", authority_id=authority_id,
         direction=direction.value, type=draft.type, requesting_party=draft.requesting_party,
         requested_party=draft.requested_party, language=draft.language, counterpart=counterpart, state=state,
         document=draft.model_dump(mode="json"), created_by=actor_id, submitted_by=None, created_at=now,
