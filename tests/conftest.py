@@ -24,6 +24,9 @@ from hcx.storage.models import Base
 from hcx.storage.unit_of_work import Database
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "src" / "hcx" / "examples"
+# The public conformance data sits beside the repository (../shared), in CI as here.
+SHARED = Path(os.environ.get("HCX_SHARED_DIR") or Path(__file__).resolve().parents[2] / "shared")
+CONFORMANCE = SHARED / "conformance"
 PG_URL = os.environ.get("HCX_TEST_DATABASE_URL")
 
 

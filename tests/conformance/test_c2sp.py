@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import struct
-from pathlib import Path
 
 import pytest
 
@@ -18,8 +17,9 @@ from hcx.ledger.checkpoint import open_checkpoint
 from hcx.ledger.frontier import Frontier
 from hcx.ledger.merkle import EMPTY_ROOT, leaf_hash
 from hcx.ledger.note import Ed25519NoteVerifier, parse_note, verify_note
+from tests.conftest import CONFORMANCE
 
-C2SP = Path("/work/shared/conformance/c2sp")
+C2SP = CONFORMANCE / "c2sp"
 LOG = C2SP / "tessera-testdata" / "testdata" / "log"
 ORIGIN = "example.com/log/testdata"
 WORDS = "one two three four five six seven eit nain ten ileven twelf threeten fourten fivten".split()

@@ -1,19 +1,18 @@
 """RFC 8785 (JCS) vectors from cyberphone/json-canonicalization @ 19d51d7 (Apache-2.0).
 
-Source and format: /work/shared/conformance/SOURCES.md §3. canonical(parse(input/<name>.json))
+Source and format: shared/conformance/SOURCES.md §3. canonical(parse(input/<name>.json))
 must equal output/<name>.json byte for byte (no trailing newline); outhex/<name>.txt holds the
 same bytes as hex and is checked too.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from hcx.crypto.canonical import canonical, parse_json
+from tests.conftest import CONFORMANCE
 
-JCS = Path("/work/shared/conformance/jcs/testdata")
+JCS = CONFORMANCE / "jcs" / "testdata"
 NAMES = sorted(path.stem for path in (JCS / "input").glob("*.json"))
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,8 +25,9 @@ from hcx.ledger.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from tests.conftest import CONFORMANCE
 
-VECTORS = Path("/work/shared/conformance/merkle/testdata")
+VECTORS = CONFORMANCE / "merkle" / "testdata"
 
 BASE_TREE_INPUTS = ["", "00", "10", "2021", "3031", "40414243", "5051525354555657", "606162636465666768696a6b6c6d6e6f"]
 ROOTS = [

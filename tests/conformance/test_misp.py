@@ -9,15 +9,14 @@ non-events (object templates, a galaxy, a bare sighting, `{}`) must be refused w
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from hcx.errors import InvalidInput
 from hcx.indicators.markings import TLP1_IDS
 from hcx.indicators.misp_import import import_misp
+from tests.conftest import CONFORMANCE
 
-MISP = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "misp" / "tests"
+MISP = CONFORMANCE / "misp" / "tests"
 KEY = bytes(32)
 
 # path under tests/ → (accepted indicators per kind, duplicates)

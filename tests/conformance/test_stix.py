@@ -18,8 +18,9 @@ import pytest
 from hcx.indicators.markings import TLP1_IDS
 from hcx.indicators.stix_export import export_stix
 from hcx.indicators.stix_import import import_stix
+from tests.conftest import CONFORMANCE
 
-STIX = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "stix"
+STIX = CONFORMANCE / "stix"
 KEY = bytes(32)
 
 # file name → (accepted indicators per kind, rejected values)

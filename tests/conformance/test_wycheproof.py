@@ -1,13 +1,12 @@
 """Wycheproof (C2SP/wycheproof @ dac1dd4, Apache-2.0): Ed25519 verify and X25519 vectors.
 
-Source and format: /work/shared/conformance/SOURCES.md §8. Every case runs: `valid` must give the
+Source and format: shared/conformance/SOURCES.md §8. Every case runs: `valid` must give the
 expected result, `invalid` must fail with an hcx error, `acceptable` may do either.
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,8 +14,9 @@ import pytest
 from hcx.crypto import _primitives
 from hcx.crypto.keys import VerifyKey
 from hcx.errors import Error, InvalidInput, InvalidSignature
+from tests.conftest import CONFORMANCE
 
-VECTORS = Path("/work/shared/conformance/wycheproof/testvectors_v1")
+VECTORS = CONFORMANCE / "wycheproof" / "testvectors_v1"
 
 
 def cases(name: str, schema: str) -> list[Any]:
