@@ -51,6 +51,13 @@ class AppTransport:
             raise PeerProtocolError(f"HTTP {response.status_code}")
         return response.json()
 
+    def deliver_batch(self, url: str, wires: list[bytes]) -> list[Any]:
+        response = self._client(url).post("/federation/inbox/batch", content=b"\n".join(wires))
+        if response.status_code != 200:
+            raise PeerProtocolError(f"HTTP {response.status_code}")
+        results: list[Any] = response.json()["results"]
+        return results
+
 
 class PeerNode:
     def __init__(self, party: str, tmp: Path, clock: FixedClock, transport: AppTransport) -> None:

@@ -9,7 +9,7 @@ import httpx
 
 from hcx.errors import PeerProtocolError, PeerUnreachable
 
-MAX_RESPONSE_BYTES = 1_048_576
+MAX_RESPONSE_BYTES = 16_777_216
 
 
 class HttpTransport:
@@ -24,6 +24,14 @@ class HttpTransport:
 
     def deliver(self, url: str, wire: bytes) -> Any:
         return self._call("POST", f"{url.rstrip('/')}/federation/inbox", wire)
+
+    def deliver_batch(self, url: str, wires: list[bytes]) -> list[Any]:
+        """Several messages in one request (one per line); a receipt or a refusal for each."""
+        answer = self._call("POST", f"{url.rstrip('/')}/federation/inbox/batch", b"\n".join(wires))
+        results = answer.get("results") if isinstance(answer, dict) else None
+        if not isinstance(results, list) or len(results) != len(wires):
+            raise PeerProtocolError(f"{url}: the batch answer does not match the batch")
+        return results
 
     def _call(self, method: str, url: str, body: bytes | None) -> Any:
         try:

@@ -10,7 +10,6 @@ import datetime as dt
 import logging
 import random
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +25,6 @@ from hcx.services.context import Context, Principal
 log = logging.getLogger(__name__)
 
 BACKOFF_BASE = dt.timedelta(seconds=1)
-IN_FLIGHT = 4  # messages posted at once by one worker
 
 
 @dataclass(frozen=True)
@@ -113,28 +111,29 @@ def record_failures(ctx: Context, failures: dict[str, str], rng: random.Random) 
 def deliver_due(ctx: Context, *, limit: int = 50, rng: random.Random | None = None) -> int:
     """One round of delivery; returns how many messages were delivered.
 
-    The receipts of a round are recorded together: if the worker dies before, the messages are
-    sent again after their lease and the receivers answer with the receipts they already gave."""
+    The messages of a round go to each peer in one request, and their receipts are recorded
+    together: if the worker dies before, the messages are sent again after their lease and the
+    receivers answer with the receipts they already gave."""
     rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
     transport = ctx.transport
     assert transport is not None
     receipts: dict[str, Any] = {}
     failures: dict[str, str] = {}
-
-    def post(message: Claimed) -> None:
+    by_peer: dict[str, list[Claimed]] = {}
+    for message in claim(ctx, limit=limit):
+        by_peer.setdefault(message.url, []).append(message)
+    for url, batch in by_peer.items():  # one request per peer: its inbox stores the batch in one transaction
         try:
-            receipts[message.id] = transport.deliver(message.url, message.wire)
+            answers = transport.deliver_batch(url, [m.wire for m in batch])
         except Error as exc:
-            log.info("delivery of %s to %s failed: %s", message.id, message.peer_party, exc.message)
-            failures[message.id] = f"{exc.__class__.__name__}: {exc.message}"
-
-    claimed = claim(ctx, limit=limit)
-    if len(claimed) > 1:  # a few in flight at once: the peer verifies one while it stores another
-        with ThreadPoolExecutor(max_workers=IN_FLIGHT, thread_name_prefix="hcx-post") as pool:
-            list(pool.map(post, claimed))
-    else:
-        for message in claimed:
-            post(message)
+            log.info("delivery of %s messages to %s failed: %s", len(batch), batch[0].peer_party, exc.message)
+            failures.update({m.id: f"{exc.__class__.__name__}: {exc.message}" for m in batch})
+            continue
+        for message, answer in zip(batch, answers, strict=True):
+            if isinstance(answer, dict) and "error" in answer:
+                failures[message.id] = "refused by the peer"
+            else:
+                receipts[message.id] = answer
     for message_id in record_receipts(ctx, receipts) if receipts else []:
         failures[message_id] = "the receipt did not verify"
     if failures:

@@ -21,7 +21,7 @@ from hcx.domain import lifecycle
 from hcx.domain.lifecycle import Direction, Step
 from hcx.domain.model import Draft
 from hcx.domain.ports import RequestRecord, UnitOfWork
-from hcx.errors import Conflict, InvalidInput, NotFound, PolicyDenied, VerificationError
+from hcx.errors import Conflict, Error, InvalidInput, NotFound, PolicyDenied, VerificationError
 from hcx.services import federation
 from hcx.services.context import Context
 
@@ -90,53 +90,93 @@ class EventBody(BaseModel):
 
 
 def receive(ctx: Context, wire: bytes) -> dict[str, Any]:
-    """Verify, store once and apply a message from a peer; return the signed receipt.
+    """Verify, store once and apply one message from a peer; return the signed receipt (or raise)."""
+    [result] = receive_many(ctx, [wire])
+    if isinstance(result, Error):
+        raise result
+    return result
 
-    A duplicate (same id, same digest) gets the receipt stored the first time; a different message
-    under a known id, a stale or future one, or anything that does not verify is refused and
-    nothing is stored."""
+
+def receive_many(ctx: Context, wires: list[bytes]) -> list[dict[str, Any] | Error]:
+    """Verify, store once and apply messages from peers; a signed receipt for each, or its refusal.
+
+    Every message is verified and decrypted first, outside the write transaction; those that pass
+    are stored and applied together, in one transaction. A duplicate (same id, same digest) gets
+    the receipt stored the first time; a different message under a known id, a stale or future
+    one, or anything that does not verify is refused and nothing of it is stored."""
     now = ctx.clock.now()
+    results: list[dict[str, Any] | Error] = []
+    opened_all: list[tuple[int, Opened, dt.datetime]] = []
     with ctx.reading() as reading:  # verify and decrypt without holding the write lock
         party_of_node = federation.own_party(ctx, reading)
-
-        def verify_key_for(party: str, authority: str, kid: str) -> VerifyKey:
-            described = federation.peer_descriptor(ctx, reading, party).authority(authority)
-            key = described.signing_key(kid) if described else None
-            if key is None:
-                raise VerificationError(f"{party}/{authority} has no active signing key {kid}")
-            return VerifyKey.from_bytes(b64d(key.key))
-
-        def decryption_key_for(party: str, authority: str, kid: str) -> DecryptionKey:
-            if party != party_of_node or reading.get_authority(authority) is None:
-                raise NotFound(f"the message is addressed to {party}/{authority}, not to this node")
-            return federation.decryption_key(ctx, reading, authority, kid)
-
-        opened = open_(wire, decryption_key_for=decryption_key_for, verify_key_for=verify_key_for)
-    envelope = opened.envelope
-    created = dt.datetime.fromisoformat(envelope.created.replace("Z", "+00:00"))
-    if created > now + ctx.policy.clock_skew:
-        raise VerificationError(f"message {envelope.id} is from the future ({envelope.created})")
+        lookups = _KeyLookups(ctx, reading, party_of_node)
+        for i, wire in enumerate(wires):
+            try:
+                opened = open_(wire, decryption_key_for=lookups.decryption_key, verify_key_for=lookups.verify_key)
+                created = dt.datetime.fromisoformat(opened.envelope.created.replace("Z", "+00:00"))
+                if created > now + ctx.policy.clock_skew:
+                    raise VerificationError(f"message {opened.envelope.id} is from the future "
+                                            f"({opened.envelope.created})")
+                opened_all.append((i, opened, created))
+                results.append({})
+            except Error as exc:
+                results.append(exc)
+    if not opened_all:
+        return results
     with ctx.unit_of_work() as uow:
-        known = uow.get_inbox(envelope.id)
-        if known is not None:
-            if known.digest != opened.digest:
-                raise Conflict(f"message {envelope.id} was already received with another content")
-            return known.receipt
-        if created < now - ctx.policy.replay_window - ctx.policy.clock_skew:
-            raise VerificationError(f"message {envelope.id} is too old ({envelope.created}): a replay?")
-        to = envelope.to.authority
-        receipt = sign_receipt(message_id=envelope.id, envelope_digest=opened.digest, received_at=utc(now),
-                               by_party=party_of_node, by_authority=to, signer=federation.signing_key(ctx, uow, to))
-        status, error, seq = _file(ctx, uow, opened, to)
-        uow.add_inbox(id=envelope.id, peer_party=_from(opened)[0], from_authority=_from(opened)[1],
-                      to_authority=to, type=envelope.type, exchange_id=envelope.request_ref, seq=seq,
-                      digest=opened.digest, envelope=envelope.model_dump(mode="json", by_alias=True),
-                      receipt=receipt, status=status, error=error, received_at=now)
-        if status == "applied" and envelope.request_ref:
-            _apply_waiting(ctx, uow, envelope.request_ref, to)
+        for i, opened, created in opened_all:
+            try:
+                with uow.savepoint():  # a message that fails takes none of the others with it
+                    results[i] = _store(ctx, uow, opened, created, party_of_node, now)
+            except Error as exc:
+                results[i] = exc
         uow.commit()
-        log.info("received %s %s from %s: %s", envelope.type, envelope.id, _from(opened)[0], status)
-        return receipt
+    return results
+
+
+class _KeyLookups:
+    """The keys `open_` asks for: the sender's among its pinned descriptor, ours from the vault."""
+
+    def __init__(self, ctx: Context, uow: UnitOfWork, party: str) -> None:
+        self.ctx, self.uow, self.party = ctx, uow, party
+
+    def verify_key(self, party: str, authority: str, kid: str) -> VerifyKey:
+        described = federation.peer_descriptor(self.ctx, self.uow, party).authority(authority)
+        key = described.signing_key(kid) if described else None
+        if key is None:
+            raise VerificationError(f"{party}/{authority} has no active signing key {kid}")
+        return VerifyKey.from_bytes(b64d(key.key))
+
+    def decryption_key(self, party: str, authority: str, kid: str) -> DecryptionKey:
+        if party != self.party or self.uow.get_authority(authority) is None:
+            raise NotFound(f"the message is addressed to {party}/{authority}, not to this node")
+        return federation.decryption_key(self.ctx, self.uow, authority, kid)
+
+
+def _store(ctx: Context, uow: UnitOfWork, opened: Opened, created: dt.datetime, party_of_node: str,
+           now: dt.datetime) -> dict[str, Any]:
+    """Store one verified message once, apply it if its turn has come, and sign its receipt."""
+    envelope = opened.envelope
+    known = uow.get_inbox(envelope.id)
+    if known is not None:
+        if known.digest != opened.digest:
+            raise Conflict(f"message {envelope.id} was already received with another content")
+        return known.receipt
+    if created < now - ctx.policy.replay_window - ctx.policy.clock_skew:
+        raise VerificationError(f"message {envelope.id} is too old ({envelope.created}): a replay?")
+    to = envelope.to.authority
+    receipt = sign_receipt(message_id=envelope.id, envelope_digest=opened.digest, received_at=utc(now),
+                           by_party=party_of_node, by_authority=to, signer=federation.signing_key(ctx, uow, to))
+    status, error, seq = _file(ctx, uow, opened, to)
+    sender, sender_authority = _from(opened)
+    uow.add_inbox(id=envelope.id, peer_party=sender, from_authority=sender_authority, to_authority=to,
+                  type=envelope.type, exchange_id=envelope.request_ref, seq=seq, digest=opened.digest,
+                  envelope=envelope.model_dump(mode="json", by_alias=True), receipt=receipt, status=status,
+                  error=error, received_at=now)
+    if status == "applied" and envelope.request_ref:
+        _apply_waiting(ctx, uow, envelope.request_ref, to)
+    log.info("received %s %s from %s: %s", envelope.type, envelope.id, sender, status)
+    return receipt
 
 
 def _from(opened: Opened) -> tuple[str, str]:

@@ -7,7 +7,8 @@ becomes `Conflict`, anything else from the database `StorageError`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, select, update
@@ -67,9 +68,14 @@ class SqlUnitOfWork:
         try:
             self.session.flush()
         except IntegrityError as exc:
-            self.session.rollback()
-            raise Conflict("this already exists") from exc
+            raise Conflict("this already exists") from exc  # the transaction (or savepoint) is rolled back
         return obj
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A part of the transaction that is undone alone if it raises."""
+        with self.session.begin_nested():
+            yield
 
     def _add(self, obj: Any) -> Any:
         """An append-only row with a fresh id: written at the next flush, with its neighbours."""

@@ -18,6 +18,8 @@ from hcx.services import federation, messaging
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/federation", tags=["federation"])
 MAX_MESSAGE_BYTES = 4_194_304
+MAX_BATCH_MESSAGES = 100
+MAX_BATCH_BYTES = 16 * MAX_MESSAGE_BYTES
 
 
 @router.get("/descriptor")
@@ -43,6 +45,34 @@ async def inbox(ctx: ContextDep, request: Request) -> Any:
         log.warning("inbox: refused a message from %s: %s: %s", _client(request), exc.__class__.__name__,
                     exc.message)
         return _refused()
+
+
+@router.post("/inbox/batch", responses={400: {"description": "batch refused"}})
+async def inbox_batch(ctx: ContextDep, request: Request) -> Any:
+    """Receive several sealed messages, one per line; answer with a signed receipt for each, or
+    an opaque refusal in its place. They are stored in one transaction."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BATCH_BYTES:
+            log.warning("inbox: refused a batch over %s bytes from %s", MAX_BATCH_BYTES, _client(request))
+            return _refused()
+    wires = [line for line in bytes(body).split(b"\n") if line]
+    if not wires or len(wires) > MAX_BATCH_MESSAGES or any(len(w) > MAX_MESSAGE_BYTES for w in wires):
+        log.warning("inbox: refused a malformed batch of %s messages from %s", len(wires), _client(request))
+        return _refused()
+    from starlette.concurrency import run_in_threadpool
+
+    results = await run_in_threadpool(messaging.receive_many, ctx, wires)
+    answers: list[Any] = []
+    for result in results:
+        if isinstance(result, Error):
+            log.warning("inbox: refused a message from %s: %s: %s", _client(request), result.__class__.__name__,
+                        result.message)
+            answers.append(error_body("refused", "message refused"))
+        else:
+            answers.append(result)
+    return {"results": answers}
 
 
 def _client(request: Request) -> str:
