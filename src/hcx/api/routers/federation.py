@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from hcx.api.deps import ContextDep
 from hcx.api.errors import error_body
@@ -31,16 +32,11 @@ def descriptor(ctx: ContextDep) -> dict[str, Any]:
 @router.post("/inbox", responses={400: {"description": "message refused"}})
 async def inbox(ctx: ContextDep, request: Request) -> Any:
     """Receive one sealed message; answer with a signed receipt."""
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_MESSAGE_BYTES:
-            log.warning("inbox: refused a message over %s bytes from %s", MAX_MESSAGE_BYTES, _client(request))
-            return _refused()
+    body = await _read(request, MAX_MESSAGE_BYTES, "message")
+    if body is None:
+        return _refused()
     try:
-        from starlette.concurrency import run_in_threadpool
-
-        return await run_in_threadpool(messaging.receive, ctx, bytes(body))
+        return await run_in_threadpool(messaging.receive, ctx, body)
     except Error as exc:
         log.warning("inbox: refused a message from %s: %s: %s", _client(request), exc.__class__.__name__,
                     exc.message)
@@ -51,18 +47,13 @@ async def inbox(ctx: ContextDep, request: Request) -> Any:
 async def inbox_batch(ctx: ContextDep, request: Request) -> Any:
     """Receive several sealed messages, one per line; answer with a signed receipt for each, or
     an opaque refusal in its place. They are stored in one transaction."""
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BATCH_BYTES:
-            log.warning("inbox: refused a batch over %s bytes from %s", MAX_BATCH_BYTES, _client(request))
-            return _refused()
-    wires = [line for line in bytes(body).split(b"\n") if line]
+    body = await _read(request, MAX_BATCH_BYTES, "batch")
+    if body is None:
+        return _refused()
+    wires = [line for line in body.split(b"\n") if line]
     if not wires or len(wires) > MAX_BATCH_MESSAGES or any(len(w) > MAX_MESSAGE_BYTES for w in wires):
         log.warning("inbox: refused a malformed batch of %s messages from %s", len(wires), _client(request))
         return _refused()
-    from starlette.concurrency import run_in_threadpool
-
     results = await run_in_threadpool(messaging.receive_many, ctx, wires)
     answers: list[Any] = []
     for result in results:
@@ -73,6 +64,17 @@ async def inbox_batch(ctx: ContextDep, request: Request) -> Any:
         else:
             answers.append(result)
     return {"results": answers}
+
+
+async def _read(request: Request, limit: int, what: str) -> bytes | None:
+    """The body, or None (logged) if it grows past `limit`: it is never read whole first."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            log.warning("inbox: refused a %s over %s bytes from %s", what, limit, _client(request))
+            return None
+    return bytes(body)
 
 
 def _client(request: Request) -> str:
