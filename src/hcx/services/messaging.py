@@ -167,14 +167,14 @@ def _store(ctx: Context, uow: UnitOfWork, opened: Opened, created: dt.datetime, 
     to = envelope.to.authority
     receipt = sign_receipt(message_id=envelope.id, envelope_digest=opened.digest, received_at=utc(now),
                            by_party=party_of_node, by_authority=to, signer=federation.signing_key(ctx, uow, to))
-    status, error, seq = _file(ctx, uow, opened, to)
+    status, error, seq, record = _file(ctx, uow, opened, to)
     sender, sender_authority = _from(opened)
     uow.add_inbox(id=envelope.id, peer_party=sender, from_authority=sender_authority, to_authority=to,
                   type=envelope.type, exchange_id=envelope.request_ref, seq=seq, digest=opened.digest,
                   envelope=envelope.model_dump(mode="json", by_alias=True), receipt=receipt, status=status,
                   error=error, received_at=now)
-    if status == "applied" and envelope.request_ref:
-        _apply_waiting(ctx, uow, envelope.request_ref, to)
+    if record is not None:
+        _apply_waiting(ctx, uow, record, to)
     log.info("received %s %s from %s: %s", envelope.type, envelope.id, sender, status)
     return receipt
 
@@ -183,33 +183,34 @@ def _from(opened: Opened) -> tuple[str, str]:
     return opened.envelope.from_.party, opened.envelope.from_.authority
 
 
-def _file(ctx: Context, uow: UnitOfWork, opened: Opened, to: str) -> tuple[str, str, int]:
-    """Apply the message if its turn has come: (status, error, seq)."""
+def _file(ctx: Context, uow: UnitOfWork, opened: Opened, to: str
+          ) -> tuple[str, str, int, RequestRecord | None]:
+    """Apply the message if its turn has come: (status, error, seq, the request it was applied to)."""
     envelope = opened.envelope
     party, authority = _from(opened)
     try:
         if envelope.type == SUBMITTED:
             submitted = SubmittedBody.model_validate(envelope.body)
-            _create_incoming(ctx, uow, opened, submitted, to)
-            return "applied", "", submitted.seq
+            return "applied", "", submitted.seq, _create_incoming(ctx, uow, opened, submitted, to)
         if envelope.type == EVENT:
             event = EventBody.model_validate(envelope.body)
             record = uow.find_exchange(envelope.request_ref or "", authority_id=to)
             if record is None or event.seq > record.last_applied_seq + 1:
-                return "waiting", "", event.seq
+                return "waiting", "", event.seq, None
             if event.seq <= record.last_applied_seq:
-                return "duplicate", "", event.seq
+                return "duplicate", "", event.seq, None
             _apply_event(ctx, uow, record, event, party)
-            return "applied", "", event.seq
+            return "applied", "", event.seq, record
         raise InvalidInput(f"unknown message type {envelope.type!r}")
     except (ValidationError, InvalidInput, Conflict, PolicyDenied) as exc:
         # stored and receipted (it was delivered), but not applied: the admin sees why
         log.warning("message %s from %s/%s not applied: %s", envelope.id, party, authority, exc)
         seq = envelope.body.get("seq")
-        return "rejected", str(exc)[:500], seq if isinstance(seq, int) else 0
+        return "rejected", str(exc)[:500], seq if isinstance(seq, int) else 0, None
 
 
-def _create_incoming(ctx: Context, uow: UnitOfWork, opened: Opened, body: SubmittedBody, to: str) -> None:
+def _create_incoming(ctx: Context, uow: UnitOfWork, opened: Opened, body: SubmittedBody, to: str
+                     ) -> RequestRecord:
     from hcx.services import requests  # late: requests imports this module
 
     envelope = opened.envelope
@@ -223,9 +224,10 @@ def _create_incoming(ctx: Context, uow: UnitOfWork, opened: Opened, body: Submit
         raise InvalidInput("the request's parties do not match the sender and this node")
     peer = federation.peer_descriptor(ctx, uow, party)
     sender = peer.authority(authority)
-    requests.record_incoming(ctx, uow, draft, authority_id=to, exchange_id=envelope.request_ref,
-                             counterpart=sender.name if sender else authority, counterpart_authority=authority,
-                             peer_reference=body.reference, message_id=envelope.id)
+    return requests.record_incoming(ctx, uow, draft, authority_id=to, exchange_id=envelope.request_ref,
+                                    counterpart=sender.name if sender else authority,
+                                    counterpart_authority=authority, peer_reference=body.reference,
+                                    message_id=envelope.id)
 
 
 def _apply_event(ctx: Context, uow: UnitOfWork, record: RequestRecord, event: EventBody, party: str) -> None:
@@ -240,12 +242,10 @@ def _apply_event(ctx: Context, uow: UnitOfWork, record: RequestRecord, event: Ev
                            extra_details={"peer": party})
 
 
-def _apply_waiting(ctx: Context, uow: UnitOfWork, exchange_id: str, to: str) -> None:
+def _apply_waiting(ctx: Context, uow: UnitOfWork, record: RequestRecord, to: str) -> None:
     """Messages that arrived early, applied now that their turn has come."""
-    record = uow.find_exchange(exchange_id, authority_id=to)
-    if record is None:
-        return
-    for message in uow.waiting_inbox(exchange_id):
+    assert record.exchange_id is not None
+    for message in uow.waiting_inbox(record.exchange_id):
         if message.to_authority != to or message.seq != record.last_applied_seq + 1:
             continue
         try:
