@@ -38,7 +38,6 @@ def _global(
                                            default_factory=default_data_dir, show_default="~/.local/share/hcx")],
 ) -> None:
     ctx.obj = Node(load_settings(data_dir=data_dir))
-    logging.getLogger("hcx").setLevel(logging.INFO)
 
 
 @app.command()
@@ -72,6 +71,7 @@ def serve(
     from hcx.api import create_app
 
     node: Node = ctx.obj
+    logging.getLogger("hcx").setLevel(logging.INFO)  # what the node receives and sends, for its admin
     settings = node.settings.model_copy(update={k: v for k, v in {"host": host, "port": port}.items() if v})
     context = node.context()
     federation_services.set_url(context, settings.advertised_url)
@@ -86,6 +86,7 @@ def worker(ctx: typer.Context) -> None:
     from hcx.federation.worker import DeliveryWorker
 
     node: Node = ctx.obj
+    logging.getLogger("hcx").setLevel(logging.INFO)
     console.print("Delivering the outbox; Ctrl-C stops.")
     try:
         DeliveryWorker(node.context(), interval=node.settings.worker_interval_seconds).run()
