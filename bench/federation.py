@@ -167,11 +167,11 @@ def run_nodes(base: Path, *, single: int, batch: int) -> tuple[dict[str, Any], d
         def submit() -> str:
             rid = requests.create(ctx, contact, draft).id
             requests.transition(ctx, contact, rid, Step(action="submit"))
-            with ctx.unit_of_work() as uow:
-                return next(m.id for m in uow.list_outbox(status="pending", limit=1_000_000) if m.request_id == rid)
+            with ctx.reading() as uow:  # reads never take the write lock the node's worker needs
+                return next(m.id for m in uow.list_outbox(limit=50) if m.request_id == rid)
 
         def delivered(message_id: str) -> tuple[dt.datetime, dt.datetime] | None:
-            with ctx.unit_of_work() as uow:
+            with ctx.reading() as uow:
                 message = uow.get_outbox(message_id)
                 if message is None or message.status != "delivered" or message.delivered_at is None:
                     return None
