@@ -19,6 +19,7 @@ class DeliveryWorker:
         self.ctx = ctx
         self.interval = interval
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     def run(self) -> None:
@@ -37,13 +38,16 @@ class DeliveryWorker:
                 log.exception("delivery round crashed; continuing")
                 busy = False
             if not busy:
-                self._stop.wait(self.interval)
+                self._wake.wait(self.interval)  # a message queued by this process wakes it at once
+                self._wake.clear()
 
     def start(self) -> None:
+        self.ctx.outbox_listeners.append(self._wake.set)
         self._thread = threading.Thread(target=self.run, name="hcx-delivery", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)

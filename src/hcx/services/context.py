@@ -42,6 +42,12 @@ class Context:
     keyring: dict[str, Any] = field(default_factory=dict, repr=False)  # decrypted keys, by kid
     read_unit_of_work: Callable[[], UnitOfWork] | None = None
     cache: dict[Any, Any] = field(default_factory=dict, repr=False)  # parsed peer descriptors...
+    outbox_listeners: list[Callable[[], None]] = field(default_factory=list, repr=False)
+
+    def outbox_filled(self) -> None:
+        """Tell this process's delivery worker that a message waits, so it need not poll for it."""
+        for listener in self.outbox_listeners:
+            listener()
 
     def reading(self) -> UnitOfWork:
         """A unit of work for reads only (on SQLite it does not take the write lock)."""

@@ -218,6 +218,8 @@ def transition(ctx: Context, principal: Principal, request_id: str, step: Step) 
         if peer:
             _send(ctx, uow, record, step, from_state)
         uow.commit()
+        if peer:
+            ctx.outbox_filled()
         return _view(ctx, uow, record, principal, findings)
 
 
