@@ -92,8 +92,8 @@ def create(ctx: Context, principal: Principal, new: NewRequest) -> RequestView:
                                  counterpart=new.counterpart.strip(), actor_id=principal.user_id)
             record.exchange_id = record.id
             record.counterpart_authority = _recipient(ctx, uow, draft, sender_kind, new.counterpart_authority)
-        _audit(ctx, uow, principal.user_id, f"request.{(record.state == 'draft' and 'create') or 'register'}",
-               record.id, {"type": draft.type})
+        action = "create" if direction is Direction.outgoing else "register"
+        _audit(ctx, uow, principal.user_id, f"request.{action}", record.id, {"type": draft.type})
         uow.commit()
         return _view(ctx, uow, record, principal, findings)
 
