@@ -296,3 +296,16 @@ def test_a_step_that_the_state_no_longer_allows_is_stored_but_not_applied(pair: 
     [received] = [m for m in delivery.list_inbox(vnm.ctx) if m["type"] == "request.event"]
     assert received["status"] == "rejected" and "withdrawn" in received["error"]
     assert all(m["status"] == "delivered" for m in delivery.list_outbox(aus.ctx))  # receipted all the same
+
+
+def test_a_request_drafted_before_the_peer_was_pinned_is_addressed_when_sent(tmp_path: Path, clock: FixedClock
+                                                                              ) -> None:
+    transport = AppTransport()
+    vnm, aus = PeerNode("VNM", tmp_path, clock, transport), PeerNode("AUS", tmp_path, clock, transport)
+    rid = requests.create(vnm.ctx, vnm.officer, mla()).id  # AUS is not a peer yet
+    federation.add_peer(vnm.ctx, None, url=aus.url, expected_fingerprint=federation.node_fingerprint(aus.ctx))
+    federation.add_peer(aus.ctx, None, url=vnm.url, expected_fingerprint=federation.node_fingerprint(vnm.ctx))
+    requests.transition(vnm.ctx, vnm.officer, rid, Step(action="submit"))
+    requests.transition(vnm.ctx, vnm.supervisor, rid, Step(action="approve"))
+    assert vnm.deliver() == 1
+    assert aus.only_request().state == "submitted"

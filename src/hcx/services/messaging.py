@@ -46,8 +46,11 @@ def enqueue(ctx: Context, uow: UnitOfWork, record: RequestRecord, kind: str, bod
     now = ctx.clock.now()
     party = counterpart_party(record)
     peer = federation.peer_descriptor(ctx, uow, party)
-    assert record.counterpart_authority is not None
-    recipient = peer.authority(record.counterpart_authority)
+    if record.counterpart_authority is None:  # drafted before the peer was pinned: address it now
+        own = uow.get_authority(record.authority_id)
+        chosen = peer.authority_for(own.kind if own else "central_authority")
+        record.counterpart_authority = chosen.id if chosen else None
+    recipient = peer.authority(record.counterpart_authority or "")
     described = recipient.encryption_key() if recipient else None
     if recipient is None or described is None:
         raise Conflict(f"{party} publishes no encryption key for authority {record.counterpart_authority}")
