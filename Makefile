@@ -29,6 +29,9 @@ test: lint
 
 bench: install
 	$(BIN)/python bench/validate.py --quick
+	$(BIN)/python bench/normalise.py --quick
+	$(BIN)/python bench/ledger.py --quick
+	$(BIN)/python bench/federation.py --quick
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache
