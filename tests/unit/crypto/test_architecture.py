@@ -3,23 +3,11 @@ else in hcx.crypto reads the clock or the OS's randomness."""
 
 from __future__ import annotations
 
-import ast
-from pathlib import Path
+from tests.architecture import CLOCK_OR_RANDOMNESS, SRC, imported_modules
 
-SRC = Path(__file__).resolve().parents[3] / "src" / "hcx"
 PRIMITIVES = SRC / "crypto" / "_primitives.py"
 ALLOWED_IN_CRYPTO = {"__future__", "base64", "collections", "dataclasses", "datetime", "hashlib", "json", "re",
                      "typing", "pydantic", "rfc8785", "hcx"}
-
-
-def imported_modules(path: Path) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-    return names
 
 
 def test_only_primitives_imports_cryptography() -> None:
@@ -47,5 +35,5 @@ def test_no_clock_or_randomness_outside_primitives() -> None:
         if path == PRIMITIVES:
             continue
         text = path.read_text(encoding="utf-8")
-        for call in (".now(", ".utcnow(", ".today(", "time.time(", "urandom(", "secrets.", "random."):
+        for call in CLOCK_OR_RANDOMNESS:
             assert call not in text, f"{path.name} calls {call}"

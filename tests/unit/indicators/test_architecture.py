@@ -4,9 +4,10 @@ environment, no network client, no file format library), and only the format mod
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
-INDICATORS = Path(__file__).resolve().parents[3] / "src" / "hcx" / "indicators"
+from tests.architecture import SRC, imported_modules
+
+INDICATORS = SRC / "indicators"
 FORMAT_MODULES = {
     "csv_import.py",
     "misp_import.py",
@@ -41,20 +42,10 @@ ALLOWED_IN_FORMATS = {"csv", "io", "json", "datetime", "uuid", "stix2", "stix2pa
 FORBIDDEN_CALLS = {"time", "now", "utcnow", "today", "urandom", "getenv", "open"}
 
 
-def _imports(tree: ast.AST) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module.split(".")[0])
-    return names
-
-
 def test_modules_import_only_what_their_role_allows() -> None:
     for path in sorted(INDICATORS.glob("*.py")):
         allowed = ALLOWED_EVERYWHERE | (ALLOWED_IN_FORMATS if path.name in FORMAT_MODULES else set())
-        extra = _imports(ast.parse(path.read_text(encoding="utf-8"))) - allowed
+        extra = {name.split(".")[0] for name in imported_modules(path)} - allowed
         assert extra == set(), f"{path.name} imports {sorted(extra)}"
 
 
