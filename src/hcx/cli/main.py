@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from hcx import errors
-from hcx.cli import accounts, federation, log, parties, requests
+from hcx.cli import accounts, federation, indicators, log, parties, requests
 from hcx.cli.node import Node
 from hcx.cli.output import console, exit_code, print_error
 from hcx.config import default_data_dir, load_settings
@@ -29,6 +29,7 @@ app.add_typer(federation.peer_app, name="peer")
 app.add_typer(federation.outbox_app, name="outbox")
 app.add_typer(federation.inbox_app, name="inbox")
 app.add_typer(log.app, name="log")
+app.add_typer(indicators.app, name="indicators")
 
 
 @app.callback()

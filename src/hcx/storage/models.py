@@ -208,4 +208,5 @@ class AuditEvent(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
 
 
-from hcx.storage import ledger_models  # noqa: E402, F401 - registers the custody-log tables on Base
+# The other tables live in their own modules; importing them registers them on Base.
+from hcx.storage import indicator_models, ledger_models  # noqa: E402, F401

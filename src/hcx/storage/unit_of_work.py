@@ -18,6 +18,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from hcx.errors import Conflict
 from hcx.storage.db import make_engine
+from hcx.storage.indicator_store import SqlIndicatorStore
 from hcx.storage.ledger import SqlLedgerStore
 from hcx.storage.models import (
     ApiToken,
@@ -256,6 +257,11 @@ class SqlUnitOfWork:
     def list_audit(self, *, limit: int = 100) -> Sequence[AuditEvent]:
         return self.session.scalars(select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
                                     .limit(limit)).all()
+
+    @property
+    def indicators(self) -> SqlIndicatorStore:
+        """The correlation index, in this transaction."""
+        return SqlIndicatorStore(self.session)
 
     # custody log
     @property

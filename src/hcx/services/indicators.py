@@ -1,0 +1,301 @@
+"""The local correlation index: import indicator files into cases, find linked cases, look a value up.
+
+Each accepted indicator becomes a *posting* (indicator, case, authority) keyed by a 16-byte keyed
+hash: HMAC-SHA-256(index key, kind ‖ 0x00 ‖ canonical value), truncated. The index key and the key
+under which card numbers are hashed are derived from one per-node secret (32 random bytes, made on
+first use, kept in the database; it never leaves the node). Every query is scoped to the acting
+principal's authority.
+
+    import_file(ctx, principal, path, case_ref=…, format=…, default_region=…) -> ImportOutcome
+    links(ctx, principal, max_cases=50) -> Links          cases sharing indicators, hot values apart
+    cases_with(ctx, principal, kind, raw_value) -> Found  the cases holding one value
+
+Analysts and officers import; they and auditors read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import re
+import secrets
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Literal, Protocol, cast
+
+from hcx.domain.ports import UnitOfWork
+from hcx.errors import InvalidInput, PolicyDenied
+from hcx.indicators.markings import TLP_LEVEL_BY_ID
+from hcx.indicators.model import ImportReport, Indicator
+from hcx.indicators.normalise import normalise
+from hcx.rules.schema import Role
+from hcx.services.context import Context, Principal
+
+IMPORTERS = frozenset({Role.analyst, Role.officer})
+READERS = IMPORTERS | {Role.auditor}
+DEFAULT_MAX_CASES = 50  # a value in more cases than this is generic: flagged, not paired
+KEY_BYTES = 16
+SECRET_BYTES = 32
+MAX_CASE_REF = 64
+Format = Literal["csv", "misp", "stix", "auto"]
+FORMATS: tuple[str, ...] = ("csv", "misp", "stix", "auto")
+_CASE_REF = re.compile(r"[^\x00-\x1f\x7f]+")
+_SNIFF_BYTES = 64 * 1024
+
+
+# --- the store, as the services see it -------------------------------------------------------
+
+class PostingRecord(Protocol):
+    key: bytes
+    kind: str
+    value: str
+    case_ref: str
+    authority_id: str
+    first_seen: dt.datetime
+    tlp: str
+
+
+class IndicatorStore(Protocol):
+    """The correlation index's storage (storage/indicator_store.py), in the unit of work's transaction."""
+
+    def secret(self) -> bytes | None: ...
+    def create_secret(self, secret: bytes, at: dt.datetime) -> bytes: ...
+    def known_keys(self, *, authority_id: str, case_ref: str, keys: Iterable[bytes]) -> set[bytes]: ...
+    def add_postings(self, rows: Sequence[dict[str, Any]]) -> None: ...
+    def postings_for(self, *, authority_id: str, key: bytes) -> Sequence[PostingRecord]: ...
+    def shared_postings(self, *, authority_id: str, max_cases: int) -> Sequence[PostingRecord]: ...
+    def generic_keys(self, *, authority_id: str, max_cases: int) -> list[tuple[str, str, int]]: ...
+
+
+class _IndexedUnitOfWork(Protocol):
+    @property
+    def indicators(self) -> IndicatorStore: ...
+
+
+def store(uow: UnitOfWork) -> IndicatorStore:
+    """The unit of work's correlation index (`SqlUnitOfWork.indicators`)."""
+    return cast(_IndexedUnitOfWork, uow).indicators
+
+
+# --- results ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class ImportOutcome:
+    case_ref: str
+    format: str
+    report: ImportReport
+    new: int  # postings added to the case
+    known: int  # accepted indicators the case already had
+
+
+@dataclass(frozen=True, slots=True)
+class SharedIndicator:
+    kind: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class CaseLink:
+    case_a: str
+    case_b: str
+    indicators: tuple[SharedIndicator, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GenericIndicator:
+    kind: str
+    value: str
+    cases: int
+
+
+@dataclass(frozen=True, slots=True)
+class Links:
+    links: tuple[CaseLink, ...]
+    generic: tuple[GenericIndicator, ...]  # in more than max_cases cases: left out of the links
+    max_cases: int
+
+
+@dataclass(frozen=True, slots=True)
+class CaseHit:
+    case_ref: str
+    first_seen: dt.datetime
+    tlp: str
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    kind: str
+    value: str
+    cases: tuple[CaseHit, ...]
+
+
+# --- keys ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class _Keys:
+    index: bytes
+    card: bytes
+
+    @classmethod
+    def derive(cls, secret: bytes) -> _Keys:
+        def sub(label: bytes) -> bytes:
+            return hmac.new(secret, label, hashlib.sha256).digest()
+        return cls(sub(b"hcx indicator index key v1"), sub(b"hcx indicator card key v1"))
+
+    def posting_key(self, kind: str, value: str) -> bytes:
+        message = kind.encode() + b"\x00" + value.encode()
+        return hmac.new(self.index, message, hashlib.sha256).digest()[:KEY_BYTES]
+
+
+def _keys(ctx: Context, *, create: bool) -> _Keys | None:
+    with ctx.reading() as uow:
+        secret = store(uow).secret()
+    if secret is None and create:
+        with ctx.unit_of_work() as uow:
+            secret = store(uow).create_secret(secrets.token_bytes(SECRET_BYTES), ctx.clock.now())
+            uow.commit()
+    return _Keys.derive(secret) if secret is not None else None
+
+
+# --- use cases -------------------------------------------------------------------------------
+
+def _require(principal: Principal, roles: frozenset[Role], what: str) -> None:
+    if principal.role not in roles:
+        allowed = ", ".join(sorted(role.value for role in roles))
+        raise PolicyDenied(f"only {allowed} users may {what}")
+
+
+def _case_ref(value: str) -> str:
+    ref = value.strip()
+    if not ref or len(ref) > MAX_CASE_REF or not _CASE_REF.fullmatch(ref):
+        raise InvalidInput(f"a case reference is 1 to {MAX_CASE_REF} printable characters")
+    return ref
+
+
+def tlp_text(markings: Iterable[str]) -> str:
+    """Markings as people read them: TLP ids as `tlp:amber`, others (PAP tags, ids) as they are."""
+    return " ".join(sorted({TLP_LEVEL_BY_ID.get(marking, marking) for marking in markings}))
+
+
+def _sniff(path: Path, head: bytes) -> str:
+    suffix = path.suffix.lower()
+    if suffix in {".csv", ".tsv", ".txt"}:
+        return "csv"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not text.startswith((b"{", b"[")):
+        return "csv" if b"," in head.split(b"\n", 1)[0] else "unknown"
+    if re.search(rb'"(Event|Attribute|response)"\s*:', text):
+        return "misp"
+    if re.search(rb'"spec_version"\s*:|"type"\s*:\s*"bundle"', text):
+        return "stix"
+    return "unknown"
+
+
+def _parse(stream: IO[bytes], fmt: str, *, name: str, default_region: str | None, card_key: bytes) -> ImportReport:
+    if fmt == "csv":
+        from hcx.indicators.csv_import import import_csv
+        return import_csv(stream, name=name, default_region=default_region, card_key=card_key)
+    if fmt == "misp":
+        from hcx.indicators.misp_import import import_misp
+        return import_misp(stream, name=name, default_region=default_region, card_key=card_key)
+    from hcx.indicators.stix_import import import_stix  # imports stix2: only when needed
+    return import_stix(stream, name=name, default_region=default_region, card_key=card_key)
+
+
+def _region(default_region: str | None) -> str | None:
+    if default_region is None or not default_region.strip():
+        return None
+    region = default_region.strip().upper()
+    if not re.fullmatch(r"[A-Z]{2}", region):
+        raise InvalidInput(f"{default_region!r} is not an ISO 3166-1 alpha-2 region code (e.g. VN)")
+    return region
+
+
+def import_file(ctx: Context, principal: Principal, path: Path, *, case_ref: str, format: Format = "auto",
+                default_region: str | None = None) -> ImportOutcome:
+    """Import a CSV, MISP or STIX file into a case of the principal's authority.
+
+    The file is read and normalised first (no transaction is open meanwhile); its postings are then
+    written in one transaction. Re-importing a file adds nothing."""
+    _require(principal, IMPORTERS, "import indicators")
+    case = _case_ref(case_ref)
+    region = _region(default_region)
+    if format not in FORMATS:
+        raise InvalidInput(f"unknown format {format!r}; use one of {', '.join(FORMATS)}")
+    keys = _keys(ctx, create=True)
+    assert keys is not None
+    try:
+        with path.open("rb") as stream:
+            fmt = format if format != "auto" else _sniff(path, stream.read(_SNIFF_BYTES))
+            if fmt == "unknown":
+                raise InvalidInput(f"{path.name}: cannot tell whether this is CSV, MISP or STIX; give --format")
+            stream.seek(0)
+            report = _parse(stream, fmt, name=path.name, default_region=region, card_key=keys.card)
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from exc
+    postings = {keys.posting_key(i.kind.value, i.value): i for i in report.indicators}
+    now = ctx.clock.now()
+    with ctx.unit_of_work() as uow:
+        index = store(uow)
+        known = index.known_keys(authority_id=principal.authority_id, case_ref=case, keys=postings)
+        index.add_postings([_row(key, indicator, case, principal.authority_id, now)
+                            for key, indicator in postings.items() if key not in known])
+        outcome = ImportOutcome(case, fmt, report, len(postings) - len(known), len(known))
+        uow.audit(id=ctx.new_id(), at=now, actor_id=principal.user_id, action="indicators.imported",
+                  object_type="case", object_id=case,
+                  details={"file": path.name, "format": fmt, "accepted": report.counts(), "new": outcome.new,
+                           "known": outcome.known, "rejected": len(report.rejections),
+                           "duplicates": report.duplicates})
+        uow.commit()
+    return outcome
+
+
+def _row(key: bytes, indicator: Indicator, case: str, authority_id: str, at: dt.datetime) -> dict[str, Any]:
+    return {"key": key, "kind": indicator.kind.value, "value": indicator.value, "case_ref": case,
+            "authority_id": authority_id, "first_seen": at, "tlp": tlp_text(indicator.markings)}
+
+
+def links(ctx: Context, principal: Principal, *, max_cases: int = DEFAULT_MAX_CASES) -> Links:
+    """The pairs of the authority's cases that share indicators, with what they share.
+
+    A value in more than `max_cases` cases (a bank's switchboard, a public resolver) is generic:
+    it is listed apart and makes no pairs (n cases would make n(n-1)/2)."""
+    _require(principal, READERS, "read the correlation index")
+    if max_cases < 2:
+        raise InvalidInput("max_cases is at least 2")
+    with ctx.reading() as uow:
+        index = store(uow)
+        generic = index.generic_keys(authority_id=principal.authority_id, max_cases=max_cases)
+        by_key: dict[bytes, tuple[SharedIndicator, list[str]]] = {}
+        for posting in index.shared_postings(authority_id=principal.authority_id, max_cases=max_cases):
+            entry = by_key.setdefault(bytes(posting.key), (SharedIndicator(posting.kind, posting.value), []))
+            entry[1].append(posting.case_ref)
+    pairs: dict[tuple[str, str], list[SharedIndicator]] = defaultdict(list)
+    for indicator, case_refs in by_key.values():
+        cases = sorted(set(case_refs))
+        for i, case_a in enumerate(cases):
+            for case_b in cases[i + 1:]:
+                pairs[(case_a, case_b)].append(indicator)
+    found = [CaseLink(a, b, tuple(sorted(shared_, key=lambda s: (s.kind, s.value))))
+             for (a, b), shared_ in pairs.items()]
+    found.sort(key=lambda link: (-len(link.indicators), link.case_a, link.case_b))
+    return Links(tuple(found), tuple(GenericIndicator(k, v, n) for k, v, n in generic), max_cases)
+
+
+def cases_with(ctx: Context, principal: Principal, kind: str | None, raw_value: str, *,
+               default_region: str | None = None) -> Found:
+    """The authority's cases that hold `raw_value` (normalised first; `kind` None detects it)."""
+    _require(principal, READERS, "read the correlation index")
+    keys = _keys(ctx, create=False)
+    card_key = keys.card if keys is not None else secrets.token_bytes(SECRET_BYTES)  # nothing indexed yet
+    indicator = normalise(kind, raw_value, default_region=_region(default_region), card_key=card_key)
+    if keys is None:
+        return Found(indicator.kind.value, indicator.display, ())
+    with ctx.reading() as uow:
+        postings = store(uow).postings_for(authority_id=principal.authority_id,
+                                           key=keys.posting_key(indicator.kind.value, indicator.value))
+        hits = tuple(CaseHit(p.case_ref, p.first_seen, p.tlp) for p in postings)
+    return Found(indicator.kind.value, indicator.display, hits)
