@@ -240,6 +240,13 @@ class Vault:
     def open_decryption(self, data: bytes) -> DecryptionKey:
         return DecryptionKey.from_seed(p.vault_open(self._key, data, purpose=_DECRYPTION_PURPOSE))
 
+    def seal_secret(self, secret: bytes, *, purpose: str) -> bytes:
+        """Another node secret (not a key pair), sealed the same way under its own purpose."""
+        return p.vault_seal(self._key, secret, purpose=b"secret: " + purpose.encode())
+
+    def open_secret(self, sealed: bytes, *, purpose: str) -> bytes:
+        return p.vault_open(self._key, sealed, purpose=b"secret: " + purpose.encode())
+
     def __reduce__(self) -> NoReturn:
         raise TypeError("a vault cannot be pickled")
 

@@ -3,7 +3,7 @@
 Each accepted indicator becomes a *posting* (indicator, case, authority) keyed by a 16-byte keyed
 hash: HMAC-SHA-256(index key, kind ‖ 0x00 ‖ canonical value), truncated. The index key and the key
 under which card numbers are hashed are derived from one per-node secret (32 random bytes, made on
-first use, kept in the database; it never leaves the node). Every query is scoped to the acting
+first use, kept in the database sealed by the node key vault; it never leaves the node). Every query is scoped to the acting
 principal's authority.
 
     import_file(ctx, principal, path, case_ref=…, format=…, default_region=…) -> ImportOutcome
@@ -32,6 +32,7 @@ from hcx.indicators.markings import TLP_LEVEL_BY_ID
 from hcx.indicators.model import ImportReport, Indicator
 from hcx.indicators.normalise import normalise
 from hcx.rules.schema import Role
+from hcx.services import federation
 from hcx.services.context import Context, Principal
 
 IMPORTERS = frozenset({Role.analyst, Role.officer})
@@ -150,14 +151,20 @@ class _Keys:
         return hmac.new(self.index, message, hashlib.sha256).digest()[:KEY_BYTES]
 
 
+SECRET_PURPOSE = "indicator index"  # noqa: S105 - a label, not a secret
+
+
 def _keys(ctx: Context, *, create: bool) -> _Keys | None:
+    """The index keys, from the node secret kept sealed by the node's key vault."""
     with ctx.reading() as uow:
-        secret = store(uow).secret()
-    if secret is None and create:
+        sealed = store(uow).secret()
+        vault = federation.vault(ctx, uow)
+    if sealed is None and create:
         with ctx.unit_of_work() as uow:
-            secret = store(uow).create_secret(secrets.token_bytes(SECRET_BYTES), ctx.clock.now())
+            fresh = vault.seal_secret(secrets.token_bytes(SECRET_BYTES), purpose=SECRET_PURPOSE)
+            sealed = store(uow).create_secret(fresh, ctx.clock.now())
             uow.commit()
-    return _Keys.derive(secret) if secret is not None else None
+    return _Keys.derive(vault.open_secret(sealed, purpose=SECRET_PURPOSE)) if sealed is not None else None
 
 
 # --- use cases -------------------------------------------------------------------------------

@@ -47,3 +47,12 @@ def test_the_vault_refuses_empty_passphrases_bad_salts_and_pickling() -> None:
     with pytest.raises(TypeError):
         pickle.dumps(vault)
     assert repr(vault) == "Vault()"
+
+
+def test_other_secrets_are_sealed_under_their_own_purpose() -> None:
+    vault = Vault(b"pass", Vault.new_salt())
+    sealed = vault.seal_secret(b"s" * 32, purpose="indicator index")
+    assert b"s" * 32 not in sealed
+    assert vault.open_secret(sealed, purpose="indicator index") == b"s" * 32
+    with pytest.raises(DecryptionError):
+        vault.open_secret(sealed, purpose="something else")
