@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -42,6 +43,10 @@ class Step(BaseModel):
         default=False,
         description="record a step the other party took outside hcx (its node is not a peer)",
     )
+
+    def details(self) -> dict[str, Any]:
+        """What the step carries besides its action: recorded in its event and sent to the peer."""
+        return self.model_dump(mode="json", exclude_none=True, exclude={"action", "record_counterpart"})
 
 
 @dataclass(frozen=True, slots=True)

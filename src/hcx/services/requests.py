@@ -231,8 +231,7 @@ def _send(ctx: Context, uow: UnitOfWork, record: RequestRecord, step: Step, from
         messaging.enqueue(ctx, uow, record, messaging.SUBMITTED,
                           {"reference": record.reference, "document": record.document})
     elif not transition.internal:
-        details = step.model_dump(mode="json", exclude_none=True, exclude={"action", "record_counterpart"})
-        messaging.enqueue(ctx, uow, record, messaging.EVENT, {"action": step.action, "details": details})
+        messaging.enqueue(ctx, uow, record, messaging.EVENT, {"action": step.action, "details": step.details()})
 
 
 def apply_outcome(ctx: Context, uow: UnitOfWork, record: RequestRecord, outcome: lifecycle.Outcome, step: Step,
@@ -245,7 +244,7 @@ def apply_outcome(ctx: Context, uow: UnitOfWork, record: RequestRecord, outcome:
         record.due_at = _response_due(ctx, draft, now)
     if record.type == "expedited_preservation" and step.action in ("execute", "extend_preservation"):
         record.preservation_expires_on = _preservation_expiry(ctx, record, draft, step, now)
-    details = step.model_dump(mode="json", exclude_none=True, exclude={"action", "record_counterpart"})
+    details = step.details()
     uow.add_event(id=ctx.new_id(), request_id=record.id, seq=len(uow.list_events(record.id)) + 1,
                   action=step.action, from_state=record.state, to_state=outcome.to_state, actor_id=actor_id,
                   recorded_for_counterpart=by_counterpart, details=details | (extra_details or {}), at=now)
