@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     worker_interval_seconds: float = Field(0.5, gt=0, description="how often the delivery worker looks for work")
     retry_max_seconds: float = Field(900, gt=0, description="longest wait between two delivery attempts")
     lease_seconds: float = Field(60, gt=0, description="how long a worker owns a message it is sending")
+    witness_interval_seconds: float = Field(30, ge=0, description="least time between two witnessing rounds with the peers")
 
     @property
     def advertised_url(self) -> str:

@@ -20,7 +20,8 @@ def policy_from(settings: Settings) -> Policy:
                   replay_window=dt.timedelta(hours=settings.replay_window_hours),
                   descriptor_days=settings.descriptor_days,
                   retry_max=dt.timedelta(seconds=settings.retry_max_seconds),
-                  lease=dt.timedelta(seconds=settings.lease_seconds))
+                  lease=dt.timedelta(seconds=settings.lease_seconds),
+                  witness_interval=dt.timedelta(seconds=settings.witness_interval_seconds))
 
 
 def build_context(settings: Settings, *, create: bool = False) -> Context:

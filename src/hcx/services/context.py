@@ -29,6 +29,7 @@ class Policy:
     descriptor_days: int = 30
     retry_max: dt.timedelta = dt.timedelta(minutes=15)
     lease: dt.timedelta = dt.timedelta(seconds=60)
+    witness_interval: dt.timedelta = dt.timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
