@@ -21,7 +21,7 @@ from hcx.api import create_app
 from hcx.config import Settings
 from hcx.crypto.envelope import sign_document
 from hcx.crypto.keys import SigningKey, b64e
-from hcx.errors import PeerProtocolError, PeerUnreachable, PolicyDenied
+from hcx.errors import InclusionProofError, PeerProtocolError, PeerUnreachable, PolicyDenied
 from hcx.ledger.checkpoint import Checkpoint, CosignatureVerifier, open_checkpoint, sign_checkpoint
 from hcx.ledger.entry import CustodyEvent
 from hcx.ledger.merkle import verify_consistency
@@ -276,11 +276,17 @@ def test_a_forked_log_is_refused_and_the_admin_sees_the_alarm(pair: Pair, tmp_pa
     assert [(a.party, a.kind) for a in alarms] == [("VNM", "fork")]
     assert size_of(alarms[0].previous_note) == 5 and size_of(alarms[0].offered_note) == 8
 
+    # retries are refused without a new alarm for the same checkpoint
+    with pytest.raises(PeerProtocolError):
+        witness.exchange(pair.vnm, "AUS")
+    assert len(custody.alarms(pair.aus)) == 1
+
     # the honest side starting the exchange finds the fork in the answer just the same
     record(pair.aus, 1)
-    with pytest.raises(Exception, match="fork"):
+    record(pair.vnm, 1, tag="forked on")
+    with pytest.raises(InclusionProofError, match="fork"):
         witness.exchange(pair.aus, "VNM")
-    assert [a.kind for a in custody.alarms(pair.aus)] == ["fork", "fork"]
+    assert [(a.kind, size_of(a.offered_note)) for a in custody.alarms(pair.aus)] == [("fork", 9), ("fork", 8)]
 
     status, shown = admin_alarms(pair.aus_api, "aus-admin")
     assert status == 200 and [(a["party"], a["kind"]) for a in shown] == [("VNM", "fork"), ("VNM", "fork")]

@@ -36,7 +36,15 @@ from hcx.crypto.canonical import canonical, parse_json
 from hcx.crypto.envelope import sign_document, verify_document
 from hcx.crypto.keys import VerifyKey, b64d, b64e
 from hcx.domain.ports import PeerRecord, UnitOfWork
-from hcx.errors import Error, InvalidInput, NotFound, PeerProtocolError, PolicyDenied, VerificationError
+from hcx.errors import (
+    Error,
+    InclusionProofError,
+    InvalidInput,
+    NotFound,
+    PeerProtocolError,
+    PolicyDenied,
+    VerificationError,
+)
 from hcx.ledger.checkpoint import Checkpoint
 from hcx.ledger.note import parse_note
 from hcx.services import custody, federation
@@ -185,6 +193,19 @@ def _checkpoint_and_proof(ctx: Context, proof_from: int) -> tuple[str, list[str]
     return note, [b64e(h) for h in proof]
 
 
+def _cosign(ctx: Context, party: str, note: str, proof: list[bytes]) -> str:
+    """custody.cosign, except that a checkpoint already found inconsistent is refused at once:
+    a forked peer retries every round, and one alarm per forked checkpoint is enough."""
+    text = parse_note(note).text
+    with ctx.reading() as uow:
+        alarms = [a for a in uow.ledger.alarms() if a.party == party]
+    for alarm in alarms:
+        if parse_note(alarm.offered_note).text == text:
+            raise InclusionProofError(f"{party}'s checkpoint of size {_size_of(note)} was found inconsistent "
+                                      f"before ({alarm.kind}, alarm {alarm.id}); not cosigned")
+    return custody.cosign(ctx, party, note, proof)
+
+
 def _seen(ctx: Context, party: str) -> int:
     """The size of `party`'s log we last cosigned (0: none)."""
     with ctx.reading() as uow:
@@ -239,7 +260,7 @@ def _cosign_theirs(ctx: Context, own: str, party: str, url: str, answer: Witness
         if _seen(ctx, party) != seen:
             log.info("witnessing %s: its checkpoint was cosigned meanwhile; skipping this one", party)
             return None
-        line = custody.cosign(ctx, party, answer.checkpoint, [b64d(h) for h in answer.proof])
+        line = _cosign(ctx, party, answer.checkpoint, [b64d(h) for h in answer.proof])
     their_size = _size_of(answer.checkpoint)
     signed = _sign(ctx, "witness-cosignature", {"from": own, "to": party, "at": _utc(ctx.clock.now()),
                                                 "size": their_size, "cosignature": line})
@@ -292,7 +313,7 @@ def answer(ctx: Context, body: bytes) -> dict[str, Any]:
         if known and request.proof_from != seen:  # it does not know which size we cosigned last
             cosignature, cosigned = None, None
         else:
-            cosignature = custody.cosign(ctx, party, request.checkpoint, proof)
+            cosignature = _cosign(ctx, party, request.checkpoint, proof)
             cosigned = seen = _size_of(request.checkpoint)
         note, our_proof = _checkpoint_and_proof(ctx, request.seen)
     return _sign(ctx, "witness-answer", {
