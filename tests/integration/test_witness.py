@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +128,7 @@ def node_key(ctx: Context) -> SigningKey:
         return federation.signing_key(ctx, uow, federation.NODE)
 
 
-def request_from_vnm(pair: Pair, note: str, *, proof: list[bytes] = (), proof_from: int = 0,  # type: ignore[assignment]
+def request_from_vnm(pair: Pair, note: str, *, proof: Sequence[bytes] = (), proof_from: int = 0,
                      key: SigningKey | None = None, **changes: Any) -> int:
     """POST a witness request of VNM's (signed by VNM's node key unless `key`) to AUS; the status."""
     document = {"from": "VNM", "to": "AUS", "at": pair.vnm.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -233,6 +233,49 @@ def test_a_forged_note_is_refused(pair: Pair) -> None:
     assert request_from_vnm(pair, real, at="2026-11-22T09:00:00Z") == 400  # a day old: a replay
     assert request_from_vnm(pair, real) == 200  # the same, done right
     assert custody.alarms(pair.aus) == []
+
+
+def test_garbage_and_strangers_are_refused_without_a_trace(pair: Pair) -> None:
+    record(pair.vnm, 2)
+    note = custody.checkpoint(pair.vnm)
+    for body in (b"not json", b"[]", b'{"document": {}}', b"{" + b" " * 300_000 + b"}"):
+        assert pair.aus_api.post("/federation/witness", content=body).status_code == 400
+        assert pair.aus_api.post("/federation/witness/cosignature", content=body).status_code == 400
+    assert request_from_vnm(pair, note, at="2026-13-45T09:00:00Z") == 400  # not a date
+    assert request_from_vnm(pair, note, proof_from=-1) == 400
+    assert request_from_vnm(pair, note, extra="field") == 400
+    stranger = SigningKey.generate()  # an unpinned party signing for itself
+    signed = sign_document("witness-request", {"from": "MAR", "to": "AUS", "at": "2026-11-23T09:00:00Z",
+                                               "checkpoint": note, "proof_from": 0, "proof": [], "seen": 0}, stranger)
+    assert pair.aus_api.post("/federation/witness", json=signed).status_code == 400
+    # a cosignature for a checkpoint AUS never signed, and one that is not VNM's
+    cosignature = {"from": "VNM", "to": "AUS", "at": "2026-11-23T09:00:00Z", "size": 99,
+                   "cosignature": "— hcx/VNM AAAAAAAA\n"}
+    signed = sign_document("witness-cosignature", cosignature, node_key(pair.vnm))
+    assert pair.aus_api.post("/federation/witness/cosignature", json=signed).status_code == 400
+    with pair.aus.unit_of_work() as uow:
+        assert uow.ledger.latest_peer_checkpoint("VNM") is None and uow.ledger.latest_cosignature("VNM") is None
+        assert uow.ledger.alarms() == []
+
+
+def test_the_cli_witnesses_at_once_and_lists_the_witnesses(pair: Pair, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from hcx.cli import log as log_cli
+    from hcx.cli.node import Node
+    from hcx.config import load_settings
+
+    record(pair.vnm, 3)
+    record(pair.aus, 1)
+    node = Node(load_settings(data_dir=tmp_path / "vnm-cli"), _context=pair.vnm)
+    done = CliRunner().invoke(log_cli.app, ["witness", "aus"], obj=node)
+    assert done.exit_code == 0, done.output
+    assert "AUS cosigned our checkpoint of size 3; we cosigned its checkpoint of size 1" in done.stdout
+    listed = CliRunner().invoke(log_cli.app, ["witnesses", "--json"], obj=node)
+    assert listed.exit_code == 0
+    assert '"cosigned_our_size": 3' in listed.stdout and '"we_cosigned_size": 1' in listed.stdout
+    unknown = CliRunner().invoke(log_cli.app, ["witness", "FRA"], obj=node)
+    assert unknown.exit_code != 0 and "FRA is not a pinned peer" in str(unknown.exception)
 
 
 def test_a_note_from_another_origin_is_refused(pair: Pair) -> None:

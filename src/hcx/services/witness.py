@@ -30,7 +30,7 @@ import threading
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from hcx.crypto.canonical import canonical, parse_json
 from hcx.crypto.envelope import sign_document, verify_document
@@ -63,7 +63,14 @@ Note = Annotated[str, Field(min_length=1, max_length=100_000)]
 Hash = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{43}$")]  # b64e: URL-safe, unpadded
 Line = Annotated[str, Field(min_length=1, max_length=1_000)]
 Digest = Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")]
-Timestamp = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")]
+
+
+def _valid_time(value: str) -> str:
+    dt.datetime.fromisoformat(value)  # ValueError (a validation error) for 2026-13-45T…
+    return value
+
+
+Timestamp = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$"), AfterValidator(_valid_time)]
 
 
 class _Document(BaseModel):
@@ -163,9 +170,9 @@ def _open(ctx: Context, kind: str, signed: object, model: type[_D], *, sender: s
         if claimed == own:
             raise InvalidInput(f"a {kind} from this node's own party {own}")
         peer = _pinned(ctx, uow, claimed)
-        verify_document(kind, signed, VerifyKey(peer.node_key))
+        verified = verify_document(kind, signed, VerifyKey(peer.node_key))
     try:
-        parsed = model.model_validate(document)
+        parsed = model.model_validate(verified)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3])
         raise InvalidInput(f"the {kind} is malformed: {problems}") from exc
