@@ -190,14 +190,11 @@ def _parse(body: bytes) -> object:
     return parse_json(body)
 
 
-def _checkpoint_and_proof(ctx: Context, proof_from: int) -> tuple[str, list[str]]:
-    """Our latest checkpoint and a consistency proof to it from `proof_from`. The proof is empty
-    from 0 (every log extends the empty one) and when `proof_from` is not below our size: from a
-    larger size there is none, and the peer will see a rollback."""
-    note = custody.checkpoint(ctx)
-    size = _size_of(note)
-    proof = custody.prove_consistency(ctx, proof_from, size) if 0 < proof_from < size else []
-    return note, [b64e(h) for h in proof]
+def _proof(ctx: Context, old: int, new: int) -> list[str]:
+    """A consistency proof of our log from `old` to `new`. It is empty from 0 (every log extends
+    the empty one) and when `old` is not below `new`: from a larger size there is none, and the
+    peer will see a rollback."""
+    return [b64e(h) for h in custody.prove_consistency(ctx, old, new)] if 0 < old < new else []
 
 
 def _cosign(ctx: Context, party: str, note: str, proof: list[bytes]) -> str:
@@ -213,11 +210,15 @@ def _cosign(ctx: Context, party: str, note: str, proof: list[bytes]) -> str:
     return custody.cosign(ctx, party, note, proof)
 
 
-def _seen(ctx: Context, party: str) -> int:
-    """The size of `party`'s log we last cosigned (0: none)."""
+def _last_seen(ctx: Context, party: str) -> int | None:
+    """The size of `party`'s log we last cosigned (None: we never saw it)."""
     with ctx.reading() as uow:
         seen = uow.ledger.latest_peer_checkpoint(party)
-    return seen.size if seen else 0
+    return seen.size if seen else None
+
+
+def _seen(ctx: Context, party: str) -> int:
+    return _last_seen(ctx, party) or 0
 
 
 # --- A: starting an exchange ------------------------------------------------------------------
@@ -247,10 +248,9 @@ def exchange(ctx: Context, party: str) -> Witnessed:
 def _ask(ctx: Context, own: str, party: str, url: str, note: str, size: int, proof_from: int
          ) -> tuple[WitnessAnswer, int]:
     seen = _seen(ctx, party)
-    proof = custody.prove_consistency(ctx, proof_from, size) if 0 < proof_from < size else []
     request = _sign(ctx, "witness-request", {
         "from": own, "to": party, "at": _utc(ctx.clock.now()), "checkpoint": note, "proof_from": proof_from,
-        "proof": [b64e(h) for h in proof], "seen": seen})
+        "proof": _proof(ctx, proof_from, size), "seen": seen})
     assert ctx.transport is not None
     answer, _ = _open(ctx, "witness-answer", ctx.transport.witness(url, request), WitnessAnswer, sender=party)
     if answer.request != _digest(request) or answer.proof_from != seen:
@@ -314,15 +314,14 @@ def answer(ctx: Context, body: bytes) -> dict[str, Any]:
     party = request.from_
     proof = [b64d(h) for h in request.proof]
     with _lock(ctx):
-        seen = _seen(ctx, party)
-        with ctx.reading() as uow:
-            known = uow.ledger.latest_peer_checkpoint(party) is not None
-        if known and request.proof_from != seen:  # it does not know which size we cosigned last
+        seen = _last_seen(ctx, party)
+        if seen is not None and request.proof_from != seen:  # it does not know which size we cosigned last
             cosignature, cosigned = None, None
-        else:
+        else:  # what we saw before, or nothing: trusted on first use, like the pinning
             cosignature = _cosign(ctx, party, request.checkpoint, proof)
             cosigned = seen = _size_of(request.checkpoint)
-        note, our_proof = _checkpoint_and_proof(ctx, request.seen)
+        note = custody.checkpoint(ctx)
+        our_proof = _proof(ctx, request.seen, _size_of(note))
     return _sign(ctx, "witness-answer", {
         "from": request.to, "to": party, "at": _utc(ctx.clock.now()), "request": digest, "cosigned": cosigned,
         "cosignature": cosignature, "seen": seen, "checkpoint": note, "proof_from": request.seen,
