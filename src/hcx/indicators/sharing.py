@@ -14,7 +14,6 @@ See docs/indicators.md, "Sharing (TLP)".
 
 from __future__ import annotations
 
-import datetime as dt
 import enum
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -162,7 +161,7 @@ def decide(markings: Iterable[str], *, recipients: Iterable[str] = (), to: Desti
     return Decision(False, level, f"{why}: only to named recipients, and {sorted(to.names())[-1]} is not one")
 
 
-RecipientsOf = Callable[[Indicator], Iterable[str]]
+RecipientsOf = Callable[[Indicator], Iterable[str]]  # the recipients named for an indicator
 
 
 def shareable(indicators: Iterable[Indicator], *, to: Destination,
@@ -179,17 +178,5 @@ def shareable(indicators: Iterable[Indicator], *, to: Destination,
     return allowed, refused
 
 
-def export_for(indicators: Iterable[Indicator], *, to: Destination, created: dt.datetime,
-               recipients_of: RecipientsOf = lambda _indicator: ()) -> tuple[str, list[tuple[Indicator, Decision]]]:
-    """A STIX 2.1 bundle of the indicators that may go to `to` (markings kept), and the refusals.
-
-    Every export destined outside the owning authority goes through here: a TLP:RED indicator is
-    never in it, an AMBER one only if `to` is a named recipient."""
-    from hcx.indicators.stix_export import export_stix  # imports stix2: only when exporting
-
-    allowed, refused = shareable(indicators, to=to, recipients_of=recipients_of)
-    return export_stix(allowed, created=created), refused
-
-
-__all__ = ["RULES", "Decision", "Destination", "Level", "Route", "Rule", "decide", "export_for",
+__all__ = ["RULES", "Decision", "Destination", "Level", "Route", "Rule", "decide",
            "level_of", "parse_recipient", "shareable"]

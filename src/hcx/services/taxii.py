@@ -212,22 +212,24 @@ def object_id(authority_id: str, case_ref: str, kind: str, value: str) -> str:
     return f"indicator--{uuid.uuid5(TAXII_NAMESPACE, f'{authority_id}|{case_ref}|{kind}:{value}')}"
 
 
-def marking_refs(tlp: str) -> list[str]:
-    """A posting's markings (`tlp_text`) as STIX marking-definition ids.
-
-    TLP levels go to the TLP 2.0 ids (TLP:WHITE to its 1.0 id), PAP tags to the statement marking
-    ids the STIX export uses (which the push path knows), ids stay as they are."""
-    refs = set()
+def posting_markings(tlp: str) -> tuple[str, ...]:
+    """A posting's markings (`tlp_text`) as an `Indicator` keeps them: TLP levels as the TLP 2.0
+    ids (TLP:WHITE as its 1.0 id), PAP tags as tags, other ids as they are."""
+    found = set()
     for tag in tlp.split():
-        if tag.startswith("marking-definition--"):
-            refs.add(tag)
+        if tag.startswith("marking-definition--") or tag in PAP_TAGS:
+            found.add(tag)
         elif tag in TLP2_IDS:
-            refs.add(TLP2_IDS[tag])
+            found.add(TLP2_IDS[tag])
         elif tag in TLP1_IDS:
-            refs.add(TLP1_IDS[tag])
-        elif tag in PAP_TAGS:
-            refs.add(handling_marking_id(tag))
-    return sorted(refs)
+            found.add(TLP1_IDS[tag])
+    return tuple(sorted(found))
+
+
+def marking_refs(tlp: str) -> list[str]:
+    """A posting's markings as STIX `object_marking_refs`: PAP tags become the statement marking
+    ids the STIX export uses (which the push path knows)."""
+    return sorted({handling_marking_id(m) if m in PAP_TAGS else m for m in posting_markings(tlp)})
 
 
 def handling_marking_id(tag: str) -> str:
