@@ -351,3 +351,12 @@ def test_another_authority_and_other_roles_are_refused(node: Node, world: World,
 
 def test_dates_are_stix_timestamps(world: World) -> None:
     assert taxii.stamp(dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)) == "2026-11-23T09:00:00.000000Z"
+
+
+def test_unknown_paths_and_methods_answer_taxii_errors(node: Node, world: World, tmp_path: Path) -> None:
+    import_rows(world, tmp_path, MARKED[:1])
+    object_id = taxii.object_id(world.officer.authority_id, "CASE-1", "domain", "clear-shop.com")
+    assert_taxii_error(raw(node, "DELETE", f"{node.collection_url()}objects/{object_id}/"), 405)
+    assert_taxii_error(raw(node, "GET", "api/no-such-thing/"), 404)
+    assert_taxii_error(raw(node, "GET", "api/collections/not-a-collection/objects/"), 404)
+    assert node.collection().get_object(object_id)["objects"][0]["id"] == object_id
