@@ -12,7 +12,7 @@ from hcx.errors import PolicyDenied
 from hcx.indicators.markings import TLP2_IDS
 from hcx.indicators.sharing import Destination, Route
 from hcx.indicators.stix_import import import_stix
-from hcx.services import sharing, taxii
+from hcx.services import accounts, sharing, taxii
 from tests.conftest import World
 from tests.integration.test_taxii import MARKED, import_rows, indicator
 
@@ -64,6 +64,10 @@ def test_exports_keep_markings_and_leave_red_home(world: World, tmp_path: Path) 
         "clear-shop.com", "green-shop.com", "named-shop.com"}
     case_two = sharing.export(world.ctx, owner, to=australia, case_ref="CASE-2")
     assert exported(case_two.bundle) == {} and case_two.exported == 0
+    audited = [e for e in accounts.list_audit(world.ctx, limit=20) if e.action == "indicators.exported"]
+    assert sorted((e.details["route"], e.details["party"], e.details["exported"]) for e in audited) == [
+        ("foreign", "AUS", 0), ("foreign", "AUS", 3), ("foreign", "BRA", 1), ("node-authority", "VNM", 3),
+        ("own-authority", "VNM", len(exported(home.bundle)))]
 
 
 def test_a_value_goes_out_only_if_every_case_lets_it(world: World, tmp_path: Path) -> None:

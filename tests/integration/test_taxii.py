@@ -10,6 +10,7 @@ import io
 import json
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -212,7 +213,7 @@ def test_pagination_filters_and_date_headers(node: Node, world: World, tmp_path:
 
 def indicator(value: str, **extra: Any) -> dict[str, Any]:
     stamp = "2026-11-20T08:00:00.000Z"
-    return {"type": "indicator", "spec_version": "2.1", "id": f"indicator--{taxii.uuid.uuid4()}", "created": stamp,
+    return {"type": "indicator", "spec_version": "2.1", "id": f"indicator--{uuid.uuid4()}", "created": stamp,
             "modified": stamp, "valid_from": stamp, "pattern_type": "stix",
             "pattern": f"[domain-name:value = '{value}']", **extra}
 
@@ -349,7 +350,7 @@ def test_another_authority_and_other_roles_are_refused(node: Node, world: World,
     assert indicators.cases_with(world.ctx, world.officer, "domain", "planted.com").cases == ()
 
 
-def test_dates_are_stix_timestamps(world: World) -> None:
+def test_dates_are_stix_timestamps() -> None:
     assert taxii.stamp(dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)) == "2026-11-23T09:00:00.000000Z"
 
 

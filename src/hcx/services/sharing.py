@@ -78,7 +78,14 @@ def export(ctx: Context, principal: Principal, *, to: Destination, case_ref: str
             refusals.setdefault((kind, value), decision.reason)
     chosen = [Indicator(IndicatorKind(kind), value, value, tuple(sorted(marks)))
               for (kind, value), marks in markings.items() if (kind, value) not in refusals]
-    return Export(export_stix(chosen, created=ctx.clock.now()), len(chosen),
+    now = ctx.clock.now()
+    with ctx.unit_of_work() as uow:  # what left the authority, and for whom, is on the audit trail
+        uow.audit(id=ctx.new_id(), at=now, actor_id=principal.user_id, action="indicators.exported",
+                  object_type="case", object_id=case_ref or "*",
+                  details={"route": to.route.value, "party": to.party, "authority_id": to.authority_id,
+                           "exported": len(chosen), "refused": len(refusals)})
+        uow.commit()
+    return Export(export_stix(chosen, created=now), len(chosen),
                   tuple((kind, value, reason) for (kind, value), reason in sorted(refusals.items())))
 
 
