@@ -80,7 +80,7 @@ class TaxiiStore(Protocol):
     """storage/taxii_store.py, in the unit of work's transaction."""
 
     def postings_page(self, *, authority_id: str, added_after: dt.datetime | None,
-                      after: tuple[dt.datetime, int] | None, limit: int) -> Sequence[PostingRow]: ...
+                      after: tuple[dt.datetime, int] | None, limit: int) -> Sequence[Any]: ...
     def recipients(self, *, authority_id: str, items: Iterable[tuple[str, str, str]]
                    ) -> dict[tuple[str, str, str], set[str]]: ...
     def add_recipients(self, rows: Sequence[dict[str, Any]]) -> None: ...
@@ -158,7 +158,7 @@ def parse_timestamp(text: str, what: str) -> dt.datetime:
 
 def stamp(moment: dt.datetime) -> str:
     """A STIX timestamp, to the microsecond, so that `added_after` a served date skips exactly it."""
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 # --- discovery, API root, collections ----------------------------------------------------------
@@ -233,7 +233,12 @@ def marking_refs(tlp: str) -> list[str]:
 
 
 def handling_marking_id(tag: str) -> str:
-    return f"marking-definition--{uuid.uuid5(HCX_STIX_NAMESPACE, 'marking:' + tag)}"
+    """The statement marking id `stix_export` gives a handling tag such as `pap:red`."""
+    return _HANDLING_IDS.get(tag) or f"marking-definition--{uuid.uuid5(HCX_STIX_NAMESPACE, 'marking:' + tag)}"
+
+
+_HANDLING_IDS: dict[str, str] = {}
+_HANDLING_IDS.update({tag: handling_marking_id(tag) for tag in PAP_TAGS})
 
 
 def stix_object(authority_id: str, posting: PostingRow) -> dict[str, Any]:
@@ -301,7 +306,7 @@ def objects(ctx: Context, principal: Principal, wanted: str, filters: Filters) -
                 found = stix_object(principal.authority_id, posting)
                 if _matches(found, filters):
                     page.objects.append(found)
-                    page.date_added.append(stamp(posting.first_seen))
+                    page.date_added.append(found["created"])  # date_added is when first seen, as created
             if len(batch) < max(_SCAN, filters.limit + 1):
                 return page
             after = (batch[-1].first_seen, batch[-1].id)

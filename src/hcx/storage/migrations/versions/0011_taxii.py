@@ -1,4 +1,4 @@
-"""TAXII 2.1 status resources and TLP recipients.
+"""TAXII 2.1 status resources, TLP recipients, and the TAXII paging index on the postings.
 
 Revision ID: 0011
 Revises: 0004
@@ -40,8 +40,11 @@ def upgrade() -> None:
         sa.Column("details", sa.JSON().with_variant(JSONB(), "postgresql"), nullable=False),
     )
     op.create_index("ix_taxii_status_authority", "taxii_status", ["authority_id", "id"])
+    # the order TAXII pages the correlation index in
+    op.create_index("ix_indicator_postings_feed", "indicator_postings", ["authority_id", "first_seen", "id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_indicator_postings_feed", table_name="indicator_postings")
     op.drop_table("taxii_status")
     op.drop_table("indicator_recipients")
