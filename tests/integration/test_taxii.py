@@ -267,7 +267,7 @@ def test_a_malformed_envelope_is_a_bad_request(node: Node, body: bytes) -> None:
 # --- media types -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("accept", ["application/json", "application/taxii+json;version=2.0",
-                                    "application/stix+json;version=2.1", "text/html"])
+                                    "application/stix+json;version=2.1", "text/html", f"{TAXII};q=0, text/html"])
 def test_an_unacceptable_accept_header_is_406(node: Node, accept: str) -> None:
     for path in ["", "api/", "api/collections/", node.collection_url() + "objects/"]:
         assert_taxii_error(raw(node, "GET", path, headers={"Accept": accept}), 406)
@@ -315,7 +315,7 @@ def test_every_endpoint_needs_valid_credentials(node: Node, world: World, tmp_pa
     paths = ["", "api/", "api/collections/", collection, collection + "manifest/", collection + "objects/",
              f"{collection}objects/{object_id}/", f"{collection}objects/{object_id}/versions/", "api/status/x/"]
     for credentials in [None, "Bearer hcx_not-a-token", basic("olga", "hcx_not-a-token"), basic("xena", token),
-                        basic("olga", ""), "Basic !!!", f"Digest {token}"]:
+                        basic("olga", ""), basic("olga", "correct horse battery"), "Basic !!!", f"Digest {token}"]:
         headers = {"Authorization": credentials} if credentials else {}
         for path in paths:
             response = raw(node, "GET", path, username=None, headers=headers)

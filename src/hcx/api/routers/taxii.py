@@ -104,10 +104,18 @@ def _is_taxii(media: str, params: dict[str, str]) -> bool:
     return media == "application/taxii+json" and params.get("version", "2.1") == "2.1"
 
 
+def _refused(params: dict[str, str]) -> bool:
+    """`q=0` means "not this one" (RFC 9110 §12.4.2)."""
+    try:
+        return float(params.get("q", "1")) <= 0
+    except ValueError:
+        return True
+
+
 def acceptable(request: Request) -> None:
     """406 unless the client accepts TAXII 2.1 (or anything). Runs after authentication."""
     header = request.headers.get("accept", "*/*") or "*/*"
-    if not any(_is_taxii(media, params) or (media in {"*/*", "application/*"} and params.get("q") != "0")
+    if not any((_is_taxii(media, params) or media in {"*/*", "application/*"}) and not _refused(params)
                for media, params in _media_ranges(header)):
         raise NotAcceptable(f"this server answers {taxii.TAXII_MEDIA_TYPE}, which {header!r} does not accept")
 
