@@ -307,6 +307,8 @@ def objects(ctx: Context, principal: Principal, wanted: str, filters: Filters) -
                 if _matches(found, filters):
                     page.objects.append(found)
                     page.date_added.append(found["created"])  # date_added is when first seen, as created
+                    if filters.ids and len(page.objects) == len(filters.ids):
+                        return page  # an id names one posting: every wanted one is found
             if len(batch) < max(_SCAN, filters.limit + 1):
                 return page
             after = (batch[-1].first_seen, batch[-1].id)
@@ -314,17 +316,9 @@ def objects(ctx: Context, principal: Principal, wanted: str, filters: Filters) -
 
 def one_object(ctx: Context, principal: Principal, wanted: str, stix_id: str, filters: Filters) -> Page:
     """GET objects/{id} (and versions): the object, or 404 — also when TLP keeps it from TAXII."""
-    everything = Filters(added_after=filters.added_after, limit=MAX_LIMIT, ids=frozenset({stix_id}),
-                         versions=filters.versions, spec_versions=filters.spec_versions)
-    found = Page()
-    while True:
-        page = objects(ctx, principal, wanted, everything)
-        found.objects.extend(page.objects)
-        found.date_added.extend(page.date_added)
-        if found.objects or not page.more:
-            break
-        everything = Filters(added_after=filters.added_after, limit=MAX_LIMIT, next=page.next, ids=everything.ids,
-                             versions=filters.versions, spec_versions=filters.spec_versions)
+    found = objects(ctx, principal, wanted, Filters(added_after=filters.added_after, limit=MAX_LIMIT,
+                                                    ids=frozenset({stix_id}), versions=filters.versions,
+                                                    spec_versions=filters.spec_versions))
     if not found.objects:
         raise NotFound(f"no object {stix_id} in this collection")
     return found
