@@ -133,6 +133,14 @@ def test_bech32m_and_wrong_length_are_refused() -> None:
         AgeRecipient.parse(short)
 
 
+def test_recipients_are_values() -> None:
+    recipient = AgeRecipient.parse(SPEC_RECIPIENT)
+    assert {recipient, AgeRecipient(recipient.raw)} == {recipient}
+    assert recipient != SPEC_RECIPIENT and repr(recipient) == f"AgeRecipient({SPEC_RECIPIENT!r})"
+    with pytest.raises(InvalidInput, match="32 bytes"):
+        AgeRecipient(recipient.raw[:31])
+
+
 def test_identities_are_upper_case_and_checked() -> None:
     assert AgeIdentity.parse(f"  {SPEC_IDENTITY}\n").recipient == AgeRecipient.parse(SPEC_RECIPIENT)
     with pytest.raises(InvalidInput, match="upper case"):
@@ -286,6 +294,18 @@ def test_non_canonical_share_is_refused(identity: AgeIdentity) -> None:
     flipped = bytes([alphabet[alphabet.index(last) ^ 1]])
     with pytest.raises(DecryptionError, match="X25519 stanza"):
         opened(blob[: line_end - 1] + flipped + blob[line_end:], identity)
+
+
+def test_overlong_stanza_body_is_refused(identity: AgeIdentity) -> None:
+    stanza = age._Stanza((b"example.com/big",), bytes(70_000)).encode()
+    with pytest.raises(DecryptionError, match="stanza body is too long"):
+        opened(craft(identity, [(b"x", 0, True)], extra_stanzas=stanza), identity)
+
+
+def test_chunk_counter_is_bounded() -> None:
+    assert _age_stream.chunk_nonce(2**88 - 1, True) == b"\xff" * 11 + b"\x01"
+    with pytest.raises(InvalidInput, match="too long"):
+        _age_stream.chunk_nonce(2**88, False)
 
 
 def test_low_order_share_is_refused(identity: AgeIdentity) -> None:
