@@ -6,7 +6,8 @@ Each chunk is authenticated on its own, so the work splits into batches of `BATC
 chunks: the calling thread reads a batch, hands it to a thread pool, hashes the plaintext
 (SHA-256) and writes finished batches in order. pyca's AEAD and hashlib release the GIL, so the
 threads really run at the same time; batches of 4 MiB keep the Python work per byte small. At most
-`workers + 1` batches are in flight, so memory stays constant whatever the size of the file.
+`workers + 1` batches are in flight and one is read ahead, in buffers that are reused, so memory
+stays constant (about 8 MiB per batch) whatever the size of the file.
 
 A batch is known to hold the final chunk when the read after it finds the end of the input: the
 final chunk may be full (a payload of a multiple of 64 KiB ends with a full final chunk), and is
@@ -37,33 +38,17 @@ def chunk_nonce(counter: int, final: bool) -> bytes:
     return counter.to_bytes(11, "big") + (b"\x01" if final else b"\x00")
 
 
-def read_full(src: BinaryIO, size: int) -> bytes:
-    """Read `size` bytes, or fewer only at the end of the input (pipes return short reads)."""
-    data = src.read(size)
-    if len(data) == size or not data:
-        return data
-    parts = [data]
-    missing = size - len(data)
-    while missing:
-        more = src.read(missing)
-        if not more:
-            break
-        parts.append(more)
-        missing -= len(more)
-    return b"".join(parts)
-
-
-def _seal_batch(key: ChaCha20Poly1305Key, plaintext: bytes, counter: int, final: bool) -> bytearray:
-    """Encrypt a batch whose first chunk has number `counter`; `final`: it holds the last chunk."""
+def _seal_batch(key: ChaCha20Poly1305Key, plaintext: memoryview, counter: int, final: bool,
+                out: bytearray) -> memoryview:
+    """Encrypt a batch whose first chunk has number `counter` into `out`; `final`: it holds the last chunk."""
     count = max(1, -(-len(plaintext) // CHUNK_SIZE))  # an empty payload is one empty final chunk
-    out = bytearray(len(plaintext) + count * TAG_SIZE)
-    source, target = memoryview(plaintext), memoryview(out)
+    target = memoryview(out)[: len(plaintext) + count * TAG_SIZE]
     for i in range(count):
-        chunk = source[i * CHUNK_SIZE : (i + 1) * CHUNK_SIZE]
+        chunk = plaintext[i * CHUNK_SIZE : (i + 1) * CHUNK_SIZE]
         start = i * SEALED_CHUNK_SIZE
         key.encrypt_into(chunk_nonce(counter + i, final and i == count - 1), chunk,
                          target[start : start + len(chunk) + TAG_SIZE])
-    return out
+    return target
 
 
 def _open_chunk(key: ChaCha20Poly1305Key, sealed: memoryview, counter: int, final: bool, out: memoryview) -> None:
@@ -87,8 +72,9 @@ def _open_chunk(key: ChaCha20Poly1305Key, sealed: memoryview, counter: int, fina
                           "(altered, reordered, truncated or with data appended)")
 
 
-def _open_batch(key: ChaCha20Poly1305Key, sealed: bytes, counter: int, final: bool) -> bytearray:
-    """Decrypt a batch of sealed chunks; `final`: the input ends with this batch."""
+def _open_batch(key: ChaCha20Poly1305Key, sealed: memoryview, counter: int, final: bool,
+                out: bytearray) -> memoryview:
+    """Decrypt a batch of sealed chunks into `out`; `final`: the input ends with this batch."""
     count = -(-len(sealed) // SEALED_CHUNK_SIZE)
     last_size = len(sealed) - (count - 1) * SEALED_CHUNK_SIZE
     if count == 0:
@@ -99,44 +85,82 @@ def _open_batch(key: ChaCha20Poly1305Key, sealed: bytes, counter: int, final: bo
     if final and last_size == TAG_SIZE and counter + count - 1 > 0:
         raise DecryptionError(f"the final chunk of the age payload (chunk {counter + count - 1}) is empty, "
                               "which only an empty payload may be")
-    out = bytearray(len(sealed) - count * TAG_SIZE)
-    source, target = memoryview(sealed), memoryview(out)
+    target = memoryview(out)[: len(sealed) - count * TAG_SIZE]
     for i in range(count):
         start = i * SEALED_CHUNK_SIZE
-        piece = source[start : start + SEALED_CHUNK_SIZE]
+        piece = sealed[start : start + SEALED_CHUNK_SIZE]
         plain_start = i * CHUNK_SIZE
         _open_chunk(key, piece, counter + i, final and i == count - 1,
                     target[plain_start : plain_start + len(piece) - TAG_SIZE])
-    return out
+    return target
 
 
-def _run(src: BinaryIO, dst: BinaryIO, workers: int, read_size: int,
-         task: Callable[[bytes, int, bool], bytearray], hash_input: bool) -> tuple[int, bytes]:
-    """Read batches of `read_size` bytes, run `task(batch, first chunk number, final)` on a pool,
-    write the results in order. Returns the plaintext's size and SHA-256 (of the input when
-    `hash_input`, else of the output)."""
+def read_into(src: BinaryIO, buffer: bytearray) -> memoryview:
+    """Fill `buffer` from `src`; the part filled is shorter only at the end of the input."""
+    view = memoryview(buffer)
+    readinto = getattr(src, "readinto", None)
+    filled = 0
+    while filled < len(buffer):
+        if readinto is not None:
+            got = readinto(view[filled:]) or 0
+        else:
+            data = src.read(len(buffer) - filled)
+            got = len(data)
+            view[filled : filled + got] = data
+        if not got:
+            break
+        filled += got
+    return view[:filled]
+
+
+def write_all(dst: BinaryIO, data: memoryview) -> None:
+    """Write all of `data`: a raw (unbuffered) stream may take only part of it per call."""
+    while data:
+        written = dst.write(data)
+        if written is None or written >= len(data):
+            return
+        data = data[written:]
+
+
+_Task = Callable[[memoryview, int, bool, bytearray], memoryview]
+
+
+def _run(src: BinaryIO, dst: BinaryIO, workers: int, read_size: int, out_size: int, task: _Task,
+         hash_input: bool) -> tuple[int, bytes]:
+    """Read batches of `read_size` bytes, run `task(batch, first chunk number, final, out)` on a
+    pool, write the results in order. Returns the plaintext's size and SHA-256 (of the input when
+    `hash_input`, else of the output). The batch buffers are reused: fresh 4 MiB allocations
+    would cost page faults and zeroing on every batch."""
     if workers < 1:
         raise InvalidInput("the age stream needs at least one worker")
     digest = hashlib.sha256()
     size = 0
-    pending: deque[Future[bytearray]] = deque()
+    free: list[tuple[bytearray, bytearray]] = []
+    pending: deque[tuple[Future[memoryview], tuple[bytearray, bytearray]]] = deque()
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hcx-age")
+
+    def buffers() -> tuple[bytearray, bytearray]:
+        return free.pop() if free else (bytearray(read_size), bytearray(out_size))
 
     def write_oldest() -> None:
         nonlocal size
-        result = pending.popleft().result()
+        future, used = pending.popleft()
+        result = future.result()
         if not hash_input:
             digest.update(result)
             size += len(result)
-        dst.write(result)
+        write_all(dst, result)
+        free.append(used)
 
     try:
         counter = 0
-        batch = read_full(src, read_size)
+        slot = buffers()
+        batch = read_into(src, slot[0])
         while True:
-            following = read_full(src, read_size) if len(batch) == read_size else b""
+            next_slot = buffers()
+            following = read_into(src, next_slot[0]) if len(batch) == read_size else batch[:0]
             final = not following
-            pending.append(pool.submit(task, batch, counter, final))
+            pending.append((pool.submit(task, batch, counter, final, slot[1]), slot))
             if hash_input:
                 digest.update(batch)
                 size += len(batch)
@@ -145,7 +169,7 @@ def _run(src: BinaryIO, dst: BinaryIO, workers: int, read_size: int,
                 write_oldest()
             if final:
                 break
-            batch = following
+            batch, slot = following, next_slot
         while pending:
             write_oldest()
     finally:
@@ -155,12 +179,12 @@ def _run(src: BinaryIO, dst: BinaryIO, workers: int, read_size: int,
 
 def seal_stream(src: BinaryIO, dst: BinaryIO, key: ChaCha20Poly1305Key, workers: int) -> tuple[int, bytes]:
     """Encrypt all of `src` to `dst`; return the plaintext's size and SHA-256."""
-    return _run(src, dst, workers, BATCH_CHUNKS * CHUNK_SIZE,
-                lambda batch, counter, final: _seal_batch(key, batch, counter, final), hash_input=True)
+    return _run(src, dst, workers, BATCH_CHUNKS * CHUNK_SIZE, BATCH_CHUNKS * SEALED_CHUNK_SIZE,
+                lambda batch, counter, final, out: _seal_batch(key, batch, counter, final, out), hash_input=True)
 
 
 def open_stream(src: BinaryIO, dst: BinaryIO, key: ChaCha20Poly1305Key, workers: int) -> tuple[int, bytes]:
     """Decrypt all of `src` to `dst`; return the plaintext's size and SHA-256. Only authenticated
     chunks reach `dst`, in order; on an error, what was written is an authentic prefix."""
-    return _run(src, dst, workers, BATCH_CHUNKS * SEALED_CHUNK_SIZE,
-                lambda batch, counter, final: _open_batch(key, batch, counter, final), hash_input=False)
+    return _run(src, dst, workers, BATCH_CHUNKS * SEALED_CHUNK_SIZE, BATCH_CHUNKS * CHUNK_SIZE,
+                lambda batch, counter, final, out: _open_batch(key, batch, counter, final, out), hash_input=False)

@@ -30,7 +30,7 @@ from typing import BinaryIO, Final, NoReturn
 from bech32m import codecs as bech32
 
 from hcx.crypto import _primitives as p
-from hcx.crypto._age_stream import open_stream, read_full, seal_stream
+from hcx.crypto._age_stream import open_stream, read_into, seal_stream, write_all
 from hcx.errors import DecryptionError, InvalidInput, InvalidSignature
 
 __all__ = ["AgeIdentity", "AgeRecipient", "DecryptResult", "EncryptResult", "decrypt", "encrypt"]
@@ -208,7 +208,7 @@ def encrypt(src: BinaryIO, dst: BinaryIO, recipients: Sequence[AgeRecipient], *,
     header = _VERSION_LINE + b"".join(_wrap(file_key, r).encode() for r in recipients) + b"---"
     mac = p.hmac_sha256(_header_mac_key(file_key), header)
     nonce = p.random_bytes(_PAYLOAD_NONCE_SIZE)
-    dst.write(header + b" " + _b64encode(mac) + b"\n" + nonce)
+    write_all(dst, memoryview(header + b" " + _b64encode(mac) + b"\n" + nonce))
     size, sha256 = seal_stream(src, dst, _payload_key(file_key, nonce), workers)
     return EncryptResult(size, sha256)
 
@@ -301,7 +301,7 @@ def decrypt(src: BinaryIO, dst: BinaryIO, identities: Sequence[AgeIdentity], *, 
         p.hmac_sha256_verify(_header_mac_key(file_key), covered, mac)
     except InvalidSignature as exc:
         raise DecryptionError("the age header MAC does not verify: the header was altered") from exc
-    nonce = read_full(src, _PAYLOAD_NONCE_SIZE)
+    nonce = bytes(read_into(src, bytearray(_PAYLOAD_NONCE_SIZE)))
     if len(nonce) != _PAYLOAD_NONCE_SIZE:
         raise DecryptionError("the age payload is truncated: its nonce is missing")
     size, sha256 = open_stream(src, dst, _payload_key(file_key, nonce), workers)

@@ -218,25 +218,52 @@ def test_pyrage_interop_both_ways(identity: AgeIdentity, size: int, small_batche
     assert opened(their_blob, identity) == data
 
 
-def test_reads_from_a_stream_that_returns_short_reads(identity: AgeIdentity, small_batches: None) -> None:
-    class Trickle(io.RawIOBase):
-        def __init__(self, data: bytes) -> None:
-            self.data = memoryview(data)
+class Trickle(io.RawIOBase):
+    """A raw stream that reads and writes at most 1000 bytes per call, like a pipe or a socket."""
 
-        def readable(self) -> bool:
-            return True
+    def __init__(self, data: bytes = b"") -> None:
+        self.data, self.written = memoryview(data), bytearray()
 
-        def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-            n = min(len(buffer), 1000, len(self.data))
-            buffer[:n] = self.data[:n]
-            self.data = self.data[n:]
-            return n
+    def readable(self) -> bool:
+        return True
 
+    def writable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        n = min(len(buffer), 1000, len(self.data))
+        buffer[:n] = self.data[:n]
+        self.data = self.data[n:]
+        return n
+
+    def write(self, data: memoryview) -> int:  # type: ignore[override]
+        self.written += data[:1000]
+        return min(len(data), 1000)
+
+
+class ReadOnly:
+    """A minimal file-like object: read() and nothing else."""
+
+    def __init__(self, data: bytes) -> None:
+        self.stream = io.BytesIO(data)
+
+    def read(self, size: int = -1) -> bytes:
+        return self.stream.read(min(size, 777))
+
+
+def test_short_reads_and_writes(identity: AgeIdentity, small_batches: None) -> None:
     data = random.Random(3).randbytes(300_000)
-    out = io.BytesIO()
-    result = encrypt(Trickle(data), out, [identity.recipient])  # type: ignore[arg-type]
+    out = Trickle()
+    recipients = [identity.recipient] + [AgeIdentity.generate().recipient for _ in range(20)]  # a long header
+    result = encrypt(Trickle(data), out, recipients)  # type: ignore[arg-type]
     assert result.size == len(data)
-    assert opened(out.getvalue(), identity) == data
+    assert opened(bytes(out.written), identity) == data
+    plain = Trickle()
+    decrypt(Trickle(bytes(out.written)), plain, [identity])  # type: ignore[arg-type]
+    assert bytes(plain.written) == data
+    again = io.BytesIO()
+    assert encrypt(ReadOnly(data), again, [identity.recipient]).size == len(data)  # type: ignore[arg-type]
+    assert opened(again.getvalue(), identity) == data
 
 
 # Refusals
