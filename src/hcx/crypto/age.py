@@ -245,8 +245,10 @@ def _read_header(src: BinaryIO) -> tuple[list[_Stanza], bytes, bytes]:
                 _malformed("the header has no recipient stanza")
             covered.append(b"---")
             return stanzas, b"".join(covered), mac
-        if not line.startswith(b"-> ") or len(stanzas) >= _MAX_STANZAS:
+        if not line.startswith(b"-> "):
             _malformed("a header line is neither a stanza nor the MAC line")
+        if len(stanzas) >= _MAX_STANZAS:
+            _malformed(f"the header has more than {_MAX_STANZAS} stanzas")
         arguments = tuple(line[3:-1].split(b" "))
         if not all(_ARGUMENT.fullmatch(argument) for argument in arguments):
             _malformed("a stanza has an empty argument or a character outside printable ASCII")
@@ -267,11 +269,10 @@ def _read_header(src: BinaryIO) -> tuple[list[_Stanza], bytes, bytes]:
 
 
 def _unwrap_file_key(stanzas: list[_Stanza], identities: Sequence[AgeIdentity]) -> bytes:
+    if any(stanza.arguments[0] == b"scrypt" for stanza in stanzas):
+        raise DecryptionError("passphrase-encrypted (scrypt) age files are not supported")
     for stanza in stanzas:
-        kind = stanza.arguments[0]
-        if kind == b"scrypt":
-            raise DecryptionError("passphrase-encrypted (scrypt) age files are not supported")
-        if kind != b"X25519":
+        if stanza.arguments[0] != b"X25519":
             continue  # another recipient type, or grease: identities ignore what is not theirs
         share = _b64decode(stanza.arguments[1]) if len(stanza.arguments) == 2 else None
         if share is None or len(share) != p.X25519_SIZE or len(stanza.body) != _FILE_KEY_SIZE + 16:

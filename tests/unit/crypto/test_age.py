@@ -329,6 +329,13 @@ def test_overlong_stanza_body_is_refused(identity: AgeIdentity) -> None:
         opened(craft(identity, [(b"x", 0, True)], extra_stanzas=stanza), identity)
 
 
+def test_too_many_stanzas_are_refused(identity: AgeIdentity, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(age, "_MAX_STANZAS", 3)
+    assert opened(sealed(b"x", *(AgeIdentity.generate().recipient for _ in range(2)), identity.recipient), identity)
+    with pytest.raises(DecryptionError, match="more than 3 stanzas"):
+        opened(sealed(b"x", *(AgeIdentity.generate().recipient for _ in range(3)), identity.recipient), identity)
+
+
 def test_chunk_counter_is_bounded() -> None:
     assert _age_stream.chunk_nonce(2**88 - 1, True) == b"\xff" * 11 + b"\x01"
     with pytest.raises(InvalidInput, match="too long"):
@@ -346,6 +353,10 @@ def test_passphrase_files_are_refused(identity: AgeIdentity) -> None:
     stanza = age._Stanza((b"scrypt", age._b64encode(bytes(16)), b"18"), bytes(32)).encode()
     with pytest.raises(DecryptionError, match="scrypt"):
         opened(craft(identity, [(b"x", 0, True)], extra_stanzas=stanza), identity)
+    blob = craft(identity, [(b"x", 0, True)])  # the scrypt stanza after ours: refused all the same
+    at = blob.index(b"---")
+    with pytest.raises(DecryptionError, match="scrypt"):
+        opened(blob[:at] + stanza + blob[at:], identity)
 
 
 @pytest.fixture
