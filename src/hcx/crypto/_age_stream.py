@@ -3,11 +3,13 @@
     nonce of chunk i = i as 11 bytes big endian || 0x01 if the chunk is the final one else 0x00
 
 Each chunk is authenticated on its own, so the work splits into batches of `BATCH_CHUNKS`
-chunks: the calling thread reads a batch, hands it to a thread pool, hashes the plaintext
-(SHA-256) and writes finished batches in order. pyca's AEAD and hashlib release the GIL, so the
-threads really run at the same time; batches of 4 MiB keep the Python work per byte small. At most
-`workers + 1` batches are in flight and one is read ahead, in buffers that are reused, so memory
-stays constant (about 8 MiB per batch) whatever the size of the file.
+chunks: the calling thread reads a batch and hands it to a pool of `workers` threads, one more
+thread hashes the plaintext (SHA-256) batch after batch, and the calling thread writes finished
+batches in order. pyca's AEAD and hashlib release the GIL, so the threads really run at the same
+time. SHA-256 costs about as much CPU as the AEAD, and reading plus writing about as much again,
+hence its own thread. Batches of 4 MiB keep the Python work per byte small. At most `workers + 1`
+batches are in flight and one is read ahead, in buffers that are reused, so memory stays constant
+(about 8 MiB per batch) whatever the size of the file.
 
 A batch is known to hold the final chunk when the read after it finds the end of the input: the
 final chunk may be full (a payload of a multiple of 64 KiB ends with a full final chunk), and is
@@ -20,7 +22,7 @@ import hashlib
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from hcx.crypto._primitives import CHACHA20_POLY1305_TAG_SIZE as TAG_SIZE
 from hcx.crypto._primitives import ChaCha20Poly1305Key
@@ -136,20 +138,22 @@ def _run(src: BinaryIO, dst: BinaryIO, workers: int, read_size: int, out_size: i
     digest = hashlib.sha256()
     size = 0
     free: list[tuple[bytearray, bytearray]] = []
-    pending: deque[tuple[Future[memoryview], tuple[bytearray, bytearray]]] = deque()
+    pending: deque[tuple[Future[memoryview], Future[Any], tuple[bytearray, bytearray]]] = deque()
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hcx-age")
+    hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hcx-age-sha256")  # one thread: in order
 
     def buffers() -> tuple[bytearray, bytearray]:
         return free.pop() if free else (bytearray(read_size), bytearray(out_size))
 
     def write_oldest() -> None:
         nonlocal size
-        future, used = pending.popleft()
+        future, hashed, used = pending.popleft()
         result = future.result()
         if not hash_input:
-            digest.update(result)
+            hashed = hasher.submit(digest.update, result)
             size += len(result)
         write_all(dst, result)
+        hashed.result()
         free.append(used)
 
     try:
@@ -160,10 +164,9 @@ def _run(src: BinaryIO, dst: BinaryIO, workers: int, read_size: int, out_size: i
             next_slot = buffers()
             following = read_into(src, next_slot[0]) if len(batch) == read_size else batch[:0]
             final = not following
-            pending.append((pool.submit(task, batch, counter, final, slot[1]), slot))
-            if hash_input:
-                digest.update(batch)
-                size += len(batch)
+            sealing = pool.submit(task, batch, counter, final, slot[1])
+            pending.append((sealing, hasher.submit(digest.update, batch) if hash_input else sealing, slot))
+            size += len(batch) if hash_input else 0
             counter += BATCH_CHUNKS
             while len(pending) > workers:
                 write_oldest()
@@ -174,6 +177,7 @@ def _run(src: BinaryIO, dst: BinaryIO, workers: int, read_size: int, out_size: i
             write_oldest()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        hasher.shutdown(wait=True, cancel_futures=True)
     return size, digest.digest()
 
 
