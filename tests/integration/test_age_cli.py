@@ -17,7 +17,8 @@ from hcx.errors import DecryptionError
 pytestmark = pytest.mark.skipif(shutil.which("age") is None or shutil.which("age-keygen") is None,
                                 reason="Debian's age CLI is not installed (apt-get install age; .ci/run does)")
 
-SIZES = [0, 1, 65535, 65536, 65537, 2 * 65536, 3 * 1024 * 1024, 4 * 1024 * 1024 + 65536 * 3 + 11]
+SIZES = [0, 1, 65535, 65536, 65537, 2 * 65536, 3 * 1024 * 1024, 4 * 1024 * 1024 + 65536 * 3 + 11,
+         *random.Random(2026).sample(range(2, 6 * 1024 * 1024), 2)]  # and two sizes drawn at random
 
 
 @pytest.fixture(scope="module")
