@@ -43,8 +43,10 @@ _FILE_KEY_SIZE = 16
 _PAYLOAD_NONCE_SIZE = 16
 _ZERO_NONCE: Final = bytes(12)
 _COLUMNS = 64
-_MAX_LINE = 64 * 1024  # header lines longer than this are refused, and so are
-_MAX_STANZAS = 1024  # headers with more stanzas: a header is read into memory
+# A header is read into memory, so its size is bounded: longer lines, longer stanza bodies and more
+# stanzas than this are refused.
+_MAX_LINE = 64 * 1024
+_MAX_STANZAS = 1024
 _BASE64 = re.compile(rb"[A-Za-z0-9+/]*")
 _ARGUMENT = re.compile(rb"[\x21-\x7e]+")
 

@@ -416,6 +416,11 @@ def test_final_flag_rules(identity: AgeIdentity) -> None:
         opened(craft(identity, [(bytes(CHUNK), 0, False), (b"x", 2, True)]), identity)
 
 
+def test_low_order_recipient_is_refused_when_encrypting() -> None:
+    with pytest.raises(InvalidInput, match="low-order"):
+        sealed(b"data", AgeRecipient(bytes(32)))
+
+
 def test_bad_arguments_are_refused(identity: AgeIdentity) -> None:
     with pytest.raises(InvalidInput, match="at least one recipient"):
         encrypt(io.BytesIO(b""), io.BytesIO(), [])
