@@ -4,7 +4,8 @@ On a temporary file of random bytes, in the same run:
 - ours: `hcx.crypto.age.encrypt` (which also computes the plaintext's SHA-256) and `decrypt`,
   each in a child process whose peak RSS is read with os.wait4 (the child's own ru_maxrss);
 - Debian's `age -e` / `age -d` (the baseline: the target is ours >= 1.0x of `age -e` alone);
-- `sha256sum` (coreutils; no SHA-NI here) and hashlib's SHA-256 alone;
+- `sha256sum` (coreutils; no SHA-NI here) and hashlib's SHA-256 alone (`age -e` followed by a
+  hashlib pass is what a caller would do without our single pass);
 - pyrage's `encrypt_file` (if installed), also in a child.
 Input and output live in /dev/shm (tmpfs) when there is one, else in the temporary directory: every
 contender writes to the same place, and tmpfs keeps disk write-back (0.34 GB/s here, the real limit
@@ -173,6 +174,7 @@ def main() -> None:
         "pyrage_encrypt_mb_s": rate(pyrage_s), "sha256sum_mb_s": rate(sha256sum_s),
         "hashlib_sha256_mb_s": rate(hashlib_s),
         "ratio_encrypt_vs_age_cli": round(age_s / ours_s, 2),
+        "ratio_encrypt_vs_age_cli_then_hashlib": round((age_s + hashlib_s) / ours_s, 2),
         "ratio_decrypt_vs_age_cli": round(age_dec_s / ours_dec_s, 2),
         "ratio_encrypt_vs_pyrage": None if pyrage_s is None else round(pyrage_s / ours_s, 2),
         "ratio_encrypt_vs_sha256sum": round(sha256sum_s / ours_s, 2),
@@ -189,7 +191,8 @@ def main() -> None:
            "rss": max(rss_small, rss_large, rss_dec) < TARGET_RSS_MB}
     print(f"age encryption of {size // MIB} MiB in {tmp} (best of {runs}; shared 2-core box, read the ratios):")
     print(f"  ours (encrypt + SHA-256)  {rate(ours_s):>8} MB/s   {figures['ratio_encrypt_vs_age_cli']}x age -e")
-    print(f"  age -e (Debian CLI)       {rate(age_s):>8} MB/s")
+    print(f"  age -e (Debian CLI)       {rate(age_s):>8} MB/s   then hashlib over the file: ours is "
+          f"{figures['ratio_encrypt_vs_age_cli_then_hashlib']}x")
     print(f"  pyrage encrypt_file       {rate(pyrage_s)!s:>8} MB/s   ours is {figures['ratio_encrypt_vs_pyrage']}x")
     print(f"  sha256sum                 {rate(sha256sum_s):>8} MB/s   ours is {figures['ratio_encrypt_vs_sha256sum']}x")
     print(f"  hashlib SHA-256 alone     {rate(hashlib_s):>8} MB/s   ours is {figures['ratio_encrypt_vs_hashlib_alone']}x")
