@@ -2,7 +2,7 @@
 
     bag/                      a BagIt 1.0 bag, payload decrypted; tag files as sealed, including
                               case.jsonld and tagmanifest-sha256.txt.sig (the authority's signature)
-    keys/descriptor.json      the sending node's signed descriptor: its node key, and the authority's
+    keys/descriptor.json      the sending node's signed descriptor (RFC 8785 JSON): its node key, and the authority's
                               signing key the signature names
     keys/FINGERPRINTS.txt     the fingerprints to confirm out of band
     custody/checkpoint.txt    the node's signed custody-log checkpoint (with cosignatures)
@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from typing import IO, Any, Final
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from hcx.crypto.canonical import canonical
 from hcx.crypto.keys import VerifyKey, b64d, fingerprint
 from hcx.evidence.package import PACKAGE_TAGS, TAGMANIFEST, manifest_entries
 from hcx.evidence.signature import SIGNATURE_NAME, ManifestSignature
@@ -83,7 +83,7 @@ def write_export(folder: Path, data: ExportInput, *, payload: PayloadWriter) -> 
         files.append({"path": path, "size": size, "sha256": digest})
     signature = ManifestSignature.parse(data.tags[SIGNATURE_NAME])
     node_key = VerifyKey(b64d(data.descriptor["document"]["node_key"]["key"]))
-    _write(folder / "keys" / "descriptor.json", (json.dumps(data.descriptor, indent=1, sort_keys=True) + "\n").encode())
+    _write(folder / "keys" / "descriptor.json", canonical(data.descriptor))  # exact bytes: RFC 8785
     _write(folder / "keys" / "FINGERPRINTS.txt", (
         f"node key of {data.party} (signs the descriptor and the custody log): {fingerprint(node_key.raw)}\n"
         f"authority {signature.authority} signing key (signs the tag manifest): {signature.key.fingerprint}\n"

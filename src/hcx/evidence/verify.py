@@ -15,12 +15,12 @@ or field, at fault.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from hcx.crypto.canonical import canonical, parse_json
 from hcx.crypto.envelope import verify_document
 from hcx.crypto.keys import VerifyKey, b64d, fingerprint, parse_fingerprint
 from hcx.domain.descriptor import Descriptor
@@ -131,7 +131,9 @@ def _check_descriptor(folder: Path, report: VerifyReport, expected: str | None) 
     found: list[Descriptor] = []
 
     def check() -> str:
-        signed = json.loads(raw)
+        signed: Any = parse_json(raw)
+        if canonical(signed) != raw:
+            raise ValueError("not in RFC 8785 canonical form: its bytes were changed")
         key = VerifyKey(b64d(signed["document"]["node_key"]["key"]))
         document = Descriptor.model_validate(verify_document("descriptor", signed, key))
         node_fingerprint = fingerprint(key.raw)
@@ -200,14 +202,17 @@ def _verifiers(folder: Path, report: VerifyReport, descriptor: Descriptor | None
         log_key = Ed25519NoteVerifier(f"hcx/{descriptor.party}", VerifyKey(b64d(descriptor.node_key.key)))
         raw = _read(folder, "custody/log.vkey", report, "custody log key")
         if raw is not None:
-            if raw.decode("utf-8", "replace").strip() == log_key.vkey():
+            if raw == (log_key.vkey() + "\n").encode():
                 report.passed("custody log key", "custody/log.vkey", f"{log_key.name}, the descriptor's node key")
             else:
                 report.failed("custody log key", "custody/log.vkey:1", "is not the descriptor's node key")
     witnesses: list[CosignatureVerifier] = []
     raw = _read(folder, "custody/witnesses.vkeys", report, "witness keys")
     text = _text(raw, "custody/witnesses.vkeys", report, "witness keys") if raw is not None else None
-    for number, line in enumerate((text or "").splitlines(), start=1):
+    lines = (text or "").split("\n")
+    if lines[-1] != "":
+        report.failed("witness keys", f"custody/witnesses.vkeys:{len(lines)}", "the last line has no line feed")
+    for number, line in enumerate(lines[:-1], start=1):
         try:
             witness = CosignatureVerifier.from_vkey(line)
         except Error as exc:
