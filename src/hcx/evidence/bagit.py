@@ -23,6 +23,7 @@ import re
 import stat
 import unicodedata
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -284,10 +285,12 @@ def _check_digests(root: Path, manifests: dict[str, dict[str, tuple[str, int]]],
         for path in listed:
             by_path.setdefault(path, {})[name] = _MANIFEST_NAME.fullmatch(name).group(2)  # type: ignore[union-attr]
     checked: dict[str, dict[str, str]] = {}
-    for path in sorted(by_path):
-        file = root / path
+    # hashlib releases the GIL on large chunks: files are hashed in parallel, one thread per core
+    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+        futures = {path: pool.submit(_digests, root / path, set(by_path[path].values())) for path in sorted(by_path)}
+    for path, future in futures.items():
         try:
-            actual, size = _digests(file, set(by_path[path].values()))
+            actual, size = future.result()
         except OSError as exc:
             report.add(path, None, f"cannot be read: {exc.strerror}")
             continue
