@@ -9,7 +9,9 @@ Stock tools are the referees where the issue names them: the `bagit` library's v
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -269,3 +271,69 @@ def test_an_altered_stored_payload_is_refused_at_export(ctx: Context, world: Wor
         evidence.export(ctx, world.officer, view.id, tmp_path / "court")
     assert "decrypt" in str(caught.value).lower() or "sha-256" in str(caught.value).lower()
     assert not (tmp_path / "court").exists() and not list(tmp_path.glob(".*.partial"))
+
+
+# --- a package answering a request; the other side's custody slot ----------------------------
+
+def pin_peer_with_age_recipient(ctx: Context, party: str, authority_id: str, recipient: str) -> None:
+    from hcx.crypto.keys import SigningKey, b64e
+    from hcx.domain.descriptor import DescribedAuthority, DescribedKey, Descriptor
+
+    now = ctx.clock.now()
+    node_key = SigningKey.generate().public
+    document = Descriptor(party=party, node_url="http://aus.invalid", version=1, issued=now,
+                          expires=now + dt.timedelta(days=30), node_key=DescribedKey(kid=node_key.kid,
+                                                                                      key=b64e(node_key.raw)),
+                          authorities=[DescribedAuthority(id=authority_id, name="AUS Central Authority",
+                                                          kind="central_authority", signing_keys=[],
+                                                          encryption_keys=[], age_recipient=recipient)])
+    with ctx.unit_of_work() as uow:
+        uow.add_peer(party=party, url=document.node_url, node_key=node_key.raw, descriptor=document.model_dump(
+            mode="json"), descriptor_version=1, expires_at=document.expires, pinned_at=now, refreshed_at=now)
+        uow.commit()
+
+
+@pytest.mark.skipif(AGE is None, reason="Debian's age is not installed (.ci/run installs it)")
+def test_a_package_for_a_request_is_encrypted_to_the_requesting_authority_too(
+        ctx: Context, world: World, evidence_dir: Path, tmp_path: Path) -> None:
+    from hcx.crypto.age import AgeIdentity
+    from hcx.domain.lifecycle import Direction
+    from hcx.services import requests
+    from hcx.services.requests import NewRequest
+    from tests.conftest import EXAMPLES
+
+    document = json.loads((EXAMPLES / "mutual_legal_assistance.json").read_text(encoding="utf-8"))
+    incoming = requests.create(ctx, world.officer, NewRequest.model_validate({
+        "draft": document | {"requesting_party": "AUS", "requested_party": "VNM"}, "direction": Direction.incoming}))
+    aus = AgeIdentity.generate()
+    pin_peer_with_age_recipient(ctx, "AUS", "AUS-CA", str(aus.recipient))
+    with ctx.unit_of_work() as uow:
+        record = uow.get_request(incoming.id, authority_id=world.officer.authority_id)
+        assert record is not None
+        record.counterpart_authority = "AUS-CA"
+        uow.commit()
+
+    view = evidence.seal(ctx, world.officer, [evidence_dir / "notes ü.txt"], case_ref="C-9", request_id=incoming.id)
+    assert view.request_id == incoming.id and str(aus.recipient) in view.recipients
+    identity_file = tmp_path / "aus.txt"
+    identity_file.write_text(aus.secret_text() + "\n")
+    stored = tmp_path / "blobs" / pkg.payload_key(view.id, 0)
+    plain = subprocess.run([str(AGE), "-d", "-i", str(identity_file), str(stored)], capture_output=True, check=True)
+    assert plain.stdout == (evidence_dir / "notes ü.txt").read_bytes()
+    info = (tmp_path / "blobs" / pkg.tag_key(view.id, "bag-info.txt")).read_text()
+    assert f"Hcx-Request-Ref: {incoming.reference}\n" in info
+    with pytest.raises(NotFound):
+        evidence.seal(ctx, world.officer, [evidence_dir], case_ref="C-9", request_id="01JD0000000000000000000000")
+
+
+def test_the_other_sides_entries_are_checked_when_present(exported: tuple[evidence.PackageView, Path]) -> None:
+    out = exported[1]
+    peer = out / "custody" / "peer"
+    shutil.copy(out / "custody" / "log.vkey", peer / "log.vkey")  # a stand-in for the peer's log
+    for proof in (out / "custody" / "entries").glob("*.tlog-proof"):
+        shutil.copy(proof, peer / proof.name)
+    report = verify_folder(out)
+    assert report.ok, failures(report)
+    assert sum(c.name == "custody entry" and c.where.startswith("custody/peer/") for c in report.checks) == 2
+    flip(peer / "000000000000.tlog-proof", 40)
+    assert any("custody/peer/000000000000.tlog-proof" in f for f in failures(verify_folder(out)))

@@ -255,7 +255,7 @@ def _check_custody(folder: Path, report: VerifyReport, descriptor: Descriptor | 
         report.passed("custody chain", "custody/entries/", f"{len(events)} entries: {', '.join(events)}")
 
 
-def _check_proof(relative: str, text: str, checkpoint_text: str, log_key: Ed25519NoteVerifier,
+def _check_proof(relative: str, text: str, checkpoint_text: str | None, log_key: Ed25519NoteVerifier,
                  witnesses: list[CosignatureVerifier], report: VerifyReport, events: list[str]) -> None:
     try:
         proof = TlogProof.parse(text)
@@ -277,7 +277,7 @@ def _check_proof(relative: str, text: str, checkpoint_text: str, log_key: Ed2551
         problems.append(f"field ref: {entry.ref!r} is not this package ({report.package_id})")
     if report.digest is not None and entry.object_digest != report.digest:
         problems.append(f"field object: {entry.object_digest} is not this package's digest {report.digest}")
-    if proof.checkpoint != checkpoint_text:
+    if checkpoint_text is not None and proof.checkpoint != checkpoint_text:
         problems.append("its checkpoint is not custody/checkpoint.txt")
     for problem in problems:
         report.failed("custody entry", f"{relative}:2 (extra)", problem)
@@ -318,7 +318,33 @@ def verify_folder(folder: Path, *, expected_fingerprint: str | None = None) -> V
     _check_signature(folder, report, descriptor)
     _check_case(folder, report)
     _check_custody(folder, report, descriptor)
+    _check_peer_custody(folder, report)
     return report
+
+
+def _check_peer_custody(folder: Path, report: VerifyReport) -> None:
+    """The other side's entries (custody/peer/), when the exchange has put them there: each proof
+    against the peer log's key in custody/peer/log.vkey, whose fingerprint is printed as trusted."""
+    peer = folder / "custody" / "peer"
+    proofs = sorted(peer.glob("*.tlog-proof")) if peer.is_dir() else []
+    if not proofs:
+        return
+    raw = _read(folder, "custody/peer/log.vkey", report, "peer custody")
+    if raw is None:
+        return
+    try:
+        key = Ed25519NoteVerifier.from_vkey(raw.decode("ascii").rstrip("\n"))
+    except (Error, UnicodeDecodeError) as exc:
+        report.failed("peer custody", "custody/peer/log.vkey:1", getattr(exc, "message", str(exc)))
+        return
+    report.trusted.append((f"node key of the other side's log {key.name}", fingerprint(key.public.raw)))
+    events: list[str] = []
+    for path in proofs:
+        relative = f"custody/peer/{path.name}"
+        data = _read(folder, relative, report, "peer custody entry")
+        text = _text(data, relative, report, "peer custody entry") if data is not None else None
+        if text is not None:
+            _check_proof(relative, text, None, key, [], report, events)
 
 
 def as_json(report: VerifyReport) -> dict[str, Any]:
