@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hcx.errors import Conflict, InvalidInput, NotFound, PolicyDenied
+from hcx.errors import Conflict, InvalidInput, NotFound, PolicyDenied, VerificationError
 from hcx.evidence import package as pkg
 from hcx.evidence.verify import VerifyReport, verify_folder
 from hcx.services import evidence, federation
@@ -337,3 +337,13 @@ def test_the_other_sides_entries_are_checked_when_present(exported: tuple[eviden
     assert sum(c.name == "custody entry" and c.where.startswith("custody/peer/") for c in report.checks) == 2
     flip(peer / "000000000000.tlog-proof", 40)
     assert any("custody/peer/000000000000.tlog-proof" in f for f in failures(verify_folder(out)))
+
+
+def test_an_altered_stored_manifest_is_refused_at_export(ctx: Context, world: World, evidence_dir: Path,
+                                                         tmp_path: Path) -> None:
+    view = evidence.seal(ctx, world.officer, [evidence_dir], case_ref="C-1")
+    manifest = tmp_path / "blobs" / pkg.tag_key(view.id, "manifest-sha256.txt")
+    manifest.write_bytes(manifest.read_bytes().replace(b"data/phone/", b"data/../../", 1))
+    with pytest.raises(VerificationError, match=r"manifest-sha256\.txt"):
+        evidence.export(ctx, world.officer, view.id, tmp_path / "court")
+    assert not (tmp_path / "court").exists() and not (tmp_path.parent / "phone").exists()

@@ -217,7 +217,7 @@ def _check_bagit_txt(root: Path, report: BagReport) -> str | None:
     return encoding
 
 
-def _check_relative(path: str) -> str | None:
+def unsafe_path(path: str) -> str | None:
     """Why `path` may not appear in a manifest, or None if it may."""
     if path.startswith("/") or re.match(r"[A-Za-z]:", path) or path.startswith("~"):
         return "is an absolute path"
@@ -246,7 +246,7 @@ def _parse_manifest(root: Path, name: str, algorithm: str, encoding: str, report
         if len(digest) != _HEX_SIZE[algorithm]:
             report.add(name, number, f"a {algorithm} checksum has {_HEX_SIZE[algorithm]} hex digits")
             continue
-        why = _check_relative(path)
+        why = unsafe_path(path)
         if why is not None:
             report.add(name, number, f"{path!r} {why}")
             continue

@@ -218,11 +218,21 @@ def discard(package_id: str, files: int, blobs: BlobStore) -> None:
 
 # --- reading back ----------------------------------------------------------------------------
 
-def read_tags(package_id: str, blobs: BlobStore) -> dict[str, bytes]:
+def read_tags(package_id: str, blobs: BlobStore, digest: str) -> dict[str, bytes]:
+    """The stored tag files, checked: the tag manifest is the one of `digest`, and lists each."""
     tags = {}
     for name in (*PACKAGE_TAGS, TAGMANIFEST, SIGNATURE_NAME):
         with blobs.reader(tag_key(package_id, name)) as stream:
             tags[name] = stream.read()
+    if package_digest(tags[TAGMANIFEST]) != digest:
+        raise VerificationError(f"the stored tag manifest of {package_id} is not the one sealed ({digest})")
+    listed = dict(manifest_entries(tags[TAGMANIFEST]))
+    for name in PACKAGE_TAGS:
+        if listed.get(name) != hashlib.sha256(tags[name]).hexdigest():
+            raise VerificationError(f"the stored {name} of {package_id} is not the one sealed")
+    for path, _ in manifest_entries(tags["manifest-sha256.txt"]):
+        if not path.startswith("data/") or bagit.unsafe_path(path) is not None:
+            raise VerificationError(f"the manifest of {package_id} names an unsafe path {path!r}")
     return tags
 
 

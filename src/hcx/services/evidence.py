@@ -255,9 +255,7 @@ def export(ctx: Context, principal: Principal, package_id: str, out: Path, *, pr
     blobs = ctx.blob_store()
     partial = _fresh_folder(out)
     try:
-        tags = pkg.read_tags(package_id, blobs)
-        if pkg.package_digest(tags[pkg.TAGMANIFEST]) != view.digest:
-            raise Conflict(f"the stored tag manifest of {package_id} is not the one sealed: the store was altered")
+        tags = pkg.read_tags(package_id, blobs, view.digest)
         with ctx.reading() as uow:
             identities = _all_age_identities(ctx, uow, principal.authority_id)
             party = federation.own_party(ctx, uow)
