@@ -124,15 +124,17 @@ def export_and_verify(root: Path, package_id: str) -> tuple[float, float]:
     ctx = context(root)
     out = root / f"court-{package_id}"
     evidence.export(ctx, accounts.principal_for(ctx, "olga"), package_id, out)
-    started = time.perf_counter()
-    report = verify_folder(out)
-    ours = time.perf_counter() - started
-    assert report.ok, [dataclasses.astuple(c) for c in report.checks if not c.ok]
-    started = time.perf_counter()
-    bagit.Bag(str(out / "bag")).validate()
-    theirs = time.perf_counter() - started
+    ours, theirs = [], []
+    for _ in range(2):  # alternating, best of two: neither side pays alone for a cold page cache
+        started = time.perf_counter()
+        bagit.Bag(str(out / "bag")).validate()
+        theirs.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        report = verify_folder(out)
+        ours.append(time.perf_counter() - started)
+        assert report.ok, [dataclasses.astuple(c) for c in report.checks if not c.ok]
     shutil.rmtree(out)
-    return ours, theirs
+    return min(ours), min(theirs)
 
 
 def main() -> None:
