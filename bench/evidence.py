@@ -9,7 +9,8 @@ On one random file per size, in the same run:
   the key vault's scrypt, once per process, costs more than sealing), for two sizes: it must not
   grow with the file;
 - verify: `hcx.evidence.verify.verify_folder` on the exported folder against the `bagit`
-  library's validator (`bagit.Bag(...).validate()`) on the same bag.
+  library's validator (`bagit.Bag(...).validate()`) on the same bag; once for the one file and
+  once for the same number of bytes in four files.
 
 The box is shared: read the ratios, not the seconds. Ends with one line of JSON holding the figures
 and the targets (seal no slower than `age -e`, verify at most 0.5 x the bagit validator, peak RSS
@@ -179,6 +180,18 @@ def main() -> None:
                 print(f"seal {figures['seal_vs_age']}x age -e ({age_s:.2f} s), {figures['seal_vs_sha256sum']}x "
                       f"sha256sum ({sha_s:.2f} s); verify {ours:.2f} s = {figures['verify_vs_bagit']}x bagit "
                       f"validate ({theirs:.2f} s)", flush=True)
+                # the same bytes as four files: hcx verify hashes files in parallel, the validator does not
+                parts = root / "parts"
+                parts.mkdir()
+                for n in range(4):
+                    random_file(parts / f"part-{n}.bin", size // 4)
+                split = seal_in_child(root, parts)
+                ours4, theirs4 = export_and_verify(root, split["id"])
+                shutil.rmtree(parts)
+                figures |= {"verify_4_files_s": round(ours4, 3), "bagit_validate_4_files_s": round(theirs4, 3),
+                            "verify_vs_bagit_4_files": round(ours4 / theirs4, 3)}
+                print(f"same bytes in 4 files: verify {ours4:.2f} s = {figures['verify_vs_bagit_4_files']}x bagit "
+                      f"validate ({theirs4:.2f} s)", flush=True)
             file.unlink()
             shutil.rmtree(root / "blobs" / "packages", ignore_errors=True)
         peaks = list(rss.values())
