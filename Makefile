@@ -34,6 +34,7 @@ bench: install
 	$(BIN)/python bench/federation.py --quick
 	$(BIN)/python bench/taxii.py --quick
 	$(BIN)/python bench/age.py --quick
+	$(BIN)/python bench/evidence.py --quick
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache

@@ -25,6 +25,8 @@ class DescribedAuthority(Strict):
     languages: list[str] = []
     signing_keys: list[DescribedKey] = Field(max_length=16)
     encryption_keys: list[DescribedKey] = Field(max_length=16)
+    # where evidence for this authority is encrypted to (age X25519); absent in older descriptors
+    age_recipient: str | None = Field(default=None, pattern=r"^age1[02-9ac-hj-np-z]{58}$")
 
     def signing_key(self, kid: str) -> DescribedKey | None:
         return next((k for k in self.signing_keys if k.kid == kid and k.status == "active"), None)

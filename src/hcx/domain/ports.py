@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from hcx.ledger.merkle import Subtree
 from hcx.ledger.records import Alarm, NewLeaf, StoredCheckpoint, StoredCosignature, StoredEntry
@@ -256,3 +256,25 @@ class LedgerStore(Protocol):
     def latest_peer_checkpoint(self, party: str) -> StoredCheckpoint | None: ...
     def add_alarm(self, alarm: Alarm) -> None: ...
     def alarms(self, *, limit: int = 100) -> list[Alarm]: ...
+
+
+class BlobStore(Protocol):
+    """Where evidence bytes live: the node's data dir by default, S3-compatible storage by setting.
+    Keys are opaque ASCII strings made by the caller ("packages/<id>/<name>", "uploads/<id>")."""
+
+    def writer(self, key: str) -> AbstractContextManager[BinaryIO]:
+        """A stream to write a new blob; the blob becomes visible under `key` only when the block
+        exits without error (atomic: temp file + fsync + rename, or S3 multipart complete)."""
+        ...
+
+    def reader(self, key: str, *, offset: int = 0, length: int | None = None) -> AbstractContextManager[BinaryIO]:
+        """Read a blob, or a byte range of it (HTTP ranges, resumed downloads). NotFound if absent."""
+        ...
+
+    def size(self, key: str) -> int | None:
+        """The blob's size in bytes, or None if there is no such blob."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove a blob; no error if it is absent."""
+        ...

@@ -23,6 +23,7 @@ from hcx.services.context import Context, Principal
 
 log = logging.getLogger(__name__)
 NODE = "node"
+AGE_PURPOSE = "age"  # an authority's age identity (evidence encryption), made on first use
 
 
 # --- keys ------------------------------------------------------------------------------------
@@ -139,9 +140,11 @@ def descriptor(ctx: Context) -> dict[str, Any]:
             return [DescribedKey(kid=k.kid, key=b64e(k.public), status="revoked" if k.revoked_at else "active")
                     for k in keys if k.owner == owner and k.purpose == purpose]
 
+        ages = {k.owner: k.public.decode("ascii") for k in keys if k.purpose == AGE_PURPOSE and not k.revoked_at}
         authorities = [DescribedAuthority(id=a.id, name=a.name, kind=a.kind, languages=[],
                                           signing_keys=described(a.id, "sign"),
-                                          encryption_keys=described(a.id, "encrypt"))
+                                          encryption_keys=described(a.id, "encrypt"),
+                                          age_recipient=ages.get(a.id))
                        for a in uow.list_authorities()]
         node_key = signing_key(ctx, uow, NODE)
         document = Descriptor(
@@ -149,7 +152,8 @@ def descriptor(ctx: Context) -> dict[str, Any]:
             issued=now, expires=now + dt.timedelta(days=ctx.policy.descriptor_days),
             node_key=DescribedKey(kid=node_key.public.kid, key=b64e(node_key.public.raw)),
             authorities=authorities, declarations={})
-        return sign_document("descriptor", document.model_dump(mode="json"), node_key)
+        # without None fields: a descriptor that names no age recipient reads as before it existed
+        return sign_document("descriptor", document.model_dump(mode="json", exclude_none=True), node_key)
 
 
 def bump_descriptor(uow: UnitOfWork) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from hcx.errors import Conflict
 from hcx.storage.db import make_engine
+from hcx.storage.evidence_store import SqlEvidenceStore
 from hcx.storage.indicator_store import SqlIndicatorStore
 from hcx.storage.ledger import SqlLedgerStore
 from hcx.storage.models import (
@@ -263,6 +264,11 @@ class SqlUnitOfWork:
     def indicators(self) -> SqlIndicatorStore:
         """The correlation index, in this transaction."""
         return SqlIndicatorStore(self.session)
+
+    @property
+    def evidence(self) -> SqlEvidenceStore:
+        """Evidence packages, in this transaction."""
+        return SqlEvidenceStore(self.session)
 
     # custody log
     @property

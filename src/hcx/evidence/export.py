@@ -1,0 +1,121 @@
+"""The court folder of a package: everything `hcx verify` needs, and a report a judge can read.
+
+    bag/                      a BagIt 1.0 bag, payload decrypted; tag files as sealed, including
+                              case.jsonld and tagmanifest-sha256.txt.sig (the authority's signature)
+    keys/descriptor.json      the sending node's signed descriptor (RFC 8785 JSON): its node key, and the authority's
+                              signing key the signature names
+    keys/FINGERPRINTS.txt     the fingerprints to confirm out of band
+    custody/checkpoint.txt    the node's signed custody-log checkpoint (with cosignatures)
+    custody/log.vkey          the log's verifier key (= the node key; `hcx log verify` takes it)
+    custody/witnesses.vkeys   cosigner keys of the node's peers, one per line
+    custody/entries/<index>.tlog-proof   one c2sp.org/tlog-proof per custody entry of the package
+    custody/peer/             the other side's entries and proofs (filled by the federation exchange)
+    case.jsonld               the provenance graph (a copy of bag/case.jsonld)
+    report.html               the human report
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Final
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from hcx.crypto.canonical import canonical
+from hcx.crypto.keys import VerifyKey, b64d, fingerprint
+from hcx.evidence.package import PACKAGE_TAGS, TAGMANIFEST, manifest_entries
+from hcx.evidence.signature import SIGNATURE_NAME, ManifestSignature
+from hcx.ledger.entry import SALT_SIZE, CustodyEntry
+from hcx.ledger.proof import TlogProof
+
+__all__ = ["PEER_README", "ExportInput", "render_report", "write_export"]
+
+PEER_README: Final = """The other side's custody entries for this package go here, one c2sp.org/tlog-proof
+per entry (<index>.tlog-proof), with its log verifier key in log.vkey. The federation exchange
+fills this folder; `hcx verify` checks whatever it holds with the keys beside it.
+"""
+PayloadWriter = Callable[[int, str, IO[bytes]], int]
+
+
+@dataclass(frozen=True, slots=True)
+class ExportInput:
+    package_id: str
+    case_ref: str
+    party: str
+    authority_name: str
+    digest: str
+    tags: dict[str, bytes]
+    sealed_at: dt.datetime
+    exported_at: dt.datetime
+    checkpoint: str
+    log_vkey: str
+    witness_vkeys: Sequence[str]
+    proofs: Sequence[tuple[int, str]]
+    descriptor: dict[str, Any]
+    tool_version: str
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("xb") as stream:  # never over an existing file
+        stream.write(data)
+        stream.flush()
+        os.fsync(stream.fileno())
+
+
+def write_export(folder: Path, data: ExportInput, *, payload: PayloadWriter) -> None:
+    bag = folder / "bag"
+    for name in (*PACKAGE_TAGS, TAGMANIFEST, SIGNATURE_NAME):
+        _write(bag / name, data.tags[name])
+    (bag / "data").mkdir(exist_ok=True)
+    files = []
+    for number, (path, digest) in enumerate(manifest_entries(data.tags["manifest-sha256.txt"])):
+        target = bag / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("xb") as stream:
+            size = payload(number, digest, stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        files.append({"path": path, "size": size, "sha256": digest})
+    signature = ManifestSignature.parse(data.tags[SIGNATURE_NAME])
+    node_key = VerifyKey(b64d(data.descriptor["document"]["node_key"]["key"]))
+    _write(folder / "keys" / "descriptor.json", canonical(data.descriptor))  # exact bytes: RFC 8785
+    _write(folder / "keys" / "FINGERPRINTS.txt", (
+        f"node key of {data.party} (signs the descriptor and the custody log): {fingerprint(node_key.raw)}\n"
+        f"authority {signature.authority} signing key (signs the tag manifest): {signature.key.fingerprint}\n"
+        "Confirm the node key's fingerprint with the sending State out of band (the directory, a letter, "
+        "a call):\nevery other key in this folder is vouched for by it.\n").encode())
+    _write(folder / "custody" / "checkpoint.txt", data.checkpoint.encode())
+    _write(folder / "custody" / "log.vkey", (data.log_vkey + "\n").encode())
+    _write(folder / "custody" / "witnesses.vkeys", "".join(v + "\n" for v in data.witness_vkeys).encode())
+    for index, proof in data.proofs:
+        _write(folder / "custody" / "entries" / f"{index:012d}.tlog-proof", proof.encode())
+    _write(folder / "custody" / "peer" / "README.txt", PEER_README.encode())
+    _write(folder / "case.jsonld", data.tags["case.jsonld"])
+    _write(folder / "report.html", render_report(data, files, signature, fingerprint(node_key.raw)).encode())
+
+
+def _custody_rows(proofs: Sequence[tuple[int, str]]) -> list[dict[str, str]]:
+    rows = []
+    for index, text in proofs:
+        proof = TlogProof.parse(text)
+        if proof.extra is None or len(proof.extra) <= SALT_SIZE:
+            rows.append({"index": str(index), "event": "(erased)", "at": "", "role": "", "object": ""})
+            continue
+        entry = CustodyEntry.parse(proof.extra[SALT_SIZE:]).as_dict()
+        rows.append({"index": str(index), "event": entry["event"], "at": entry["at"], "role": entry["role"],
+                     "object": entry["object"]})
+    return rows
+
+
+def render_report(data: ExportInput, files: list[dict[str, Any]], signature: ManifestSignature,
+                  node_fingerprint: str) -> str:
+    environment = Environment(loader=PackageLoader("hcx.evidence", "templates"),
+                              autoescape=select_autoescape(default=True, default_for_string=True))
+    template = environment.get_template("report.html.j2")
+    return template.render(data=data, files=files, signature=signature, node_fingerprint=node_fingerprint,
+                           custody=_custody_rows(data.proofs), checkpoint_lines=data.checkpoint.split("\n")[:3])

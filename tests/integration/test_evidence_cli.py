@@ -1,0 +1,49 @@
+"""`hcx evidence seal/list/export` and `hcx verify`, as a shell runs them (see test_cli.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.integration.test_cli import Hcx, hcx, node  # noqa: F401 - fixtures
+
+
+def test_seal_export_verify_from_the_command_line(node: Hcx, tmp_path: Path) -> None:  # noqa: F811
+    seized = tmp_path / "seized.img"
+    seized.write_bytes(b"\x00disk image\x01" * 50_000)
+    sealed = node.ok("evidence", "seal", str(seized), "--case", "CASE-7", "--as", "olga")
+    package_id = sealed.stdout.strip().splitlines()[-1]
+    listed = node.ok("evidence", "list", "--user", "olga", "--json").json()
+    assert [p["id"] for p in listed] == [package_id] and listed[0]["case"] == "CASE-7"
+
+    out = tmp_path / "court"
+    exported = node.ok("evidence", "export", package_id, "--out", str(out), "-u", "olga")
+    assert "node key fingerprint" in exported.stdout
+    fingerprint = exported.stdout.split("out of band:")[1].split()[0]
+
+    verified = node.ok("verify", str(out), "--fingerprint", fingerprint)
+    assert "VERIFIED" in verified.stdout and fingerprint in verified.stdout
+    report = node.ok("verify", str(out), "--json").json()
+    assert report["ok"] and report["package"] == package_id
+
+    payload = out / "bag" / "data" / "seized.img"
+    data = bytearray(payload.read_bytes())
+    data[1000] ^= 0x40
+    payload.write_bytes(bytes(data))
+    failed = node("verify", str(out))
+    assert failed.exit_code == 8
+    assert "FAIL" in failed.stdout and "data/seized.img" in failed.stdout and "NOT VERIFIED" in failed.stdout
+
+
+def test_seal_refuses_bad_input_with_a_clear_error(node: Hcx, tmp_path: Path) -> None:  # noqa: F811
+    missing = node("evidence", "seal", str(tmp_path / "nope"), "--case", "C", "--as", "olga")
+    assert missing.exit_code == 3 and "no such file" in missing.stderr
+    nobody = node("evidence", "seal", str(tmp_path), "--case", "C", "--as", "mallory")
+    assert nobody.exit_code == 4
+    assert json.loads(node.ok("evidence", "list", "-u", "olga", "--json").stdout) == []
+
+
+def test_verify_needs_no_node(tmp_path: Path) -> None:
+    lone = Hcx(tmp_path / "no-node", {"HCX_ENV": None, "COLUMNS": "200"})
+    result = lone("verify", str(tmp_path / "absent"))
+    assert result.exit_code == 8 and "is not a directory" in result.stdout
