@@ -11,8 +11,8 @@ from hcx import __version__
 from hcx.api import errors
 from hcx.api.limits import BodyLimit
 from hcx.api.routers import federation, peers, reference, requests, system
-from hcx.api.routers import witness as witness_routes
 from hcx.api.routers import taxii as taxii_router
+from hcx.api.routers import witness as witness_routes
 from hcx.config import Settings
 from hcx.federation.worker import DeliveryWorker
 from hcx.services.context import Context
