@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import os
 import stat
 import unicodedata
@@ -132,21 +133,19 @@ def collect_sources(paths: Sequence[Path]) -> list[SourceFile]:
 
 # --- sealing ---------------------------------------------------------------------------------
 
-class _Counting:
-    """Reads a source file, telling `progress` how many bytes went by."""
+class _Counting(io.RawIOBase):
+    """Reads a source file, telling `progress` how many bytes went by (a raw stream, so that the
+    age reader can read its header line by line from it too)."""
 
     def __init__(self, stream: IO[bytes], progress: Progress | None) -> None:
+        super().__init__()
         self._stream, self._progress = stream, progress
 
-    def read(self, n: int = -1) -> bytes:
-        data = self._stream.read(_CHUNK if n is None or n < 0 else n)
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self._stream.read(len(buffer))
+        buffer[: len(data)] = data
         if self._progress is not None and data:
             self._progress(len(data))
-        return data
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
         return len(data)
 
     def readable(self) -> bool:
@@ -249,7 +248,7 @@ def open_payload(package_id: str, number: int, expected_sha256: str, *, blobs: B
                  identities: Sequence[AgeIdentity], dst: IO[bytes], progress: Progress | None = None) -> int:
     """Decrypt payload file `number` into `dst`; VerificationError unless its digest is the manifest's."""
     with blobs.reader(payload_key(package_id, number)) as src:
-        result = decrypt(_Counting(src, progress), dst, identities)  # type: ignore[arg-type]
+        result = decrypt(io.BufferedReader(_Counting(src, progress), _CHUNK), dst, identities)  # type: ignore[arg-type]
     if result.sha256.hex() != expected_sha256:
         raise VerificationError(f"payload file {number} of package {package_id} decrypts to SHA-256 "
                                 f"{result.sha256.hex()}, not the {expected_sha256} of its manifest")
