@@ -6,9 +6,10 @@ import datetime as dt
 
 from hcx.config import Settings
 from hcx.errors import ConfigError
-from hcx.federation.transport import HttpTransport
+from hcx.federation.blob_transport import HttpBlobTransport
 from hcx.rules import load_rules
 from hcx.services.context import Context, Policy, SystemClock
+from hcx.storage.blobs import make_blob_store
 from hcx.storage.db import is_initialised, make_engine, migrate
 from hcx.storage.unit_of_work import Database
 
@@ -35,4 +36,5 @@ def build_context(settings: Settings, *, create: bool = False) -> Context:
     migrate(database.engine)
     return Context(unit_of_work=database.unit_of_work, read_unit_of_work=database.read_unit_of_work,
                    rules=load_rules(), clock=SystemClock(),
-                   policy=policy_from(settings), key_passphrase=settings.passphrase(), transport=HttpTransport())
+                   policy=policy_from(settings), key_passphrase=settings.passphrase(), transport=HttpBlobTransport(),
+                   blobs=make_blob_store(settings))

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 from hcx.ledger.merkle import Subtree
 from hcx.ledger.records import Alarm, NewLeaf, StoredCheckpoint, StoredCosignature, StoredEntry
@@ -252,3 +252,58 @@ class LedgerStore(Protocol):
     def latest_peer_checkpoint(self, party: str) -> StoredCheckpoint | None: ...
     def add_alarm(self, alarm: Alarm) -> None: ...
     def alarms(self, *, limit: int = 100) -> list[Alarm]: ...
+
+
+class BlobStore(Protocol):
+    """Where evidence bytes live: the node's data dir by default, S3-compatible storage by setting.
+    Keys are opaque ASCII strings made by the caller ("packages/<id>/<name>", "uploads/<id>")."""
+
+    def writer(self, key: str) -> AbstractContextManager[BinaryIO]:
+        """A stream to write a new blob; the blob becomes visible under `key` only when the block
+        exits without error (atomic: temp file + fsync + rename, or S3 multipart complete)."""
+        ...
+
+    def reader(self, key: str, *, offset: int = 0, length: int | None = None) -> AbstractContextManager[BinaryIO]:
+        """Read a blob, or a byte range of it (HTTP ranges, resumed downloads). NotFound if absent."""
+        ...
+
+    def size(self, key: str) -> int | None:
+        """The blob's size in bytes, or None if there is no such blob."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove a blob; no error if it is absent."""
+        ...
+
+
+@runtime_checkable
+class BlobStaging(Protocol):
+    """The partial bytes of resumable uploads and downloads, beside a BlobStore (storage/blobs.py)."""
+
+    def partial_size(self, key: str) -> int:
+        """How many bytes are staged under `key` (0 if none)."""
+        ...
+
+    def append(self, key: str, offset: int, data: bytes) -> None:
+        """Durably store `data` at `offset`, dropping any staged bytes past `offset` first."""
+        ...
+
+    def read_partial(self, key: str, offset: int, length: int) -> bytes:
+        ...
+
+    def promote(self, key: str, blob_key: str, *, size: int, sha256: str) -> None:
+        """Make the staged bytes the blob `blob_key` if size and SHA-256 match (VerificationError if not)."""
+        ...
+
+    def discard(self, key: str) -> None:
+        ...
+
+
+@runtime_checkable
+class BlobFetcher(Protocol):
+    """Ranged GETs of a peer's blob (federation/blob_transport.py)."""
+
+    def fetch_range(self, url: str, *, headers: dict[str, str], offset: int
+                    ) -> AbstractContextManager[Iterator[bytes]]:
+        """The blob's bytes from `offset` to its end, as they arrive; PeerError if refused."""
+        ...

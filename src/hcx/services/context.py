@@ -9,7 +9,8 @@ from typing import Any
 
 from ulid import ULID
 
-from hcx.domain.ports import Clock, PeerTransport, UnitOfWork
+from hcx.domain.ports import BlobStore, Clock, PeerTransport, UnitOfWork
+from hcx.errors import ConfigError
 from hcx.rules.schema import Role, Rules
 
 
@@ -43,11 +44,17 @@ class Context:
     read_unit_of_work: Callable[[], UnitOfWork] | None = None
     cache: dict[Any, Any] = field(default_factory=dict, repr=False)  # parsed peer descriptors...
     outbox_listeners: list[Callable[[], None]] = field(default_factory=list, repr=False)
+    blobs: BlobStore | None = None  # evidence bytes; wired by hcx.wiring from the settings
 
     def outbox_filled(self) -> None:
         """Tell this process's delivery worker that a message waits, so it need not poll for it."""
         for listener in self.outbox_listeners:
             listener()
+
+    def blob_store(self) -> BlobStore:
+        if self.blobs is None:
+            raise ConfigError("this node has no blob store configured")
+        return self.blobs
 
     def reading(self) -> UnitOfWork:
         """A unit of work for reads only (on SQLite it does not take the write lock)."""
