@@ -21,7 +21,8 @@ def policy_from(settings: Settings) -> Policy:
                   replay_window=dt.timedelta(hours=settings.replay_window_hours),
                   descriptor_days=settings.descriptor_days,
                   retry_max=dt.timedelta(seconds=settings.retry_max_seconds),
-                  lease=dt.timedelta(seconds=settings.lease_seconds))
+                  lease=dt.timedelta(seconds=settings.lease_seconds),
+                  upload_chunk_bytes=settings.upload_chunk_bytes, upload_max_bytes=settings.upload_max_bytes)
 
 
 def build_context(settings: Settings, *, create: bool = False) -> Context:

@@ -10,7 +10,8 @@ from fastapi import FastAPI
 from hcx import __version__
 from hcx.api import errors
 from hcx.api.limits import BodyLimit
-from hcx.api.routers import federation, peers, reference, requests, system
+from hcx.api.routers import blobs as federation_blobs
+from hcx.api.routers import federation, peers, reference, requests, system, uploads
 from hcx.config import Settings
 from hcx.federation.worker import DeliveryWorker
 from hcx.services.context import Context
@@ -43,6 +44,9 @@ def create_app(settings: Settings, *, context: Context | None = None, deliver: b
     for router in (system.router, requests.router, reference.router, peers.router):
         app.include_router(router, prefix=PREFIX)
     app.include_router(federation.router)
+    app.include_router(uploads.router, prefix=PREFIX)
+    app.include_router(federation_blobs.router)
     # the inbox streams and limits its own (larger) messages
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, exempt_prefix="/federation/")
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, exempt_prefix="/federation/",
+                       larger=[(uploads.CHUNK_PATH, ctx.policy.upload_chunk_bytes)])
     return app

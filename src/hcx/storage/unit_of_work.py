@@ -34,6 +34,7 @@ from hcx.storage.models import (
     RequestEvent,
     User,
 )
+from hcx.storage.transfer_store import SqlTransferStore
 
 
 class SqlUnitOfWork:
@@ -262,6 +263,11 @@ class SqlUnitOfWork:
     def indicators(self) -> SqlIndicatorStore:
         """The correlation index, in this transaction."""
         return SqlIndicatorStore(self.session)
+
+    @property
+    def transfers(self) -> SqlTransferStore:
+        """Uploads and blob capabilities, in this transaction."""
+        return SqlTransferStore(self.session)
 
     # custody log
     @property
