@@ -211,3 +211,11 @@ def test_only_officers_and_supervisors_of_the_authority_see_an_upload(api: Api) 
     supervisor = api.login("sam")  # the uploader's authority
     assert api.get(path, user=supervisor).json()["received"] == 0
     assert put(api, olga, upload["id"], 0, data).status_code == 200
+
+
+def test_an_empty_file_uploads_too(api: Api, node: World) -> None:
+    olga = api.login("olga")
+    upload = declare(api, olga, b"")
+    done = api.post(f"/uploads/{upload['id']}/complete", user=olga)
+    assert done.status_code == 200, done.text
+    assert node.ctx.blob_store().size(done.json()["blob_key"]) == 0

@@ -221,6 +221,8 @@ class FileBlobStore:
         _verify(key, size, sha256, got, digest.hexdigest())
         path = self._path(blob_key)
         self._mkdirs(path.parent)
+        if got == 0:
+            self.append(key, 0, b"")  # an empty file has no chunk: make its (empty) partial file
         os.replace(partial, path)  # already fsynced chunk by chunk
         _fsync_dir(path.parent)
         _fsync_dir(partial.parent)

@@ -66,6 +66,11 @@ async def blob(ctx: ContextDep, request: Request, capability_id: Annotated[str, 
         log.warning("blobs: refused %s from %s (party %r): %s: %s", capability_id, _client(request), party,
                     exc.__class__.__name__, exc.message)
         return _refused()
+    stored = await run_in_threadpool(ctx.blob_store().size, grant.blob_key)
+    if stored != grant.size:  # deleted or replaced since the grant: never serve other bytes under its ETag
+        log.warning("blobs: capability %s names %s, which holds %s bytes, not %s", capability_id, grant.blob_key,
+                    stored, grant.size)
+        return _refused()
     headers = {"ETag": f'"{grant.sha256}"', "Accept-Ranges": "bytes", "Cache-Control": "no-store"}
     first, last, status = 0, grant.size - 1, 200
     if range is not None:
