@@ -10,8 +10,10 @@ import hashlib
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -70,11 +72,28 @@ def officer(node: SystemNode) -> Principal:
     return accounts.principal_for(node.ctx, node.user("officer"))
 
 
+def truncated_chunk_changes_nothing(node: SystemNode, token: str) -> None:
+    """A client that declares 1000 bytes, sends 600 and hangs up: nothing is stored, nothing crashes."""
+    auth = {"Authorization": f"Bearer {token}"}
+    upload = httpx.post(f"{node.url}/api/v1/uploads", headers=auth,
+                        json={"file_name": "t.bin", "size": 1000, "sha256": "a" * 64}).json()
+    before = node.log_size()
+    with socket.create_connection(("127.0.0.1", node.port)) as raw:
+        raw.sendall(f"PUT /api/v1/uploads/{upload['id']}/chunks/0 HTTP/1.1\r\nHost: x\r\n"
+                    f"Authorization: Bearer {token}\r\nContent-Length: 1000\r\n\r\n".encode() + b"x" * 600)
+        time.sleep(0.3)
+    status = wait_for(lambda: httpx.get(f"{node.url}/api/v1/uploads/{upload['id']}", headers=auth).json(),
+                      timeout=10, what="the upload's status")
+    assert status["received"] == 0
+    assert "Traceback" not in node.log_since(before)
+
+
 def test_an_upload_killed_at_a_random_point_resumes_and_the_digest_matches(cluster: Cluster, tmp_path: Path) -> None:
     vnm = cluster.node("VNM")
     vnm.start()
     with signed_in((vnm, "officer")) as (client,):
         token = str(client.http.headers["Authorization"]).split()[1]
+    truncated_chunk_changes_nothing(vnm, token)
     sha256 = random_file(tmp_path / "image.dd")
     env = {"HCX_TOKEN": token, "HCX_NODE_URL": vnm.url}
     log = tmp_path / "upload.log"

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from hcx.api.deps import ContextDep, PrincipalDep
 from hcx.errors import InvalidInput
@@ -60,10 +61,14 @@ async def append(ctx: ContextDep, principal: PrincipalDep, request: Request, upl
         raise InvalidInput("a chunk needs a Content-Length header")
     limit = ctx.policy.upload_chunk_bytes
     body = bytearray()
-    async for part in request.stream():
-        body += part
-        if len(body) > limit:
-            raise InvalidInput(f"a chunk may hold at most {limit} bytes")
+    try:
+        async for part in request.stream():
+            body += part
+            if len(body) > limit:
+                raise InvalidInput(f"a chunk may hold at most {limit} bytes")
+    except ClientDisconnect as exc:  # the client went away mid-body: a truncated chunk, nothing stored
+        raise InvalidInput(f"the chunk is truncated: the connection closed after {len(body)} of "
+                           f"{content_length} bytes; nothing was stored") from exc
     return await run_in_threadpool(uploads.append, ctx, principal, upload_id, offset, bytes(body),
                                    declared_length=content_length)
 
