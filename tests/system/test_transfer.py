@@ -152,6 +152,10 @@ def test_a_peer_download_killed_midway_resumes_and_ranges_are_served(cluster: Cl
     assert ranged.headers["etag"] == f'"{sha256}"'
     tail = httpx.get(capability.url, headers=headers | {"Range": "bytes=-10"})
     assert tail.status_code == 206 and tail.content == data[-10:]
+    with vnm.ctx.reading() as uow:  # every read of the evidence is in the audit trail
+        served = [a.details for a in uow.list_audit(limit=1000) if a.action == "blob.serve"]
+    assert {"peer": "AUS", "blob": "packages/p1/payload.bin", "first": 100, "last": 199} in served
+    assert {"peer": "AUS", "blob": "packages/p1/payload.bin", "first": killed_at, "last": SIZE - 1} in served
     for bad in (f"bytes={SIZE}-", "bytes=5-2", "lines=1-2", "bytes=-0"):
         refused = httpx.get(capability.url, headers=headers | {"Range": bad})
         assert refused.status_code == 416, bad

@@ -50,6 +50,8 @@ class Capability(BaseModel):
 class Grant:
     """A checked request for a blob: what to serve."""
 
+    capability_id: str
+    peer_party: str
     blob_key: str
     sha256: str
     size: int
@@ -132,7 +134,17 @@ def authorize(ctx: Context, *, capability_id: str, method: str, path: str, autho
                                                        signed_bytes(method, path, date))
         except (ValueError, VerificationError) as exc:
             raise PolicyDenied(f"the signature of {party} over {method} {path} does not verify") from exc
-        return Grant(blob_key=capability.blob_key, sha256=capability.sha256, size=capability.size)
+        return Grant(capability_id=capability_id, peer_party=party, blob_key=capability.blob_key,
+                     sha256=capability.sha256, size=capability.size)
+
+
+def record_read(ctx: Context, grant: Grant, first: int, last: int) -> None:
+    """Every read of evidence is audited: here, the range a peer was served."""
+    with ctx.unit_of_work() as uow:
+        uow.audit(id=ctx.new_id(), at=ctx.clock.now(), actor_id=None, action="blob.serve", object_type="blob",
+                  object_id=grant.capability_id, details={"peer": grant.peer_party, "blob": grant.blob_key,
+                                                          "first": first, "last": last})
+        uow.commit()
 
 
 def request_headers(ctx: Context, capability: Capability, *, method: str = "GET") -> dict[str, str]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import io
+import logging
 import os
 import re
 import secrets
@@ -30,6 +31,7 @@ from hcx.errors import ConfigError, Conflict, InvalidInput, NotFound, Verificati
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+log = logging.getLogger(__name__)
 KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._=-]{0,127}(/[A-Za-z0-9][A-Za-z0-9._=-]{0,127}){0,7}")
 READ_SIZE = 1 << 20
 S3_MIN_PART = 5 << 20  # S3's smallest multipart part (all but the last)
@@ -315,7 +317,10 @@ class S3BlobStore:
                 yield cast(BinaryIO, stream)
                 stream.finish()
             except BaseException:
-                stream.abort()  # nothing half-written stays behind
+                try:
+                    stream.abort()  # nothing half-written stays behind
+                except Exception:  # the original error matters more; S3 lifecycle rules reap the rest
+                    log.exception("could not abort the multipart upload of %s", key)
                 raise
 
     def writer(self, key: str) -> AbstractContextManager[BinaryIO]:

@@ -82,6 +82,7 @@ async def blob(ctx: ContextDep, request: Request, capability_id: Annotated[str, 
         headers["Content-Range"] = f"bytes {first}-{last}/{grant.size}"
     length = last - first + 1
     headers["Content-Length"] = str(length)
+    await run_in_threadpool(blob_transfer.record_read, ctx, grant, first, last)
     log.info("blobs: serving %s bytes %s-%s of %s to %s", capability_id, first, last, grant.blob_key, party)
     return StreamingResponse(_stream(ctx, grant.blob_key, first, length), status_code=status, headers=headers,
                              media_type="application/octet-stream")
