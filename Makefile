@@ -33,6 +33,8 @@ bench: install
 	$(BIN)/python bench/ledger.py --quick
 	$(BIN)/python bench/federation.py --quick
 	$(BIN)/python bench/transfer.py --quick
+	$(BIN)/python bench/taxii.py --quick
+	$(BIN)/python bench/age.py --quick
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache

@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     s3_part_size: int = Field(8_388_608, ge=5_242_880, description="multipart part size (bytes) of S3 uploads")
     upload_chunk_bytes: int = Field(8_388_608, ge=1024, le=268_435_456, description="largest chunk of a resumable upload")
     upload_max_bytes: int = Field(1 << 40, ge=1, description="largest file a resumable upload may declare")
+    witness_interval_seconds: float = Field(30, ge=0, description="least time between two witnessing rounds with the peers")
 
     @property
     def advertised_url(self) -> str:

@@ -22,7 +22,8 @@ def policy_from(settings: Settings) -> Policy:
                   descriptor_days=settings.descriptor_days,
                   retry_max=dt.timedelta(seconds=settings.retry_max_seconds),
                   lease=dt.timedelta(seconds=settings.lease_seconds),
-                  upload_chunk_bytes=settings.upload_chunk_bytes, upload_max_bytes=settings.upload_max_bytes)
+                  upload_chunk_bytes=settings.upload_chunk_bytes, upload_max_bytes=settings.upload_max_bytes,
+                  witness_interval=dt.timedelta(seconds=settings.witness_interval_seconds))
 
 
 def build_context(settings: Settings, *, create: bool = False) -> Context:

@@ -18,7 +18,7 @@ from hcx.ledger.checkpoint import CosignatureVerifier
 from hcx.ledger.entry import SALT_SIZE, CustodyEntry, custody_leaf_hash
 from hcx.ledger.note import Ed25519NoteVerifier
 from hcx.ledger.proof import TlogProof, verify_tlog_proof
-from hcx.services import custody
+from hcx.services import custody, witness
 
 app = typer.Typer(help="The custody log: checkpoints and proofs.", no_args_is_help=True)
 MAX_PROOF_BYTES = 1_048_576
@@ -121,3 +121,27 @@ def alarms_cmd(ctx: typer.Context, json_: Annotated[bool, typer.Option("--json")
     else:
         table("Custody-log alarms", ["raised at", "party", "kind", "detail"],
               [[r["raised_at"], r["party"], r["kind"], r["detail"]] for r in rows])
+
+
+@app.command("witnesses")
+def witnesses_cmd(ctx: typer.Context, json_: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Per pinned peer: our largest checkpoint it cosigned, its largest we cosigned, its alarms."""
+    node: Node = ctx.obj
+    rows = witness.witnesses(node.context())
+    if json_:
+        print_json(rows)
+        return
+    table("Witnesses of the custody log", ["peer", "our log", "it cosigned our size", "at",
+                                           "we cosigned its size", "at", "alarms"],
+          [[r["party"], r["log_size"], r["cosigned_our_size"] if r["cosigned_our_size"] is not None else "-",
+            r["cosigned_our_at"] or "-", r["we_cosigned_size"] if r["we_cosigned_size"] is not None else "-",
+            r["we_cosigned_at"] or "-", r["alarms"]] for r in rows])
+
+
+@app.command("witness")
+def witness_cmd(ctx: typer.Context, party: Annotated[str, typer.Argument(help="the pinned peer, e.g. AUS")]) -> None:
+    """Exchange cosignatures with a peer now (the delivery worker does it when the log grew)."""
+    node: Node = ctx.obj
+    done = witness.exchange(node.context(), party.upper())
+    console.print(f"{done.party} cosigned our checkpoint of size {done.our_size}; we cosigned its checkpoint of "
+                  f"size {done.their_size if done.their_size is not None else '(skipped)'}", highlight=False)

@@ -1,6 +1,8 @@
-"""Crypto that is hard to misuse: keys, RFC 8785 canonical JSON, envelopes, receipts and signed
-documents. Only `_primitives` touches `cryptography.hazmat`; everything else calls it."""
+"""Crypto that is hard to misuse: keys, RFC 8785 canonical JSON, envelopes, receipts, signed
+documents and the age file format for evidence. Only `_primitives` touches `cryptography.hazmat`;
+everything else calls it."""
 
+from hcx.crypto.age import AgeIdentity, AgeRecipient, DecryptResult, EncryptResult, decrypt, encrypt
 from hcx.crypto.canonical import canonical
 from hcx.crypto.envelope import (
     Envelope,
@@ -27,7 +29,11 @@ from hcx.crypto.keys import (
 )
 
 __all__ = [
+    "AgeIdentity",
+    "AgeRecipient",
+    "DecryptResult",
     "DecryptionKey",
+    "EncryptResult",
     "EncryptionKey",
     "Envelope",
     "Opened",
@@ -39,6 +45,8 @@ __all__ = [
     "b64d",
     "b64e",
     "canonical",
+    "decrypt",
+    "encrypt",
     "fingerprint",
     "open_",
     "parse_fingerprint",

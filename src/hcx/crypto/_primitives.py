@@ -8,7 +8,11 @@ Everything here works on raw bytes or on small opaque key objects, and raises on
   MLKEM768-X25519 / HKDF-SHA256 / AES-256-GCM: `HybridPrivate`, `HybridPublic`.
   Serialisation: public = ML-KEM-768 encapsulation key (1184 bytes) || X25519 public (32);
   private = ML-KEM-768 seed d||z (64 bytes) || X25519 private scalar (32).
-- Raw X25519 (`x25519_shared_secret`), only so that the Wycheproof vectors can exercise it.
+- Raw X25519 (`x25519_shared_secret`, `x25519_public`), for the Wycheproof vectors and the age
+  format's X25519 recipients.
+- For the age format (`hcx.crypto.age`): HKDF-SHA-256 (`hkdf_sha256`), HMAC-SHA-256
+  (`hmac_sha256`, `hmac_sha256_verify`) and ChaCha20-Poly1305 (`ChaCha20Poly1305Key`), whose
+  `encrypt_into`/`decrypt_into` release the GIL, so that threads can share the work.
 - SHA-256, random bytes.
 - Secrets at rest under a passphrase (`encrypt_with_passphrase`): scrypt + AES-256-GCM,
 
@@ -32,12 +36,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+from typing import NoReturn
 
 from cryptography.exceptions import InvalidSignature as _PycaInvalidSignature
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hpke
+from cryptography.hazmat.primitives import hashes, hmac, hpke
 from cryptography.hazmat.primitives.asymmetric import ed25519, mlkem, x25519
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from hcx.errors import DecryptionError, InvalidInput, InvalidSignature
@@ -172,6 +178,75 @@ def x25519_shared_secret(private: bytes, public: bytes) -> bytes:
         return key.exchange(x25519.X25519PublicKey.from_public_bytes(public))
     except ValueError as exc:
         raise InvalidInput("X25519 gave the all-zero shared secret (low-order public key)") from exc
+
+
+def x25519_public(private: bytes) -> bytes:
+    """X25519(private, basepoint): the public key of a 32-byte X25519 private scalar."""
+    if len(private) != X25519_SIZE:
+        raise InvalidInput("X25519 keys are 32 bytes")
+    return x25519.X25519PrivateKey.from_private_bytes(private).public_key().public_bytes_raw()
+
+
+def hkdf_sha256(ikm: bytes, *, salt: bytes, info: bytes, length: int = 32) -> bytes:
+    """HKDF-SHA-256 (RFC 5869): extract with `salt` (empty means no salt), then expand with `info`."""
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt, info=info).derive(ikm)
+
+
+def hmac_sha256(key: bytes, data: bytes) -> bytes:
+    mac = hmac.HMAC(key, hashes.SHA256())
+    mac.update(data)
+    return mac.finalize()
+
+
+def hmac_sha256_verify(key: bytes, data: bytes, tag: bytes) -> None:
+    """Compare in constant time; raise InvalidSignature if `tag` is not HMAC-SHA-256(key, data)."""
+    mac = hmac.HMAC(key, hashes.SHA256())
+    mac.update(data)
+    try:
+        mac.verify(tag)
+    except _PycaInvalidSignature as exc:
+        raise InvalidSignature("the HMAC-SHA-256 does not verify") from exc
+
+
+CHACHA20_POLY1305_TAG_SIZE = 16
+
+
+class ChaCha20Poly1305Key:
+    """A ChaCha20-Poly1305 key (RFC 8439), 12-byte nonces, no associated data. Its repr shows
+    nothing of the key. The `_into` methods write into a caller's buffer and release the GIL."""
+
+    __slots__ = ("_aead",)
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) != 32:
+            raise InvalidInput(f"a ChaCha20-Poly1305 key is 32 bytes, not {len(key)}")
+        self._aead = ChaCha20Poly1305(key)
+
+    def encrypt(self, nonce: bytes, plaintext: bytes) -> bytes:
+        return self._aead.encrypt(nonce, plaintext, None)
+
+    def decrypt(self, nonce: bytes, ciphertext: bytes) -> bytes:
+        try:
+            return self._aead.decrypt(nonce, ciphertext, None)
+        except InvalidTag as exc:
+            raise DecryptionError("the ChaCha20-Poly1305 tag does not verify") from exc
+
+    def encrypt_into(self, nonce: bytes, plaintext: memoryview, out: memoryview) -> None:
+        """`out` is exactly len(plaintext) + 16 bytes."""
+        self._aead.encrypt_into(nonce, plaintext, None, out)
+
+    def decrypt_into(self, nonce: bytes, ciphertext: memoryview, out: memoryview) -> None:
+        """`out` is exactly len(ciphertext) - 16 bytes; on DecryptionError it holds garbage."""
+        try:
+            self._aead.decrypt_into(nonce, ciphertext, None, out)
+        except InvalidTag as exc:
+            raise DecryptionError("the ChaCha20-Poly1305 tag does not verify") from exc
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("a ChaCha20-Poly1305 key cannot be pickled")
+
+    def __repr__(self) -> str:
+        return "ChaCha20Poly1305Key()"
 
 
 def _secret_aad(purpose: bytes, header: bytes) -> bytes:

@@ -33,6 +33,12 @@ class HttpTransport:
             raise PeerProtocolError(f"{url}: the batch answer does not match the batch")
         return results
 
+    def witness(self, url: str, signed: dict[str, Any]) -> Any:
+        return self._call("POST", f"{url.rstrip('/')}/federation/witness", json.dumps(signed).encode())
+
+    def send_cosignature(self, url: str, signed: dict[str, Any]) -> Any:
+        return self._call("POST", f"{url.rstrip('/')}/federation/witness/cosignature", json.dumps(signed).encode())
+
     def _call(self, method: str, url: str, body: bytes | None) -> Any:
         try:
             response = self._client.request(method, url, content=body,

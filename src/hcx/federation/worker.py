@@ -7,7 +7,7 @@ import threading
 import time
 
 from hcx.errors import Error
-from hcx.services import delivery, federation
+from hcx.services import delivery, federation, witness
 from hcx.services.context import Context
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,7 @@ class DeliveryWorker:
                     next_refresh = time.monotonic() + REFRESH_EVERY_SECONDS
                     federation.refresh_due_peers(self.ctx)
                 busy = delivery.deliver_due(self.ctx) > 0
+                witness.exchange_due(self.ctx)  # peers cosign our checkpoint once it grew (docs/witness.md)
             except Error as exc:
                 log.warning("delivery round failed: %s", exc.message)
                 busy = False

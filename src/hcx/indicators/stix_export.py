@@ -16,6 +16,7 @@ import stix2
 
 from hcx.indicators.markings import is_stix_marking_id
 from hcx.indicators.model import Indicator, IndicatorKind
+from hcx.indicators.sharing import Decision, Destination, RecipientsOf, shareable
 from hcx.indicators.stix_mapping import EXPORT_PATHS, HANDLE_LOGIN_PATH, HANDLE_PLATFORM_PATH, HANDLE_TYPE
 
 HCX_STIX_NAMESPACE = uuid.UUID("5b7d0c3e-3c5e-5b8a-9a36-0d1c6c1f4a11")
@@ -80,3 +81,13 @@ def _name(indicator: Indicator) -> str:
     if indicator.kind is IndicatorKind.CARD:
         return "payment card (keyed hash)"
     return f"{indicator.kind.value}: {indicator.display}"
+
+
+def export_for(indicators: Iterable[Indicator], *, to: Destination, created: dt.datetime,
+               recipients_of: RecipientsOf = lambda _indicator: ()) -> tuple[str, list[tuple[Indicator, Decision]]]:
+    """A bundle of the indicators the TLP policy lets go to `to` (markings kept), and the refusals.
+
+    Every export destined outside the owning authority goes through here: a TLP:RED indicator is
+    never in it, an AMBER one only if `to` is a named recipient (hcx.indicators.sharing)."""
+    allowed, refused = shareable(indicators, to=to, recipients_of=recipients_of)
+    return export_stix(allowed, created=created), refused

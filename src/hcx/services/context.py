@@ -32,6 +32,7 @@ class Policy:
     lease: dt.timedelta = dt.timedelta(seconds=60)
     upload_chunk_bytes: int = 8 << 20
     upload_max_bytes: int = 1 << 40
+    witness_interval: dt.timedelta = dt.timedelta(seconds=30)
 
 
 @dataclass(frozen=True)

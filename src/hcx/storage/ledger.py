@@ -169,6 +169,12 @@ class SqlLedgerStore:
                                     .order_by(LedgerCosignature.party))
         return [StoredCosignature(r.size, r.party, r.line, r.timestamp, r.received_at) for r in rows]
 
+    def latest_cosignature(self, party: str) -> StoredCosignature | None:
+        """`party`'s cosignature of our largest checkpoint it cosigned (witnessing starts from it)."""
+        row = self.session.scalars(select(LedgerCosignature).where(LedgerCosignature.party == party)
+                                   .order_by(LedgerCosignature.size.desc()).limit(1)).first()
+        return StoredCosignature(row.size, row.party, row.line, row.timestamp, row.received_at) if row else None
+
     # --- peers' checkpoints and alarms ------------------------------------------------------
 
     def add_peer_checkpoint(self, checkpoint: StoredCheckpoint) -> None:

@@ -34,6 +34,7 @@ from hcx.storage.models import (
     RequestEvent,
     User,
 )
+from hcx.storage.taxii_store import SqlTaxiiStore
 from hcx.storage.transfer_store import SqlTransferStore
 
 
@@ -274,6 +275,12 @@ class SqlUnitOfWork:
     def ledger(self) -> SqlLedgerStore:
         """The custody log, in this transaction: an entry commits with the change it records."""
         return SqlLedgerStore(self.session)
+
+    # TAXII 2.1 interface and TLP recipients
+    @property
+    def taxii(self) -> SqlTaxiiStore:
+        """Postings in TAXII order, named recipients and TAXII status resources, in this transaction."""
+        return SqlTaxiiStore(self.session)
 
 
 class Database:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 
 from hcx.crypto import _primitives as p
@@ -51,3 +53,45 @@ def test_x25519_rfc7748_section_6_1() -> None:
 def test_random_bytes_and_sha256() -> None:
     assert len(p.random_bytes(32)) == 32 and p.random_bytes(32) != p.random_bytes(32)
     assert p.sha256(b"abc").hex() == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def test_hkdf_sha256_rfc5869_case_1() -> None:
+    okm = p.hkdf_sha256(b"\x0b" * 22, salt=bytes(range(13)), info=bytes(range(0xF0, 0xFA)), length=42)
+    assert okm.hex() == "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"
+
+
+def test_hmac_sha256_rfc4231_case_2() -> None:
+    mac = p.hmac_sha256(b"Jefe", b"what do ya want for nothing?")
+    assert mac.hex() == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+    p.hmac_sha256_verify(b"Jefe", b"what do ya want for nothing?", mac)
+    with pytest.raises(InvalidSignature):
+        p.hmac_sha256_verify(b"Jefe", b"what do ya want for nothing!", mac)
+
+
+def test_x25519_public_is_the_basepoint_multiple() -> None:
+    alice, bob = p.random_bytes(32), p.random_bytes(32)
+    assert p.x25519_shared_secret(alice, p.x25519_public(bob)) == p.x25519_shared_secret(bob, p.x25519_public(alice))
+    with pytest.raises(InvalidInput):
+        p.x25519_public(b"\x01" * 31)
+
+
+def test_chacha20_poly1305_key() -> None:
+    key = p.ChaCha20Poly1305Key(p.random_bytes(32))
+    nonce, plaintext = bytes(12), b"chunk" * 100
+    sealed = key.encrypt(nonce, plaintext)
+    assert len(sealed) == len(plaintext) + p.CHACHA20_POLY1305_TAG_SIZE
+    out = bytearray(len(sealed))
+    key.encrypt_into(nonce, memoryview(plaintext), memoryview(out))
+    assert bytes(out) == sealed and key.decrypt(nonce, sealed) == plaintext
+    opened = bytearray(len(plaintext))
+    key.decrypt_into(nonce, memoryview(sealed), memoryview(opened))
+    assert bytes(opened) == plaintext
+    with pytest.raises(DecryptionError):
+        key.decrypt(b"\x01" + bytes(11), sealed)
+    with pytest.raises(DecryptionError):
+        key.decrypt_into(nonce, memoryview(sealed[:-1] + bytes([sealed[-1] ^ 1])), memoryview(opened))
+    with pytest.raises(InvalidInput):
+        p.ChaCha20Poly1305Key(bytes(16))
+    assert repr(key) == "ChaCha20Poly1305Key()"
+    with pytest.raises(TypeError):
+        pickle.dumps(key)

@@ -1,0 +1,194 @@
+"""The payload of an age file: STREAM over ChaCha20-Poly1305 in 64 KiB chunks, run in parallel.
+
+    nonce of chunk i = i as 11 bytes big endian || 0x01 if the chunk is the final one else 0x00
+
+Each chunk is authenticated on its own, so the work splits into batches of `BATCH_CHUNKS`
+chunks: the calling thread reads a batch and hands it to a pool of `workers` threads, one more
+thread hashes the plaintext (SHA-256) batch after batch, and the calling thread writes finished
+batches in order. pyca's AEAD and hashlib release the GIL, so the threads really run at the same
+time. SHA-256 costs about as much CPU as the AEAD, and reading plus writing about as much again,
+hence its own thread. Batches of 4 MiB keep the Python work per byte small. At most `workers + 1`
+batches are in flight and one is read ahead, in buffers that are reused, so memory stays constant
+(about 8 MiB per batch) whatever the size of the file.
+
+A batch is known to hold the final chunk when the read after it finds the end of the input: the
+final chunk may be full (a payload of a multiple of 64 KiB ends with a full final chunk), and is
+empty only when the whole payload is empty.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, BinaryIO
+
+from hcx.crypto._primitives import CHACHA20_POLY1305_TAG_SIZE as TAG_SIZE
+from hcx.crypto._primitives import ChaCha20Poly1305Key
+from hcx.errors import DecryptionError, InvalidInput
+
+CHUNK_SIZE = 64 * 1024
+SEALED_CHUNK_SIZE = CHUNK_SIZE + TAG_SIZE
+BATCH_CHUNKS = 64  # 4 MiB of plaintext per task
+_COUNTER_LIMIT = 2**88
+
+
+def chunk_nonce(counter: int, final: bool) -> bytes:
+    if counter >= _COUNTER_LIMIT:
+        raise InvalidInput("the payload is too long for the age format")
+    return counter.to_bytes(11, "big") + (b"\x01" if final else b"\x00")
+
+
+def _seal_batch(key: ChaCha20Poly1305Key, plaintext: memoryview, counter: int, final: bool,
+                out: bytearray) -> memoryview:
+    """Encrypt a batch whose first chunk has number `counter` into `out`; `final`: it holds the last chunk."""
+    count = max(1, -(-len(plaintext) // CHUNK_SIZE))  # an empty payload is one empty final chunk
+    target = memoryview(out)[: len(plaintext) + count * TAG_SIZE]
+    for i in range(count):
+        chunk = plaintext[i * CHUNK_SIZE : (i + 1) * CHUNK_SIZE]
+        start = i * SEALED_CHUNK_SIZE
+        key.encrypt_into(chunk_nonce(counter + i, final and i == count - 1), chunk,
+                         target[start : start + len(chunk) + TAG_SIZE])
+    return target
+
+
+def _open_chunk(key: ChaCha20Poly1305Key, sealed: memoryview, counter: int, final: bool, out: memoryview) -> None:
+    try:
+        key.decrypt_into(chunk_nonce(counter, final), sealed, out)
+        return
+    except DecryptionError:
+        pass
+    # Say why: the other value of the final-chunk flag tells a cut or an extended file from damage.
+    if len(sealed) == SEALED_CHUNK_SIZE:
+        try:
+            key.decrypt_into(chunk_nonce(counter, not final), sealed, out)
+        except DecryptionError:
+            pass
+        else:
+            if final:
+                raise DecryptionError(f"the age payload is truncated: chunk {counter} is not the final chunk, "
+                                      "and nothing follows it")
+            raise DecryptionError(f"the age payload has data after its final chunk (chunk {counter})")
+    raise DecryptionError(f"chunk {counter} of the age payload failed authentication "
+                          "(altered, reordered, truncated or with data appended)")
+
+
+def _open_batch(key: ChaCha20Poly1305Key, sealed: memoryview, counter: int, final: bool,
+                out: bytearray) -> memoryview:
+    """Decrypt a batch of sealed chunks into `out`; `final`: the input ends with this batch."""
+    count = -(-len(sealed) // SEALED_CHUNK_SIZE)
+    last_size = len(sealed) - (count - 1) * SEALED_CHUNK_SIZE
+    if count == 0:
+        raise DecryptionError("the age payload is truncated: it has no chunks")
+    if last_size < TAG_SIZE:
+        raise DecryptionError(f"the age payload is truncated: chunk {counter + count - 1} is "
+                              f"{last_size} bytes, shorter than its tag")
+    if final and last_size == TAG_SIZE and counter + count - 1 > 0:
+        raise DecryptionError(f"the final chunk of the age payload (chunk {counter + count - 1}) is empty, "
+                              "which only an empty payload may be")
+    target = memoryview(out)[: len(sealed) - count * TAG_SIZE]
+    for i in range(count):
+        start = i * SEALED_CHUNK_SIZE
+        piece = sealed[start : start + SEALED_CHUNK_SIZE]
+        plain_start = i * CHUNK_SIZE
+        _open_chunk(key, piece, counter + i, final and i == count - 1,
+                    target[plain_start : plain_start + len(piece) - TAG_SIZE])
+    return target
+
+
+def read_into(src: BinaryIO, buffer: bytearray) -> memoryview:
+    """Fill `buffer` from `src`; the part filled is shorter only at the end of the input."""
+    view = memoryview(buffer)
+    readinto = getattr(src, "readinto", None)
+    filled = 0
+    while filled < len(buffer):
+        if readinto is not None:
+            got = readinto(view[filled:]) or 0
+        else:
+            data = src.read(len(buffer) - filled)
+            got = len(data)
+            view[filled : filled + got] = data
+        if not got:
+            break
+        filled += got
+    return view[:filled]
+
+
+def write_all(dst: BinaryIO, data: memoryview) -> None:
+    """Write all of `data`: a raw (unbuffered) stream may take only part of it per call."""
+    while data:
+        written = dst.write(data)
+        if written is None or written >= len(data):
+            return
+        data = data[written:]
+
+
+_Task = Callable[[memoryview, int, bool, bytearray], memoryview]
+
+
+def _run(src: BinaryIO, dst: BinaryIO, workers: int, read_size: int, out_size: int, task: _Task,
+         hash_input: bool) -> tuple[int, bytes]:
+    """Read batches of `read_size` bytes, run `task(batch, first chunk number, final, out)` on a
+    pool, write the results in order. Returns the plaintext's size and SHA-256 (of the input when
+    `hash_input`, else of the output). The batch buffers are reused: fresh 4 MiB allocations
+    would cost page faults and zeroing on every batch."""
+    if workers < 1:
+        raise InvalidInput("the age stream needs at least one worker")
+    digest = hashlib.sha256()
+    size = 0
+    free: list[tuple[bytearray, bytearray]] = []
+    pending: deque[tuple[Future[memoryview], Future[Any], tuple[bytearray, bytearray]]] = deque()
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hcx-age")
+    hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hcx-age-sha256")  # one thread: in order
+
+    def buffers() -> tuple[bytearray, bytearray]:
+        return free.pop() if free else (bytearray(read_size), bytearray(out_size))
+
+    def write_oldest() -> None:
+        nonlocal size
+        future, hashed, used = pending.popleft()
+        result = future.result()
+        if not hash_input:
+            hashed = hasher.submit(digest.update, result)
+            size += len(result)
+        write_all(dst, result)
+        hashed.result()
+        free.append(used)
+
+    try:
+        counter = 0
+        slot = buffers()
+        batch = read_into(src, slot[0])
+        while True:
+            next_slot = buffers()
+            following = read_into(src, next_slot[0]) if len(batch) == read_size else batch[:0]
+            final = not following
+            sealing = pool.submit(task, batch, counter, final, slot[1])
+            pending.append((sealing, hasher.submit(digest.update, batch) if hash_input else sealing, slot))
+            size += len(batch) if hash_input else 0
+            counter += BATCH_CHUNKS
+            while len(pending) > workers:
+                write_oldest()
+            if final:
+                break
+            batch, slot = following, next_slot
+        while pending:
+            write_oldest()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        hasher.shutdown(wait=True, cancel_futures=True)
+    return size, digest.digest()
+
+
+def seal_stream(src: BinaryIO, dst: BinaryIO, key: ChaCha20Poly1305Key, workers: int) -> tuple[int, bytes]:
+    """Encrypt all of `src` to `dst`; return the plaintext's size and SHA-256."""
+    return _run(src, dst, workers, BATCH_CHUNKS * CHUNK_SIZE, BATCH_CHUNKS * SEALED_CHUNK_SIZE,
+                lambda batch, counter, final, out: _seal_batch(key, batch, counter, final, out), hash_input=True)
+
+
+def open_stream(src: BinaryIO, dst: BinaryIO, key: ChaCha20Poly1305Key, workers: int) -> tuple[int, bytes]:
+    """Decrypt all of `src` to `dst`; return the plaintext's size and SHA-256. Only authenticated
+    chunks reach `dst`, in order; on an error, what was written is an authentic prefix."""
+    return _run(src, dst, workers, BATCH_CHUNKS * SEALED_CHUNK_SIZE, BATCH_CHUNKS * CHUNK_SIZE,
+                lambda batch, counter, final, out: _open_batch(key, batch, counter, final, out), hash_input=False)
