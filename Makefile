@@ -35,6 +35,7 @@ bench: install
 	$(BIN)/python bench/taxii.py --quick
 	$(BIN)/python bench/age.py --quick
 	$(BIN)/python bench/evidence.py --quick
+	$(BIN)/python bench/transfer.py --quick
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache

@@ -42,6 +42,14 @@ class Settings(BaseSettings):
     worker_interval_seconds: float = Field(0.5, gt=0, description="how often the delivery worker looks for work")
     retry_max_seconds: float = Field(900, gt=0, description="longest wait between two delivery attempts")
     lease_seconds: float = Field(60, gt=0, description="how long a worker owns a message it is sending")
+    blob_url: str = Field("", description="where evidence bytes live: s3://bucket/prefix; default the data dir's blobs/")
+    s3_endpoint_url: str = Field("", description="S3-compatible endpoint (MinIO, Ceph...); default AWS")
+    s3_region: str = Field("", description="S3 region; default from the standard AWS settings")
+    s3_access_key_id: str = Field("", description="S3 access key; default from the standard AWS settings")
+    s3_secret_access_key: SecretStr | None = Field(None, description="S3 secret key; default from the standard AWS settings")
+    s3_part_size: int = Field(8_388_608, ge=5_242_880, description="multipart part size (bytes) of S3 uploads")
+    upload_chunk_bytes: int = Field(8_388_608, ge=1024, le=268_435_456, description="largest chunk of a resumable upload")
+    upload_max_bytes: int = Field(1 << 40, ge=1, description="largest file a resumable upload may declare")
     witness_interval_seconds: float = Field(30, ge=0, description="least time between two witnessing rounds with the peers")
 
     @property

@@ -6,7 +6,7 @@ import datetime as dt
 
 from hcx.config import Settings
 from hcx.errors import ConfigError
-from hcx.federation.transport import HttpTransport
+from hcx.federation.blob_transport import HttpBlobTransport
 from hcx.rules import load_rules
 from hcx.services.context import Context, Policy, SystemClock
 from hcx.storage.blobs import make_blob_store
@@ -22,6 +22,7 @@ def policy_from(settings: Settings) -> Policy:
                   descriptor_days=settings.descriptor_days,
                   retry_max=dt.timedelta(seconds=settings.retry_max_seconds),
                   lease=dt.timedelta(seconds=settings.lease_seconds),
+                  upload_chunk_bytes=settings.upload_chunk_bytes, upload_max_bytes=settings.upload_max_bytes,
                   witness_interval=dt.timedelta(seconds=settings.witness_interval_seconds))
 
 
@@ -37,5 +38,5 @@ def build_context(settings: Settings, *, create: bool = False) -> Context:
     migrate(database.engine)
     return Context(unit_of_work=database.unit_of_work, read_unit_of_work=database.read_unit_of_work,
                    rules=load_rules(), clock=SystemClock(),
-                   policy=policy_from(settings), key_passphrase=settings.passphrase(), transport=HttpTransport(),
+                   policy=policy_from(settings), key_passphrase=settings.passphrase(), transport=HttpBlobTransport(),
                    blobs=make_blob_store(settings))

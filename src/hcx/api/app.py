@@ -10,7 +10,8 @@ from fastapi import FastAPI
 from hcx import __version__
 from hcx.api import errors
 from hcx.api.limits import BodyLimit
-from hcx.api.routers import federation, peers, reference, requests, system
+from hcx.api.routers import blobs as federation_blobs
+from hcx.api.routers import federation, peers, reference, requests, system, uploads
 from hcx.api.routers import taxii as taxii_router
 from hcx.api.routers import witness as witness_routes
 from hcx.config import Settings
@@ -45,9 +46,12 @@ def create_app(settings: Settings, *, context: Context | None = None, deliver: b
     for router in (system.router, requests.router, reference.router, peers.router):
         app.include_router(router, prefix=PREFIX)
     app.include_router(federation.router)
+    app.include_router(uploads.router, prefix=PREFIX)
+    app.include_router(federation_blobs.router)
     app.include_router(witness_routes.api_router, prefix=PREFIX)
     app.include_router(witness_routes.router)
     app.mount("/taxii2", taxii_router.create_app(ctx, max_content_length=settings.max_body_bytes))
     # the inbox streams and limits its own (larger) messages
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, exempt_prefix="/federation/")
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, exempt_prefix="/federation/",
+                       larger=[(uploads.CHUNK_PATH, ctx.policy.upload_chunk_bytes)])
     return app

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from hcx import errors
-from hcx.cli import accounts, evidence, federation, indicators, log, parties, requests
+from hcx.cli import accounts, evidence, evidence_transfer, federation, indicators, log, parties, requests
 from hcx.cli.node import Node
 from hcx.cli.output import console, exit_code, print_error
 from hcx.config import default_data_dir, load_settings
@@ -30,7 +30,11 @@ app.add_typer(federation.outbox_app, name="outbox")
 app.add_typer(federation.inbox_app, name="inbox")
 app.add_typer(log.app, name="log")
 app.add_typer(indicators.app, name="indicators")
-app.add_typer(evidence.app, name="evidence")
+# `evidence` gathers the commands of several modules: each adds its Typer here, unnamed
+evidence_app = typer.Typer(help="Evidence: seal, list, export; upload, download.", no_args_is_help=True)
+evidence_app.add_typer(evidence.app)
+evidence_app.add_typer(evidence_transfer.app)
+app.add_typer(evidence_app, name="evidence")
 app.command("verify")(evidence.verify_cmd)
 
 

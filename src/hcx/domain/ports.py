@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 from hcx.ledger.merkle import Subtree
 from hcx.ledger.records import Alarm, NewLeaf, StoredCheckpoint, StoredCosignature, StoredEntry
@@ -277,4 +277,37 @@ class BlobStore(Protocol):
 
     def delete(self, key: str) -> None:
         """Remove a blob; no error if it is absent."""
+        ...
+
+
+@runtime_checkable
+class BlobStaging(Protocol):
+    """The partial bytes of resumable uploads and downloads, beside a BlobStore (storage/blobs.py)."""
+
+    def partial_size(self, key: str) -> int:
+        """How many bytes are staged under `key` (0 if none)."""
+        ...
+
+    def append(self, key: str, offset: int, data: bytes) -> None:
+        """Durably store `data` at `offset`, dropping any staged bytes past `offset` first."""
+        ...
+
+    def read_partial(self, key: str, offset: int, length: int) -> bytes:
+        ...
+
+    def promote(self, key: str, blob_key: str, *, size: int, sha256: str) -> None:
+        """Make the staged bytes the blob `blob_key` if size and SHA-256 match (VerificationError if not)."""
+        ...
+
+    def discard(self, key: str) -> None:
+        ...
+
+
+@runtime_checkable
+class BlobFetcher(Protocol):
+    """Ranged GETs of a peer's blob (federation/blob_transport.py)."""
+
+    def fetch_range(self, url: str, *, headers: dict[str, str], offset: int
+                    ) -> AbstractContextManager[Iterator[bytes]]:
+        """The blob's bytes from `offset` to its end, as they arrive; PeerError if refused."""
         ...

@@ -30,6 +30,8 @@ class Policy:
     descriptor_days: int = 30
     retry_max: dt.timedelta = dt.timedelta(minutes=15)
     lease: dt.timedelta = dt.timedelta(seconds=60)
+    upload_chunk_bytes: int = 8 << 20
+    upload_max_bytes: int = 1 << 40
     witness_interval: dt.timedelta = dt.timedelta(seconds=30)
 
 

@@ -214,4 +214,5 @@ from hcx.storage import (  # noqa: E402, F401
     indicator_models,
     ledger_models,
     taxii_models,
+    transfer_models,
 )

@@ -36,6 +36,7 @@ from hcx.storage.models import (
     User,
 )
 from hcx.storage.taxii_store import SqlTaxiiStore
+from hcx.storage.transfer_store import SqlTransferStore
 
 
 class SqlUnitOfWork:
@@ -269,6 +270,9 @@ class SqlUnitOfWork:
     def evidence(self) -> SqlEvidenceStore:
         """Evidence packages, in this transaction."""
         return SqlEvidenceStore(self.session)
+    def transfers(self) -> SqlTransferStore:
+        """Uploads and blob capabilities, in this transaction."""
+        return SqlTransferStore(self.session)
 
     # custody log
     @property
