@@ -270,6 +270,8 @@ class SqlUnitOfWork:
     def evidence(self) -> SqlEvidenceStore:
         """Evidence packages, in this transaction."""
         return SqlEvidenceStore(self.session)
+
+    @property
     def transfers(self) -> SqlTransferStore:
         """Uploads and blob capabilities, in this transaction."""
         return SqlTransferStore(self.session)
