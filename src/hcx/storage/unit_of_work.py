@@ -164,7 +164,8 @@ class SqlUnitOfWork:
             update(ReferenceCounter)
             .where(ReferenceCounter.party == party, ReferenceCounter.year == year)
             .values(last=ReferenceCounter.last + 1)
-            .returning(ReferenceCounter.last)).scalar()
+            .returning(ReferenceCounter.last)
+            .execution_options(synchronize_session=False)).scalar()  # counters are never held as objects
         if bumped is not None:
             return int(bumped)
         self._flush(ReferenceCounter(party=party, year=year, last=1))
@@ -180,6 +181,13 @@ class SqlUnitOfWork:
     def find_exchange(self, exchange_id: str, *, authority_id: str) -> Request | None:
         return self.session.scalars(select(Request).where(
             Request.exchange_id == exchange_id, Request.authority_id == authority_id).with_for_update()).first()
+
+    def find_exchanges(self, exchange_ids: Sequence[str]) -> Sequence[Request]:
+        """The requests of these exchanges, whatever their authority, locked like `find_exchange`."""
+        if not exchange_ids:
+            return []
+        return self.session.scalars(select(Request).where(Request.exchange_id.in_(exchange_ids))
+                                    .with_for_update()).all()
 
     # keys and peers
     def add_key(self, *, kid: str, owner: str, purpose: str, public: bytes, private_encrypted: bytes,
@@ -243,6 +251,28 @@ class SqlUnitOfWork:
         return self.session.scalars(select(InboxMessage).where(
             InboxMessage.exchange_id == exchange_id, InboxMessage.status == "waiting")
             .order_by(InboxMessage.seq)).all()
+
+    # batches: one statement for many messages
+    def outbox_due(self, *, now: dt.datetime) -> bool:
+        """Is any message due? (Read without a lease, so an idle worker need not take the write lock.)"""
+        query = (select(OutboxMessage.id)
+                 .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now,
+                        (OutboxMessage.lease_until.is_(None)) | (OutboxMessage.lease_until <= now)).limit(1))
+        return self.session.execute(query).first() is not None
+
+    def get_outboxes(self, ids: Sequence[str]) -> Sequence[OutboxMessage]:
+        return self.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids))).all() if ids else []
+
+    def get_inboxes(self, ids: Sequence[str]) -> Sequence[InboxMessage]:
+        return self.session.scalars(select(InboxMessage).where(InboxMessage.id.in_(ids))).all() if ids else []
+
+    def waiting_exchanges(self, exchange_ids: Sequence[str]) -> set[str]:
+        """Those of `exchange_ids` that have messages waiting for their turn."""
+        if not exchange_ids:
+            return set()
+        query = (select(InboxMessage.exchange_id).distinct()
+                 .where(InboxMessage.exchange_id.in_(exchange_ids), InboxMessage.status == "waiting"))
+        return {e for e in self.session.scalars(query) if e is not None}
 
     def list_inbox(self, *, limit: int = 100) -> Sequence[InboxMessage]:
         return self.session.scalars(select(InboxMessage).order_by(InboxMessage.received_at.desc())
