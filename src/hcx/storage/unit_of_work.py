@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, bindparam, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -34,6 +34,13 @@ from hcx.storage.models import (
     RequestEvent,
     User,
 )
+
+_COUNTERS = ReferenceCounter.__table__
+# built once (Core, not ORM): building a statement costs more than running it; counters are never
+# held as objects, so nothing in the session goes stale
+_BUMP_COUNTER = (update(_COUNTERS)
+                 .where(_COUNTERS.c.party == bindparam("counter_party"), _COUNTERS.c.year == bindparam("counter_year"))
+                 .values(last=_COUNTERS.c.last + 1).returning(_COUNTERS.c.last))
 
 
 class SqlUnitOfWork:
@@ -160,12 +167,7 @@ class SqlUnitOfWork:
         return self.session.scalars(query).all()
 
     def next_reference_number(self, *, party: str, year: int) -> int:
-        bumped = self.session.execute(
-            update(ReferenceCounter)
-            .where(ReferenceCounter.party == party, ReferenceCounter.year == year)
-            .values(last=ReferenceCounter.last + 1)
-            .returning(ReferenceCounter.last)
-            .execution_options(synchronize_session=False)).scalar()  # counters are never held as objects
+        bumped = self.session.connection().execute(_BUMP_COUNTER, {"counter_party": party, "counter_year": year}).scalar()
         if bumped is not None:
             return int(bumped)
         self._flush(ReferenceCounter(party=party, year=year, last=1))
