@@ -18,9 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from hcx.crypto.envelope import Opened, open_, seal, sign_receipt
 from hcx.crypto.keys import DecryptionKey, EncryptionKey, SigningKey, VerifyKey, b64d
 from hcx.domain import lifecycle
+from hcx.domain.descriptor import Descriptor
 from hcx.domain.lifecycle import Direction, Step
 from hcx.domain.model import Draft
-from hcx.domain.descriptor import Descriptor
 from hcx.domain.ports import InboxRecord, RequestRecord, UnitOfWork
 from hcx.errors import Conflict, Error, InvalidInput, NotFound, PolicyDenied, VerificationError
 from hcx.services import federation

@@ -9,9 +9,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, bindparam, select, update
+from sqlalchemy import Engine, Table, bindparam, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -35,12 +35,18 @@ from hcx.storage.models import (
     User,
 )
 
-_COUNTERS = ReferenceCounter.__table__
+_COUNTERS = cast(Table, ReferenceCounter.__table__)
 # built once (Core, not ORM): building a statement costs more than running it; counters are never
 # held as objects, so nothing in the session goes stale
 _BUMP_COUNTER = (update(_COUNTERS)
                  .where(_COUNTERS.c.party == bindparam("counter_party"), _COUNTERS.c.year == bindparam("counter_year"))
                  .values(last=_COUNTERS.c.last + 1).returning(_COUNTERS.c.last))
+
+_OUTBOX = cast(Table, OutboxMessage.__table__)
+_DUE = (select(_OUTBOX.c.id)  # what an idle worker asks many times a second
+        .where(_OUTBOX.c.status == "pending", _OUTBOX.c.next_attempt_at <= bindparam("due_now"),
+               _OUTBOX.c.lease_until.is_(None) | (_OUTBOX.c.lease_until <= bindparam("due_now")))
+        .limit(1))
 
 
 class SqlUnitOfWork:
@@ -257,10 +263,7 @@ class SqlUnitOfWork:
     # batches: one statement for many messages
     def outbox_due(self, *, now: dt.datetime) -> bool:
         """Is any message due? (Read without a lease, so an idle worker need not take the write lock.)"""
-        query = (select(OutboxMessage.id)
-                 .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now,
-                        (OutboxMessage.lease_until.is_(None)) | (OutboxMessage.lease_until <= now)).limit(1))
-        return self.session.execute(query).first() is not None
+        return self.session.connection().execute(_DUE, {"due_now": now}).first() is not None
 
     def get_outboxes(self, ids: Sequence[str]) -> Sequence[OutboxMessage]:
         return self.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids))).all() if ids else []
