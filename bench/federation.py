@@ -5,8 +5,8 @@ costs: state change + sign + encrypt + commit on the sender, the worker's claim,
 decrypt + verify + store + signed receipt on the receiver, the receipt's verification and commit on
 the sender.
 
-- single: one message at a time (an expedited preservation request submitted, then waited for);
-  latency = the outbox row's created_at → delivered_at (queue → receipt), and also from just before
+- single: one message at a time (an expedited preservation request drafted and submitted through
+  the sender's API, as a user does, so the sender's own worker is woken; then waited for); latency = the outbox row's created_at → delivered_at (queue → receipt), and also from just before
   the submission (which seals the message) to delivered_at.
 - batch: N messages queued while the sender is stopped, then the sender is started; throughput =
   N / (the sender records the last receipt − the receiver stores the first message); the gaps
@@ -166,7 +166,7 @@ def run_baseline(base: Path, count: int, body: bytes) -> dict[str, Any]:
 
 def run_nodes(base: Path, *, single: int, batch: int) -> tuple[dict[str, Any], dict[str, Any], int]:
     from hcx.cli import demo
-    from hcx.cli.demo import DemoNode, example
+    from hcx.cli.demo import Client, DemoNode, example
     from hcx.domain.lifecycle import Step
     from hcx.services import accounts, requests
     from hcx.services.requests import NewRequest
@@ -187,11 +187,26 @@ def run_nodes(base: Path, *, single: int, batch: int) -> tuple[dict[str, Any], d
         contact = accounts.principal_for(ctx, vnm.user("contact"))
         draft = NewRequest.model_validate({"draft": example("expedited_preservation")})
 
-        def submit() -> str:
-            rid = requests.create(ctx, contact, draft).id
-            requests.transition(ctx, contact, rid, Step(action="submit"))
+        def queued(rid: str) -> str:
             with ctx.reading() as uow:  # reads never take the write lock the node's worker needs
                 return next(m.id for m in uow.list_outbox(limit=50) if m.request_id == rid)
+
+        def submit() -> str:
+            """In this process, straight into VNM's database (for the batch, while VNM is stopped)."""
+            rid = requests.create(ctx, contact, draft).id
+            requests.transition(ctx, contact, rid, Step(action="submit"))
+            return queued(rid)
+
+        api = Client(vnm, "contact")
+
+        def submit_over_api() -> str:
+            """As a user does: through VNM's API, so VNM's own worker is woken by the queued message."""
+            created = api.http.post("/requests", json={"draft": example("expedited_preservation")})
+            assert created.status_code == 201, created.text
+            rid = created.json()["id"]
+            submitted = api.http.post(f"/requests/{rid}/transitions", json={"action": "submit"})
+            assert submitted.status_code == 200, submitted.text
+            return queued(rid)
 
         def delivered(message_id: str) -> tuple[dt.datetime, dt.datetime] | None:
             with ctx.reading() as uow:
@@ -202,14 +217,14 @@ def run_nodes(base: Path, *, single: int, batch: int) -> tuple[dict[str, Any], d
 
         # warm up: both serve processes decrypt their keys on first use
         for _ in range(3):
-            warm = submit()
+            warm = submit_over_api()
             wait(lambda m=warm: delivered(m), 60, "the warm-up message", every=0.002)
 
         print(f"single: {single} messages, one at a time ...", flush=True)
         queue_to_receipt, submit_to_receipt = [], []
         for _ in range(single):
             before = dt.datetime.now(dt.UTC)
-            sent = submit()
+            sent = submit_over_api()
             created, done = wait(lambda m=sent: delivered(m), 30, "a message to be delivered", every=0.002)
             queue_to_receipt.append((done - created).total_seconds())
             submit_to_receipt.append((done - before).total_seconds())
