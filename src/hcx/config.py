@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     worker_interval_seconds: float = Field(0.5, gt=0, description="how often the delivery worker looks for work")
     retry_max_seconds: float = Field(900, gt=0, description="longest wait between two delivery attempts")
     lease_seconds: float = Field(60, gt=0, description="how long a worker owns a message it is sending")
+    match_max_set: int = Field(2_000_000, ge=0, description="largest indicator set a peer may declare for one match session")
+    match_sessions_per_hour: int = Field(4, ge=0, description="match sessions one peer may open per hour")
+    match_items_per_day: int = Field(4_000_000, ge=0, description="indicators one peer may submit for matching per 24 hours")
+    match_chunk: int = Field(50_000, ge=1, le=60_000, description="points per match protocol message")
+    match_workers: int = Field(0, ge=0, description="processes for matching's public-key operations; 0: one per core")
 
     @property
     def advertised_url(self) -> str:

@@ -20,7 +20,10 @@ def policy_from(settings: Settings) -> Policy:
                   replay_window=dt.timedelta(hours=settings.replay_window_hours),
                   descriptor_days=settings.descriptor_days,
                   retry_max=dt.timedelta(seconds=settings.retry_max_seconds),
-                  lease=dt.timedelta(seconds=settings.lease_seconds))
+                  lease=dt.timedelta(seconds=settings.lease_seconds),
+                  match_max_set=settings.match_max_set, match_sessions_per_hour=settings.match_sessions_per_hour,
+                  match_items_per_day=settings.match_items_per_day, match_chunk=settings.match_chunk,
+                  match_workers=settings.match_workers)
 
 
 def build_context(settings: Settings, *, create: bool = False) -> Context:

@@ -11,6 +11,7 @@ from hcx import __version__
 from hcx.api import errors
 from hcx.api.limits import BodyLimit
 from hcx.api.routers import federation, peers, reference, requests, system
+from hcx.api.routers import matching as matching_router
 from hcx.config import Settings
 from hcx.federation.worker import DeliveryWorker
 from hcx.services.context import Context
@@ -43,6 +44,7 @@ def create_app(settings: Settings, *, context: Context | None = None, deliver: b
     for router in (system.router, requests.router, reference.router, peers.router):
         app.include_router(router, prefix=PREFIX)
     app.include_router(federation.router)
+    app.include_router(matching_router.router)
     # the inbox streams and limits its own (larger) messages
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, exempt_prefix="/federation/")
     return app

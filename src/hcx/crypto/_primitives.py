@@ -9,6 +9,8 @@ Everything here works on raw bytes or on small opaque key objects, and raises on
   Serialisation: public = ML-KEM-768 encapsulation key (1184 bytes) || X25519 public (32);
   private = ML-KEM-768 seed d||z (64 bytes) || X25519 private scalar (32).
 - Raw X25519 (`x25519_shared_secret`), only so that the Wycheproof vectors can exercise it.
+- Batched X25519 (`x25519_exchange_many`): one scalar times many u-coordinates, the
+  exponentiation of the private set intersection (crypto/psi.py).
 - SHA-256, random bytes.
 - Secrets at rest under a passphrase (`encrypt_with_passphrase`): scrypt + AES-256-GCM,
 
@@ -172,6 +174,22 @@ def x25519_shared_secret(private: bytes, public: bytes) -> bytes:
         return key.exchange(x25519.X25519PublicKey.from_public_bytes(public))
     except ValueError as exc:
         raise InvalidInput("X25519 gave the all-zero shared secret (low-order public key)") from exc
+
+
+def x25519_exchange_many(scalar: bytes, points: bytes) -> bytes:
+    """X25519(scalar, u) for each 32-byte u-coordinate in `points`, concatenated in order.
+
+    The scalar is clamped as RFC 7748 says, so results commute: X25519(a, X25519(b, u)) equals
+    X25519(b, X25519(a, u)). A point of low order (all-zero result) is refused, whole batch."""
+    if len(scalar) != X25519_SIZE or len(points) % X25519_SIZE:
+        raise InvalidInput("X25519 scalars and points are 32 bytes each")
+    key = x25519.X25519PrivateKey.from_private_bytes(scalar)
+    exchange, public = key.exchange, x25519.X25519PublicKey.from_public_bytes
+    try:
+        return b"".join([exchange(public(points[i:i + X25519_SIZE]))
+                         for i in range(0, len(points), X25519_SIZE)])
+    except ValueError as exc:
+        raise InvalidInput("a point of low order (X25519 gave the all-zero result)") from exc
 
 
 def _secret_aad(purpose: bytes, header: bytes) -> bytes:

@@ -29,6 +29,11 @@ class Policy:
     descriptor_days: int = 30
     retry_max: dt.timedelta = dt.timedelta(minutes=15)
     lease: dt.timedelta = dt.timedelta(seconds=60)
+    match_max_set: int = 2_000_000
+    match_sessions_per_hour: int = 4
+    match_items_per_day: int = 4_000_000
+    match_chunk: int = 50_000
+    match_workers: int = 0
 
 
 @dataclass(frozen=True)

@@ -209,4 +209,4 @@ class AuditEvent(Base):
 
 
 # The other tables live in their own modules; importing them registers them on Base.
-from hcx.storage import indicator_models, ledger_models  # noqa: E402, F401
+from hcx.storage import indicator_models, ledger_models, matching_models  # noqa: E402, F401

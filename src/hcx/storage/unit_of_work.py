@@ -20,6 +20,7 @@ from hcx.errors import Conflict
 from hcx.storage.db import make_engine
 from hcx.storage.indicator_store import SqlIndicatorStore
 from hcx.storage.ledger import SqlLedgerStore
+from hcx.storage.matching_store import SqlMatchStore
 from hcx.storage.models import (
     ApiToken,
     AuditEvent,
@@ -262,6 +263,11 @@ class SqlUnitOfWork:
     def indicators(self) -> SqlIndicatorStore:
         """The correlation index, in this transaction."""
         return SqlIndicatorStore(self.session)
+
+    @property
+    def matching(self) -> SqlMatchStore:
+        """Matching between nodes: shareable marks, sessions, results, in this transaction."""
+        return SqlMatchStore(self.session)
 
     # custody log
     @property
