@@ -456,10 +456,11 @@ def _on_y(ctx: Context, opened: Opened, body: YBody) -> dict[str, Any]:
         if session.state != "open":
             raise Refused("the session is finished")
         scalar, shared = _secret_and_set(ctx, uow, session)
-    start = body.index * session.chunk_size
+        chunk = session.chunk_size
+    start = body.index * chunk
     if start >= len(shared.elements):
         raise Refused(f"there is no chunk {body.index}")
-    points = _blind(ctx, scalar, session.id, shared.elements[start:start + session.chunk_size])
+    points = _blind(ctx, scalar, body.session, shared.elements[start:start + chunk])
     return {"session": body.session, "index": body.index, "points": b64e(points)}
 
 
@@ -509,7 +510,26 @@ class Summary:
     resumed: bool
 
 
-def _call(ctx: Context, session: SessionRecord, kind: str, body: dict[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class _Progress:
+    """An initiator session as the driver sees it between transactions."""
+
+    id: str
+    authority_id: str
+    peer_party: str
+    peer_authority: str
+    peer_size: int
+    chunk_size: int
+    x_chunks: int
+    y_chunks: int
+
+    @classmethod
+    def of(cls, s: SessionRecord) -> _Progress:
+        return cls(s.id, s.authority_id, s.peer_party, s.peer_authority, s.peer_size, s.chunk_size, s.x_chunks,
+                   s.y_chunks)
+
+
+def _call(ctx: Context, session: SessionRecord | _Progress, kind: str, body: dict[str, Any]) -> dict[str, Any]:
     """Send one protocol message to the peer and return its verified answer's body."""
     with ctx.reading() as uow:
         message_id, wire = _seal(ctx, uow, kind=kind, own_authority=session.authority_id, party=session.peer_party,
@@ -587,7 +607,7 @@ def run(ctx: Context, principal: Principal, party: str, *, authority: str | None
     return _drive(ctx, session_id, scalar, shared, resumed)
 
 
-def _save(ctx: Context, session_id: str, **changes: Any) -> SessionRecord:
+def _save(ctx: Context, session_id: str, **changes: Any) -> _Progress:
     with ctx.unit_of_work() as uow:
         session = store(uow).get_session(session_id, INITIATOR)
         assert session is not None
@@ -597,14 +617,16 @@ def _save(ctx: Context, session_id: str, **changes: Any) -> SessionRecord:
             store(uow).put_chunk(session_id=session_id, role=INITIATOR, part=part, idx=idx, data=data)
         for name, value in {**changes, "updated_at": ctx.clock.now()}.items():
             setattr(session, name, value)
+        progress = _Progress.of(session)
         uow.commit()
-        return session
+        return progress
 
 
 def _drive(ctx: Context, session_id: str, scalar: bytes, shared: SharedSet, resumed: bool) -> Summary:
     with ctx.reading() as uow:
-        session = store(uow).get_session(session_id, INITIATOR)
-        assert session is not None
+        record = store(uow).get_session(session_id, INITIATOR)
+        assert record is not None
+        session = _Progress.of(record)
     chunk, elements = session.chunk_size, shared.elements
     answer = _call(ctx, session, OPEN, {"session": session.id, "protocol": psi.PROTOCOL, "x_size": len(elements),
                                         "chunk_size": chunk})
