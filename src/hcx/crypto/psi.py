@@ -11,9 +11,9 @@ model:
 
 "^" is X25519: the Montgomery ladder on Curve25519 with a clamped scalar, which commutes
 (clamp(a)·clamp(b)·P either way). H hashes an element to a point *on the curve* (not its twist) by
-SHA-512 and rejection: u = SHA-512(label ‖ session ‖ counter ‖ element)[:32] with the top bit
-cleared, accepted when u < p and u³ + 486662u² + u is a non-zero square mod p (a Legendre symbol,
-gmpy2). Staying on the curve matters: a point's curve/twist bit survives exponentiation, and the
+SHA-512 and rejection: each digest SHA-512(label ‖ session ‖ counter ‖ element) gives two
+candidates (its two 32-byte halves, little-endian, top bit cleared); the first u < p, not of low
+order, with u³ + 486662u² + u a non-zero square mod p (a Legendre symbol, gmpy2) is the point. Staying on the curve matters: a point's curve/twist bit survives exponentiation, and the
 other side could otherwise count how many of its peer's elements hash to the twist.
 
 Two sessions never share points: the session id is hashed in, and the secrets are fresh per
@@ -59,17 +59,45 @@ def element(kind: str, value: str) -> bytes:
     return kind.encode() + b"\x00" + value.encode()
 
 
+_COUNTERS: Final = [bytes([counter]) for counter in range(_MAX_TRIES // 2)]  # two candidates per digest
+_PZ: Final = gmpy2.mpz(_P)
+
+
+def hash_to_points(session: str, items: Sequence[bytes]) -> bytes:
+    """H(item) for each item, concatenated: u-coordinates of points on Curve25519, bound to the
+    session. (The loop is written for speed: it runs once per element of both sets.)"""
+    base = hashlib.sha512(_LABEL + len(session).to_bytes(2, "big") + session.encode())
+    found: list[bytes] = []
+    for item in items:
+        for counter in _COUNTERS:
+            hasher = base.copy()
+            hasher.update(counter)
+            hasher.update(item)
+            digest = hasher.digest()
+            u = _candidate(digest[:32])
+            if u is None:
+                u = _candidate(digest[32:])
+            if u is not None:
+                found.append(u)
+                break
+        else:  # pragma: no cover
+            raise InvalidInput("no curve point found for an element (probability 2^-128)")
+    return b"".join(found)
+
+
+def _candidate(half: bytes) -> bytes | None:
+    u = int.from_bytes(half, "little") & _TOP_BIT_CLEAR
+    if u >= _P or u in _LOW_ORDER:
+        return None
+    z = gmpy2.mpz(u)
+    if gmpy2.jacobi(z * (z * (z + _A) + 1), _PZ) != 1:
+        return None
+    return u.to_bytes(32, "little")
+
+
 def hash_to_point(session: str, item: bytes) -> bytes:
-    """H(item): the u-coordinate of a point on Curve25519, bound to the session."""
-    prefix = _LABEL + len(session).to_bytes(2, "big") + session.encode()
-    for counter in range(_MAX_TRIES):
-        digest = hashlib.sha512(prefix + bytes([counter]) + item).digest()
-        u = int.from_bytes(digest[:32], "little") & _TOP_BIT_CLEAR
-        if u >= _P or u in _LOW_ORDER:
-            continue
-        if gmpy2.jacobi((u * u * u + _A * u * u + u) % _P, _P) == 1:
-            return u.to_bytes(32, "little")
-    raise InvalidInput("no curve point found for an element (probability 2^-128)")  # pragma: no cover
+    """H(item) for one item."""
+    return hash_to_points(session, [item])
 
 
 def on_curve(point: bytes) -> bool:
@@ -92,7 +120,7 @@ def split(points: bytes) -> list[bytes]:
 
 def blind_part(scalar: bytes, session: str, items: Sequence[bytes]) -> bytes:
     """H(item)^scalar for each item, concatenated in order."""
-    return p.x25519_exchange_many(scalar, b"".join([hash_to_point(session, item) for item in items]))
+    return p.x25519_exchange_many(scalar, hash_to_points(session, items))
 
 
 def exponentiate_part(scalar: bytes, points: bytes) -> bytes:

@@ -22,7 +22,7 @@ import logging
 import multiprocessing
 import os
 from collections.abc import Iterable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, cast
 
@@ -622,6 +622,14 @@ def _save(ctx: Context, session_id: str, **changes: Any) -> _Progress:
         return progress
 
 
+def _save_x(ctx: Context, session_id: str, index: int, count: int, answer: Future[dict[str, Any]]) -> _Progress:
+    """Keep the peer's answer to X chunk `index` (its points raised to its secret, in our order)."""
+    body = answer.result()
+    if body.get("index") != index or not isinstance(body.get("points"), str):
+        raise PeerProtocolError("the peer answered another chunk")
+    return _save(ctx, session_id, x_chunks=index + 1, chunk=("xab", index, _points(body["points"], count=count)))
+
+
 def _drive(ctx: Context, session_id: str, scalar: bytes, shared: SharedSet, resumed: bool) -> Summary:
     with ctx.reading() as uow:
         record = store(uow).get_session(session_id, INITIATOR)
@@ -635,23 +643,33 @@ def _drive(ctx: Context, session_id: str, scalar: bytes, shared: SharedSet, resu
         raise PeerProtocolError(f"{session.peer_party} declared an invalid set size")
     if session.peer_size < 0:
         session = _save(ctx, session_id, peer_size=y_size)
-    for i in range(session.x_chunks, _chunks(len(elements), chunk)):
-        blinded = _blind(ctx, scalar, session.id, elements[i * chunk:(i + 1) * chunk])
-        body = _call(ctx, session, X_CHUNK, {"session": session.id, "index": i, "points": b64e(blinded)})
-        if body.get("index") != i or not isinstance(body.get("points"), str):
-            raise PeerProtocolError(f"{session.peer_party} answered another chunk")
-        doubled = _points(body["points"], count=len(blinded) // psi.POINT)
-        session = _save(ctx, session_id, x_chunks=i + 1, chunk=("xab", i, doubled))
-    for j in range(session.y_chunks, _chunks(y_size, chunk)):
-        body = _call(ctx, session, Y_CHUNK, {"session": session.id, "index": j})
-        if body.get("index") != j or not isinstance(body.get("points"), str):
-            raise PeerProtocolError(f"{session.peer_party} answered another chunk")
-        their = _points(body["points"], count=_chunk_len(y_size, chunk, j))
-        session = _save(ctx, session_id, y_chunks=j + 1, chunk=("yb", j, their))
+    # A pipeline of depth one: the next chunk is computed here while the peer works on the last
+    # one, so that neither side's envelopes, HTTP and commits leave the cores idle.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="match-send") as sender:
+        in_flight: tuple[int, int, Future[dict[str, Any]]] | None = None
+        for i in range(session.x_chunks, _chunks(len(elements), chunk)):
+            blinded = _blind(ctx, scalar, session.id, elements[i * chunk:(i + 1) * chunk])
+            if in_flight is not None:
+                session = _save_x(ctx, session_id, *in_flight)
+            in_flight = (i, len(blinded) // psi.POINT, sender.submit(
+                _call, ctx, session, X_CHUNK, {"session": session.id, "index": i, "points": b64e(blinded)}))
+        if in_flight is not None:
+            session = _save_x(ctx, session_id, *in_flight)
+        y_count = _chunks(y_size, chunk)
+        asked = {j: sender.submit(_call, ctx, session, Y_CHUNK, {"session": session.id, "index": j})
+                 for j in range(session.y_chunks, min(session.y_chunks + 1, y_count))}
+        for j in range(session.y_chunks, y_count):
+            body = asked.pop(j).result()
+            if j + 1 < y_count:
+                asked[j + 1] = sender.submit(_call, ctx, session, Y_CHUNK, {"session": session.id, "index": j + 1})
+            if body.get("index") != j or not isinstance(body.get("points"), str):
+                raise PeerProtocolError(f"{session.peer_party} answered another chunk")
+            their = _points(body["points"], count=_chunk_len(y_size, chunk, j))
+            session = _save(ctx, session_id, y_chunks=j + 1, chunk=("yba", j, _exponentiate(ctx, scalar, their)))
     with ctx.reading() as uow:
         mine = b"".join(store(uow).chunks(session_id=session_id, role=INITIATOR, part="xab"))
-        theirs = b"".join(store(uow).chunks(session_id=session_id, role=INITIATOR, part="yb"))
-    pairs = psi.intersect(mine, _exponentiate(ctx, scalar, theirs))
+        theirs = b"".join(store(uow).chunks(session_id=session_id, role=INITIATOR, part="yba"))
+    pairs = psi.intersect(mine, theirs)
     _call(ctx, session, RESULT, {"session": session.id, "positions": sorted(j for _, j in pairs)})
     now = ctx.clock.now()
     with ctx.unit_of_work() as uow:

@@ -5,7 +5,7 @@ Alembic and the test fixtures see them once `hcx.storage.models` imports this mo
     match_sessions    one row per protocol session and role (initiator or responder): its peer,
                       its secret exponent (sealed by the node vault), sizes, progress, state;
                       the responder's rows are also what its rate limits count
-    match_chunks      the initiator's received chunks (doubly blinded X, blinded Y) and the
+    match_chunks      the initiator's chunks (X blinded by both, Y blinded by both) and the
                       responder's digests of the chunks it answered: resumption from the last one
     match_results     the indicators found in common: own case ↔ peer party and authority
 """
@@ -56,7 +56,7 @@ class MatchChunk(Base):
     __tablename__ = "match_chunks"
     session_id: Mapped[str] = mapped_column(String(26), primary_key=True)
     role: Mapped[str] = mapped_column(String(10), primary_key=True)
-    part: Mapped[str] = mapped_column(String(8), primary_key=True)  # xab | yb (initiator), x (responder)
+    part: Mapped[str] = mapped_column(String(8), primary_key=True)  # xab | yba (initiator), x (responder)
     idx: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     data: Mapped[bytes] = mapped_column(LargeBinary)
 

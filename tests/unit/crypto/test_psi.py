@@ -44,7 +44,7 @@ def test_exponentiation_commutes() -> None:
 def test_an_honest_run_finds_exactly_the_intersection() -> None:
     x = items("a.example", "b.example", "c.example", "d.example")
     y = items("c.example", "x.example", "a.example")
-    view, pairs = run(x, y)
+    _, pairs = run(x, y)
     assert len(pairs) == 2
 
 
