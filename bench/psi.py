@@ -99,13 +99,13 @@ def main() -> None:
     cores = os.cpu_count() or 1
     overlap = n // 10
 
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     from hcx.cli import demo
     from hcx.cli.demo import DemoNode
     from hcx.services import accounts, matching
     from hcx.wiring import build_context
-
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
 
     pool = ProcessPoolExecutor(cores, mp_context=multiprocessing.get_context("spawn"))
     x25519_pool_rate(pool, cores, 2_000)  # start the workers
