@@ -375,29 +375,42 @@ def _responder_session(uow: UnitOfWork, opened: Opened, session_id: str) -> Sess
     return session
 
 
+def _declined_open(uow: UnitOfWork, rules: Limits, party: str, body: OpenBody, now: dt.datetime) -> str | None:
+    """Why a new session from `party` is refused (size cap, rate limits), or None."""
+    if body.x_size > rules.max_set:
+        return f"a set of {body.x_size} exceeds this node's limit of {rules.max_set} per session"
+    sessions, _ = store(uow).responder_load(peer_party=party, since=now - dt.timedelta(hours=1))
+    if sessions >= rules.sessions_per_hour:
+        return f"rate limit: {rules.sessions_per_hour} match sessions per hour"
+    _, items = store(uow).responder_load(peer_party=party, since=now - dt.timedelta(days=1))
+    if items + body.x_size > rules.items_per_day:
+        return f"rate limit: {rules.items_per_day} items per day ({items} used)"
+    return None
+
+
 def _on_open(ctx: Context, opened: Opened, body: OpenBody) -> dict[str, Any]:
     if body.protocol != psi.PROTOCOL:
         raise Refused(f"unknown protocol {body.protocol!r}; this node speaks {psi.PROTOCOL}")
     party, authority, own = opened.envelope.from_.party, opened.envelope.from_.authority, opened.envelope.to.authority
     rules, now = limits(ctx), ctx.clock.now()
-    with ctx.unit_of_work() as uow:
+    with ctx.reading() as uow:
         known = store(uow).get_session(body.session, RESPONDER)
         if known is not None:  # a resent open: the same answer, nothing charged twice
             session = _responder_session(uow, opened, body.session)
             if (session.peer_size, session.chunk_size) != (body.x_size, body.chunk_size):
                 raise Refused("the session was opened with other sizes")
             return {"session": session.id, "y_size": session.own_size}
-        if body.x_size > rules.max_set:
-            raise Refused(f"a set of {body.x_size} exceeds this node's limit of {rules.max_set} per session")
-        sessions, _ = store(uow).responder_load(peer_party=party, since=now - dt.timedelta(hours=1))
-        if sessions >= rules.sessions_per_hour:
-            raise Refused(f"rate limit: {rules.sessions_per_hour} match sessions per hour")
-        _, items = store(uow).responder_load(peer_party=party, since=now - dt.timedelta(days=1))
-        if items + body.x_size > rules.items_per_day:
-            raise Refused(f"rate limit: {rules.items_per_day} items per day ({items} used)")
-        scalar = psi.new_scalar()
+        if (reason := _declined_open(uow, rules, party, body, now)) is not None:
+            raise Refused(reason)
+    scalar = psi.new_scalar()
+    with ctx.reading() as uow:  # the set is read and ordered outside the write transaction
         shared = _shared_set(uow, own, scalar)
         sealed = federation.vault(ctx, uow).seal_secret(scalar, purpose=SECRET_PURPOSE)
+    with ctx.unit_of_work() as uow:
+        if store(uow).get_session(body.session, RESPONDER) is not None:
+            raise Refused("the session was opened meanwhile")
+        if (reason := _declined_open(uow, rules, party, body, now)) is not None:
+            raise Refused(reason)
         store(uow).add_session(id=body.session, role=RESPONDER, authority_id=own, peer_party=party,
                                peer_authority=authority, state="open", scalar_sealed=sealed, set_digest=shared.digest,
                                own_size=len(shared.elements), peer_size=body.x_size, chunk_size=body.chunk_size,
@@ -406,8 +419,18 @@ def _on_open(ctx: Context, opened: Opened, body: OpenBody) -> dict[str, Any]:
                   object_id=body.session, details={"peer": party, "peer_authority": authority,
                                                    "peer_size": body.x_size, "own_size": len(shared.elements)})
         uow.commit()
-    ctx.cache[("match set", body.session)] = (scalar, shared)
+    _remember(ctx, body.session, scalar, shared)
     return {"session": body.session, "y_size": len(shared.elements)}
+
+
+_SETS_KEPT = 4  # ordered sets kept in memory, newest sessions first; the others are recomputed
+
+
+def _remember(ctx: Context, session_id: str, scalar: bytes, shared: SharedSet) -> None:
+    kept = [key for key in list(ctx.cache) if isinstance(key, tuple) and key[:1] == ("match set",)]
+    for key in kept[:max(0, len(kept) - _SETS_KEPT + 1)]:
+        ctx.cache.pop(key, None)
+    ctx.cache[("match set", session_id)] = (scalar, shared)
 
 
 def _secret_and_set(ctx: Context, uow: UnitOfWork, session: SessionRecord) -> tuple[bytes, SharedSet]:
@@ -420,12 +443,14 @@ def _secret_and_set(ctx: Context, uow: UnitOfWork, session: SessionRecord) -> tu
     shared = _shared_set(uow, session.authority_id, scalar)
     if shared.digest != session.set_digest:
         raise Conflict("the shareable set changed since the session opened; start a new session")
-    ctx.cache[("match set", session.id)] = (scalar, shared)
+    _remember(ctx, session.id, scalar, shared)
     return scalar, shared
 
 
 def _on_x(ctx: Context, opened: Opened, body: XBody) -> dict[str, Any]:
-    with ctx.reading() as uow:
+    """Answer X chunk `index` once its digest is committed: a chunk index is worth one answer for
+    one content, whatever the peer resends, races or replays."""
+    with ctx.unit_of_work() as uow:
         session = _responder_session(uow, opened, body.session)
         if session.state != "open":
             raise Refused("the session is finished")
@@ -434,20 +459,14 @@ def _on_x(ctx: Context, opened: Opened, body: XBody) -> dict[str, Any]:
             raise Refused(f"chunk {body.index} is out of turn (next: {session.x_chunks})")
         points = _points(body.points, count=count)
         digest = hashlib.sha256(points).digest()
-        if body.index < session.x_chunks:
-            seen = store(uow).get_chunk(session_id=session.id, role=RESPONDER, part="x", idx=body.index)
-            if seen != digest:
-                raise Refused(f"chunk {body.index} was already answered with other points")
+        store(uow).put_chunk(session_id=session.id, role=RESPONDER, part="x", idx=body.index, data=digest)
+        if store(uow).get_chunk(session_id=session.id, role=RESPONDER, part="x", idx=body.index) != digest:
+            raise Refused(f"chunk {body.index} was already answered with other points")
+        session.x_chunks = max(session.x_chunks, body.index + 1)
+        session.updated_at = ctx.clock.now()
         scalar = federation.vault(ctx, uow).open_secret(session.scalar_sealed, purpose=SECRET_PURPOSE)
-    answer = _exponentiate(ctx, scalar, points)
-    with ctx.unit_of_work() as uow:
-        session = _responder_session(uow, opened, body.session)
-        if body.index == session.x_chunks:
-            store(uow).put_chunk(session_id=session.id, role=RESPONDER, part="x", idx=body.index, data=digest)
-            session.x_chunks += 1
-            session.updated_at = ctx.clock.now()
-            uow.commit()
-    return {"session": body.session, "index": body.index, "points": b64e(answer)}
+        uow.commit()
+    return {"session": body.session, "index": body.index, "points": b64e(_exponentiate(ctx, scalar, points))}
 
 
 def _on_y(ctx: Context, opened: Opened, body: YBody) -> dict[str, Any]:
