@@ -28,7 +28,9 @@ from hcx.storage.db import make_engine, migrate
 from hcx.storage.unit_of_work import Database
 from tests.asgi import SyncAsgiClient
 from tests.conftest import BACKENDS, PG_URL, FixedClock
+from tests.integration.test_cli import Hcx, hcx  # noqa: F401 - the `hcx` fixture
 from tests.integration.test_federation_flow import AppTransport
+from tests.integration.test_indicator_index import cli  # noqa: F401 - the `cli` fixture
 
 OPEN_LIMITS = {"match_sessions_per_hour": 10_000, "match_items_per_day": 10**9}
 
@@ -279,3 +281,20 @@ def test_roles(pair: tuple[Node, Node, MatchTransport]) -> None:
         matching.run(vnm.ctx, supervisor, "AUS")
     with pytest.raises(PolicyDenied):
         matching.mark_shareable(vnm.ctx, supervisor, "V-1")
+
+
+# --- the command line ------------------------------------------------------------------------------
+
+def test_cli_share_unshare_and_list(cli: Hcx, tmp_path: Path) -> None:  # noqa: F811 - the fixture
+    path = tmp_path / "a.csv"
+    path.write_text("type,value\n" + "".join(f"md5,{value(i)}\n" for i in range(3)), encoding="utf-8")
+    cli.ok("indicators", "import", str(path), "--case", "C-1", "--user", "ana", "--shareable")
+    cli.ok("indicators", "import", str(path), "--case", "C-2", "--user", "ana")
+    assert "C-2: 3 indicator(s) shareable" in cli.ok("match", "share", "C-2", "--user", "ana").stdout
+    # the import marked C-1's three; C-2 was not marked before `share`
+    assert "C-1: 3 indicator(s) no longer" in cli.ok("match", "unshare", "C-1", "--user", "ana").stdout
+    assert "C-2: 3 indicator(s) no longer" in cli.ok("match", "unshare", "C-2", "--user", "ana").stdout
+    assert cli.ok("match", "list", "--user", "ana", "--json").json() == []
+    assert cli.ok("match", "sessions", "--user", "ana", "--json").json() == []
+    assert "Matches with other nodes" in cli.ok("match", "list", "--user", "ana").stdout
+    assert cli("match", "run", "AUS", "--user", "ana").exit_code == 4  # not a pinned peer
