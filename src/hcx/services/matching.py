@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import multiprocessing
 import os
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -38,6 +37,7 @@ from hcx.rules.schema import Role
 from hcx.services import federation
 from hcx.services import indicators as index
 from hcx.services.context import Context, Principal
+from hcx.services.workers import process_pool
 
 log = logging.getLogger(__name__)
 
@@ -214,8 +214,7 @@ def _executor(ctx: Context) -> tuple[Executor | None, int]:
         return None, 1
     pool = ctx.cache.get("match pool")
     if not isinstance(pool, ProcessPoolExecutor):
-        # spawn: a forked copy of a threaded server could inherit a held lock
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        pool = process_pool(workers)
         ctx.cache["match pool"] = pool
     return pool, workers
 
