@@ -12,7 +12,7 @@ from rich.markup import escape
 from hcx.cli.node import Node
 from hcx.cli.output import console, print_json, table
 from hcx.errors import InvalidInput
-from hcx.services import accounts, indicators
+from hcx.services import accounts, indicators, matching
 
 app = typer.Typer(help="The local correlation index: indicators shared between cases.", no_args_is_help=True)
 
@@ -36,6 +36,8 @@ def import_cmd(
     user: UserOpt,
     format_: Annotated[str, typer.Option("--format", help="csv, misp, stix or auto (by the file)")] = "auto",
     region: RegionOpt = None,
+    shareable: Annotated[bool, typer.Option("--shareable", help="mark these indicators shareable for matching "
+                                                                "with other nodes (hcx match)")] = False,
     json_: JsonOpt = False,
 ) -> None:
     """Import a file's indicators into a case; print what was accepted, rejected and repeated."""
@@ -45,6 +47,8 @@ def import_cmd(
         raise InvalidInput(f"unknown format {format_!r}; use one of {', '.join(indicators.FORMATS)}")
     outcome = indicators.import_file(context, accounts.principal_for(context, user), file, case_ref=case,
                                      format=cast(indicators.Format, format_), default_region=region)
+    if shareable:
+        matching.mark_imported_shareable(context, accounts.principal_for(context, user), outcome)
     report = outcome.report
     if json_:
         print_json({"case": outcome.case_ref, "format": outcome.format, "accepted": report.counts(),

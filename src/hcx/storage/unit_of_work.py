@@ -21,6 +21,7 @@ from hcx.storage.db import make_engine
 from hcx.storage.evidence_store import SqlEvidenceStore
 from hcx.storage.indicator_store import SqlIndicatorStore
 from hcx.storage.ledger import SqlLedgerStore
+from hcx.storage.matching_store import SqlMatchStore
 from hcx.storage.models import (
     ApiToken,
     AuditEvent,
@@ -310,6 +311,11 @@ class SqlUnitOfWork:
     def transfers(self) -> SqlTransferStore:
         """Uploads and blob capabilities, in this transaction."""
         return SqlTransferStore(self.session)
+
+    @property
+    def matching(self) -> SqlMatchStore:
+        """Matching between nodes: shareable marks, sessions, results, in this transaction."""
+        return SqlMatchStore(self.session)
 
     # custody log
     @property
