@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from hcx import __version__
 from hcx.api import errors
 from hcx.api.limits import BodyLimit
+from hcx.api.routers import alerts as alert_routes
 from hcx.api.routers import federation, peers, reference, requests, system
 from hcx.config import Settings
 from hcx.federation.worker import DeliveryWorker
@@ -43,6 +44,7 @@ def create_app(settings: Settings, *, context: Context | None = None, deliver: b
     for router in (system.router, requests.router, reference.router, peers.router):
         app.include_router(router, prefix=PREFIX)
     app.include_router(federation.router)
+    app.include_router(alert_routes.router, prefix=PREFIX)
     # the inbox streams and limits its own (larger) messages
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, exempt_prefix="/federation/")
     return app

@@ -11,6 +11,7 @@ import typer
 
 from hcx import errors
 from hcx.cli import accounts, federation, indicators, log, parties, requests
+from hcx.cli import alerts as alert_commands
 from hcx.cli.node import Node
 from hcx.cli.output import console, exit_code, print_error
 from hcx.config import default_data_dir, load_settings
@@ -30,6 +31,7 @@ app.add_typer(federation.outbox_app, name="outbox")
 app.add_typer(federation.inbox_app, name="inbox")
 app.add_typer(log.app, name="log")
 app.add_typer(indicators.app, name="indicators")
+app.add_typer(alert_commands.app, name="alerts")
 
 
 @app.callback()

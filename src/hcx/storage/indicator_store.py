@@ -1,29 +1,41 @@
 """The local correlation index in SQL (SQLite and PostgreSQL), bound to one session.
 
 Every query names the authority: an authority's postings are invisible to every other. Writes
-are idempotent: a posting is unique per (key, case, authority) and inserted with ON CONFLICT DO
-NOTHING, so a re-import, or two imports racing, leave one row. Linked cases are found by
-`GROUP BY key HAVING count(*) > 1` over the (authority_id, key) index (count(*) is the number of
-distinct cases: the unique constraint allows one row per key and case in an authority).
+are idempotent: a posting is unique per (key, authority, country, case) and inserted with ON CONFLICT
+DO NOTHING, so a re-import, or two imports racing, leave one row. That unique index is the only one:
+it serves point lookups (key first), re-import checks, and `GROUP BY key` with `count(*)` (the number
+of distinct cases: one row per key and case) or `min(country) <> max(country)` (cross-country) as a
+covering scan. Inserts are Core executemany in large batches, never ORM objects.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hcx.storage.indicator_models import IndicatorIndexKey, IndicatorPosting
+from hcx.storage.indicator_models import IndicatorAlert, IndicatorIndexKey, IndicatorPosting
 
 _SECRET_ID = 1
 _MAX_KEYS_PER_QUERY = 400
-_ROWS_PER_INSERT = 1000
+_ROWS_PER_INSERT = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class PostingRow:
+    """What a lookup needs of a posting: no value, no markings."""
+
+    key: bytes
+    case_ref: str
+    country: str
+    origin: str
 
 
 class SqlIndicatorStore:
@@ -49,15 +61,23 @@ class SqlIndicatorStore:
 
     # --- postings ---------------------------------------------------------------------------
 
-    def known_keys(self, *, authority_id: str, case_ref: str, keys: Iterable[bytes]) -> set[bytes]:
-        """Which of `keys` the case already has."""
-        wanted, found = list(dict.fromkeys(keys)), set[bytes]()
+    def known_keys(self, *, authority_id: str, case_ref: str, keys: Iterable[bytes], country: str = "") -> set[bytes]:
+        """Which of `keys` the case (of `country`; "" = any) already has."""
+        found = set[bytes]()
+        for posting in self.postings_for_keys(authority_id=authority_id, keys=keys):
+            if posting.case_ref == case_ref and (not country or posting.country == country):
+                found.add(posting.key)
+        return found
+
+    def postings_for_keys(self, *, authority_id: str, keys: Iterable[bytes]) -> list[PostingRow]:
+        """Every posting of the authority under any of `keys`: one indexed lookup per key, batched."""
+        wanted, found = list(dict.fromkeys(keys)), list[PostingRow]()
+        columns = (IndicatorPosting.key, IndicatorPosting.case_ref, IndicatorPosting.country, IndicatorPosting.origin)
         for start in range(0, len(wanted), _MAX_KEYS_PER_QUERY):
             chunk = wanted[start : start + _MAX_KEYS_PER_QUERY]
-            found.update(bytes(k) for k in self.session.scalars(
-                select(IndicatorPosting.key).where(IndicatorPosting.authority_id == authority_id,
-                                                   IndicatorPosting.case_ref == case_ref,
-                                                   IndicatorPosting.key.in_(chunk))))
+            rows = self.session.execute(select(*columns).where(IndicatorPosting.key.in_(chunk),
+                                                               IndicatorPosting.authority_id == authority_id))
+            found.extend(PostingRow(bytes(key), case_ref, country, origin) for key, case_ref, country, origin in rows)
         return found
 
     def add_postings(self, rows: Sequence[dict[str, Any]]) -> None:
@@ -65,7 +85,7 @@ class SqlIndicatorStore:
         dialect = self.session.get_bind().dialect.name
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
         statement = insert(IndicatorPosting).on_conflict_do_nothing(
-            index_elements=["key", "case_ref", "authority_id"])
+            index_elements=["key", "authority_id", "country", "case_ref"])
         for start in range(0, len(rows), _ROWS_PER_INSERT):
             self.session.execute(statement, list(rows[start : start + _ROWS_PER_INSERT]))
 
@@ -103,3 +123,55 @@ class SqlIndicatorStore:
             .group_by(IndicatorPosting.key, IndicatorPosting.kind, hot.c.cases)
             .order_by(hot.c.cases.desc(), IndicatorPosting.kind))
         return [(kind, value, int(cases)) for kind, value, cases in rows]
+
+    def cross_country_keys(self, *, authority_id: str, max_cases: int) -> list[tuple[bytes, int]]:
+        """(key, cases) of every key of the authority found in 2 to `max_cases` cases of more than one
+        country: the full cross-country link report, as one covering scan of the index."""
+        rows = self.session.execute(
+            select(IndicatorPosting.key, func.count())
+            .where(IndicatorPosting.authority_id == authority_id)
+            .group_by(IndicatorPosting.key)
+            .having(func.min(IndicatorPosting.country) != func.max(IndicatorPosting.country),
+                    func.count() <= max_cases))
+        return [(bytes(key), int(cases)) for key, cases in rows]
+
+    # --- alerts -----------------------------------------------------------------------------
+
+    def add_alerts(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Insert alerts (dicts of every column); a link already alerted is left as it is. Returns
+        how many were new."""
+        dialect = self.session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = insert(IndicatorAlert).on_conflict_do_nothing(
+            index_elements=["authority_id", "key", "case_ref", "other_country", "other_case_ref"])
+        added = 0
+        for start in range(0, len(rows), _ROWS_PER_INSERT):
+            result = self.session.execute(statement.returning(IndicatorAlert.id),
+                                          list(rows[start : start + _ROWS_PER_INSERT]))
+            added += len(result.all())
+        return added
+
+    def alerts(self, *, authority_id: str, open_only: bool, limit: int, offset: int) -> Sequence[IndicatorAlert]:
+        query = select(IndicatorAlert).where(IndicatorAlert.authority_id == authority_id)
+        if open_only:
+            query = query.where(IndicatorAlert.acknowledged_at.is_(None))
+        return self.session.scalars(query.order_by(IndicatorAlert.created_at.desc(), IndicatorAlert.id)
+                                    .limit(limit).offset(offset)).all()
+
+    def alert(self, *, authority_id: str, alert_id: str) -> IndicatorAlert | None:
+        return self.session.scalars(select(IndicatorAlert).where(IndicatorAlert.authority_id == authority_id,
+                                                                 IndicatorAlert.id == alert_id)).first()
+
+    def acknowledge_alert(self, *, authority_id: str, alert_id: str, user_id: str, at: dt.datetime) -> bool:
+        """Mark an open alert acknowledged; False if it was not open."""
+        result = self.session.execute(
+            update(IndicatorAlert).where(IndicatorAlert.authority_id == authority_id, IndicatorAlert.id == alert_id,
+                                         IndicatorAlert.acknowledged_at.is_(None))
+            .values(acknowledged_at=at, acknowledged_by=user_id))
+        return bool(getattr(result, "rowcount", 0))
+
+    def record_alert_request(self, *, authority_id: str, alert_id: str, request_id: str) -> None:
+        """The draft request opened from an alert."""
+        self.session.execute(update(IndicatorAlert).where(IndicatorAlert.authority_id == authority_id,
+                                                          IndicatorAlert.id == alert_id)
+                             .values(request_id=request_id))
