@@ -237,8 +237,9 @@ def open_draft(ctx: Context, principal: Principal, alert_id: str, *, type: Follo
         alert = _view(_get(uow, principal, alert_id), principal.party)
         authority = uow.get_authority(principal.authority_id)
         assert authority is not None
-    draft = follow_up_draft(alert, type=type, requesting_party=principal.party, authority_name=authority.name,
-                            authority_kind=authority.kind, language=language)
+        authority_name, authority_kind = authority.name, authority.kind
+    draft = follow_up_draft(alert, type=type, requesting_party=principal.party, authority_name=authority_name,
+                            authority_kind=authority_kind, language=language)
     view = requests.create(ctx, principal, NewRequest(draft=draft, counterpart=alert.other_authority[:200]))
     now = ctx.clock.now()
     with ctx.unit_of_work() as uow:
