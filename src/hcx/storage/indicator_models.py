@@ -32,8 +32,9 @@ class IndicatorIndexKey(Base):
 class IndicatorPosting(Base):
     __tablename__ = "indicator_postings"
     __table_args__ = (
-        # the one index: (key, authority) lookups, re-import checks and the covering GROUP BY key
-        UniqueConstraint("key", "authority_id", "country", "case_ref", name="uq_indicator_postings"),
+        # the one index: (key, authority) lookups, re-import checks and the covering GROUP BY key; an
+        # index rather than a constraint so that a bulk load can build it after the rows
+        Index("uq_indicator_postings", "key", "authority_id", "country", "case_ref", unique=True),
     )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     key: Mapped[bytes] = mapped_column(LargeBinary(16))

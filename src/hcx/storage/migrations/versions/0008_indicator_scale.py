@@ -25,7 +25,8 @@ def upgrade() -> None:
         batch.drop_index("ix_indicator_postings_scope")
         # one index for everything: (key, authority) lookups and re-import checks, and the authority's
         # GROUP BY key … HAVING min(country) <> max(country) (covering); no second copy of the keys
-        batch.create_unique_constraint("uq_indicator_postings", ["key", "authority_id", "country", "case_ref"])
+        # a unique index, not a constraint: a bulk load may drop it and build it after (faster)
+        batch.create_index("uq_indicator_postings", ["key", "authority_id", "country", "case_ref"], unique=True)
     op.execute("UPDATE indicator_postings SET country = (SELECT party FROM node ORDER BY id LIMIT 1) "
                "WHERE country = '' AND EXISTS (SELECT 1 FROM node)")
     op.create_table(
@@ -55,7 +56,7 @@ def downgrade() -> None:
     op.execute("DELETE FROM indicator_postings WHERE country <> '' AND country <> "
                "coalesce((SELECT party FROM node ORDER BY id LIMIT 1), country)")  # a peer's postings go
     with op.batch_alter_table("indicator_postings", recreate="always") as batch:
-        batch.drop_constraint("uq_indicator_postings", type_="unique")
+        batch.drop_index("uq_indicator_postings")
         batch.drop_column("origin")
         batch.drop_column("country")
         batch.create_unique_constraint("uq_indicator_postings", ["key", "case_ref", "authority_id"])

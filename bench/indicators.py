@@ -1,0 +1,327 @@
+"""The correlation index at scale: import, point lookups, incremental links, the full cross-country
+link report and the index's size — against DuckDB on the same data, measured in the same run.
+
+Data (deterministic, numpy): N indicators over C cases and 50 countries (a case's country is fixed);
+90 % of the postings carry a value of their own, 9.9 % one of N/50 values shared by ~5 random cases
+(so mostly across countries), 0.1 % one of 20 hot values (generic: in far more than 50 cases). Kinds
+are a fraud-report mix of phone numbers, IBANs, domains, e-mail addresses, IPv4, Ethereum addresses
+and SHA-256 hashes, written as people write them (spaces, upper case, mixed-case wallets).
+
+Import = normalise + key (worker processes, `hcx.services.indicator_bulk.normalise_many`) + write the
+postings into the real schema (`SqlIndicatorStore.load_postings`, index built after the rows, or kept
+during the load: both are measured on a sample and the faster is used). Point lookups and the batched
+incremental lookups go through the store (SQLAlchemy) with the raw sqlite3 lookup as the floor; the
+full report is `SqlIndicatorStore.cross_country_keys` (GROUP BY key HAVING min(country) <> max(country)).
+DuckDB gets the same (key, country, case) rows from numpy arrays.
+
+    .venv/bin/python bench/indicators.py --quick        (500 k indicators, < 1 min)
+    .venv/bin/python bench/indicators.py                (10 M over 1 M cases; ~10 min and ~4 GB of disk)
+
+Ends with one line of JSON holding every figure and the targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+from sqlalchemy import text
+
+from hcx.indicators import normalise
+from hcx.services.indicator_bulk import normalise_many, workers_default
+from hcx.storage.db import make_engine, migrate
+from hcx.storage.unit_of_work import Database
+
+TARGETS = {"import_per_s": 100_000, "lookup_p99_ms": 1.0, "report_vs_duckdb_best": 1.0, "index_bytes": 1 << 30}
+COUNTRIES = ["VNM", "DEU", "FRA", "GBR", "USA", "THA", "PHL", "IDN", "MYS", "SGP", "KHM", "LAO", "CHN", "JPN", "KOR",
+             "IND", "PAK", "BGD", "NGA", "GHA", "KEN", "ZAF", "EGY", "MAR", "TUN", "BRA", "ARG", "CHL", "COL", "MEX",
+             "PER", "CAN", "AUS", "NZL", "ESP", "ITA", "PRT", "NLD", "BEL", "POL", "ROU", "UKR", "TUR", "ARE", "SAU",
+             "QAT", "ISR", "SWE", "NOR", "FIN"]
+KINDS = ["phone", "iban", "domain", "email", "ipv4", "eth", "sha256"]
+KIND_WEIGHTS = [0.25, 0.15, 0.15, 0.10, 0.15, 0.05, 0.15]
+MAX_CASES = 50
+AUTHORITY = "01JBENCHAUTHORITY000000000"
+CARD_KEY, INDEX_KEY = bytes(range(32)), bytes(range(32, 64))
+
+
+# --- data ----------------------------------------------------------------------------------------
+
+def _iban(number: int) -> str:
+    bban = f"37040044{number:010d}"
+    check = 98 - int(bban + "131400") % 97  # D=13, E=14, check digits 00
+    return f"de{check:02d} {bban[:4]} {bban[4:8]} {bban[8:12]} {bban[12:16]} {bban[16:]}"
+
+
+def raw_value(kind: str, number: int) -> str:
+    """A value of `kind`, numbered, written with the noise people add."""
+    if kind == "phone":
+        return f"+44 (0)20 {7 + number // 10_000_000}{number % 10_000_000:07d}"  # London 020 7…/8…
+    if kind == "iban":
+        return _iban(number)
+    if kind == "domain":
+        return f"Shop-{number}.Example-{number % 97}.COM"
+    if kind == "email":
+        return f"Pay.{number}@Mail{number % 1000}.com"
+    if kind == "ipv4":
+        return f"11.{(number >> 16) & 255}.{(number >> 8) & 255}.{number & 255}"
+    if kind == "eth":
+        return f"0x{number:040x}"
+    return f"{number:064X}"
+
+
+def generate(n: int, cases: int, seed: int) -> tuple[list[tuple[str | None, str, str | None]], np.ndarray]:
+    """(kind, raw value, region) per posting and the posting's case number; each (value, case) once."""
+    rng = np.random.default_rng(seed)
+    case = rng.integers(0, cases, n, dtype=np.int64)
+    draw = rng.random(n)
+    shared_pool, hot_pool = max(1, n // 50), 20
+    value = np.arange(n, dtype=np.int64) + hot_pool + shared_pool  # unique
+    shared = (draw >= 0.9) & (draw < 0.999)
+    value[shared] = hot_pool + rng.integers(0, shared_pool, int(shared.sum()))
+    hot = draw >= 0.999
+    value[hot] = rng.integers(0, hot_pool, int(hot.sum()))
+    # one posting per (value, case): drop repeats (a re-import changes nothing anyway)
+    order = np.lexsort((case, value))
+    keep = np.ones(n, dtype=bool)
+    keep[order[1:]] = (value[order[1:]] != value[order[:-1]]) | (case[order[1:]] != case[order[:-1]])
+    value, case = value[keep], case[keep]
+    kind_of_value = np.searchsorted(np.cumsum(KIND_WEIGHTS), (value * 2654435761 % 1000) / 1000.0, side="right")
+    kind_of_value = np.minimum(kind_of_value, len(KINDS) - 1)
+    items = [(KINDS[k], raw_value(KINDS[k], int(v)), None) for k, v in zip(kind_of_value.tolist(), value.tolist(),
+                                                                           strict=True)]
+    return items, case
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def library_rates(items: list[tuple[str | None, str, str | None]]) -> dict[str, float]:
+    """Single-core normalise rate per kind, on a sample: the library limit behind the import rate."""
+    rates = {}
+    for kind in KINDS:
+        sample = [raw for k, raw, _ in items if k == kind][:3000]
+        if not sample:
+            continue
+        elapsed, _ = timed(lambda s=sample, k=kind: [normalise(k, v, default_region=None, card_key=CARD_KEY)
+                                                    for v in s])
+        rates[kind] = round(len(sample) / elapsed)
+    return rates
+
+
+# --- the run ---------------------------------------------------------------------------------------
+
+def build(db_path: Path, items: list[tuple[str | None, str, str | None]], case: np.ndarray, workers: int,
+          build_index_after: bool) -> dict[str, Any]:
+    engine = make_engine(f"sqlite:///{db_path}")
+    migrate(engine)
+    database = Database(engine)
+    with database.unit_of_work() as uow:
+        uow.session.execute(text(
+            "INSERT INTO authorities (id, party, name, kind, created_at) VALUES (:id, 'VNM', 'Bench', "
+            "'law_enforcement', '2026-01-01 00:00:00')"), {"id": AUTHORITY})
+        uow.commit()
+    now = dt.datetime(2026, 11, 24, tzinfo=dt.UTC)
+    start = time.perf_counter()
+    keys: list[bytes] = []
+    accepted_cases: list[int] = []
+    rows: list[dict[str, Any]] = []
+    rejected = 0
+    position = 0
+    for batch in normalise_many(items, card_key=CARD_KEY, index_key=INDEX_KEY, workers=workers):
+        for key, value in zip(batch.keys, batch.values, strict=True):
+            number = int(case[position])
+            position += 1
+            if key is None or value is None:
+                rejected += 1
+                continue
+            keys.append(key)
+            accepted_cases.append(number)
+            rows.append({"key": key, "kind": value[0], "value": value[1], "case_ref": f"C{number}",
+                         "authority_id": AUTHORITY, "first_seen": now, "tlp": "",
+                         "country": COUNTRIES[number % len(COUNTRIES)], "origin": ""})
+    normalised = time.perf_counter()
+    with database.unit_of_work() as uow:
+        uow.indicators.load_postings(rows, build_index_after=build_index_after)
+        uow.commit()
+    written = time.perf_counter()
+    database.engine.dispose()
+    return {"database": database, "keys": keys, "cases": np.array(accepted_cases, dtype=np.int64), "rejected": rejected, "normalise_s": normalised - start,
+            "write_s": written - normalised, "total_s": written - start, "postings": len(rows)}
+
+
+def lookups(database: Database, db_path: Path, keys: list[bytes], samples: int, seed: int) -> dict[str, Any]:
+    rng = np.random.default_rng(seed + 1)
+    picks = [keys[i] for i in rng.integers(0, len(keys), samples)]
+    through_store: list[float] = []
+    with database.read_unit_of_work() as uow:
+        store = uow.indicators
+        for key in picks:
+            t0 = time.perf_counter()
+            store.postings_for_keys(authority_id=AUTHORITY, keys=[key])
+            through_store.append(time.perf_counter() - t0)
+        batch = picks[:4000]
+        batched_s, _ = timed(lambda: store.postings_for_keys(authority_id=AUTHORITY, keys=batch))
+    raw: list[float] = []
+    connection = sqlite3.connect(db_path)
+    query = ("SELECT key, case_ref, country, origin FROM indicator_postings WHERE key = ? AND authority_id = ?")
+    for key in picks:
+        t0 = time.perf_counter()
+        connection.execute(query, (key, AUTHORITY)).fetchall()
+        raw.append(time.perf_counter() - t0)
+    connection.close()
+    return {"p50_ms": percentile(through_store, 0.5) * 1e3, "p99_ms": percentile(through_store, 0.99) * 1e3,
+            "raw_p50_ms": percentile(raw, 0.5) * 1e3, "raw_p99_ms": percentile(raw, 0.99) * 1e3,
+            "incremental_us_per_indicator": batched_s / len(batch) * 1e6}
+
+
+def report(database: Database) -> tuple[float, int]:
+    with database.read_unit_of_work() as uow:
+        elapsed, keys = timed(lambda: uow.indicators.cross_country_keys(authority_id=AUTHORITY, max_cases=MAX_CASES))
+    return elapsed, len(keys)
+
+
+def sizes(db_path: Path) -> dict[str, int]:
+    connection = sqlite3.connect(db_path)
+    by_name = dict(connection.execute("SELECT name, sum(pgsize) FROM dbstat WHERE name IN "
+                                      "('indicator_postings', 'uq_indicator_postings') GROUP BY name").fetchall())
+    connection.close()
+    return {"table_bytes": int(by_name.get("indicator_postings", 0)),
+            "index_bytes": int(by_name.get("uq_indicator_postings", 0)),
+            "file_bytes": db_path.stat().st_size + sum(p.stat().st_size for p in db_path.parent.glob("*-wal"))}
+
+
+def duckdb_baseline(keys: list[bytes], cases: np.ndarray, samples: int, seed: int) -> dict[str, Any]:
+    pairs = np.frombuffer(b"".join(keys), dtype="<u8").reshape(-1, 2)
+    con = duckdb.connect()
+    con.register("src", {"k1": pairs[:, 0].copy(), "k2": pairs[:, 1].copy(),
+                         "country": (cases % len(COUNTRIES)).astype(np.int16), "case_no": cases.astype(np.int32)})
+    load_s, _ = timed(lambda: con.execute("CREATE TABLE p AS SELECT * FROM src"))
+    queries = {
+        "min_max": "SELECT k1, k2, count(*) FROM p GROUP BY k1, k2 "  # noqa: S608 - our constant
+                   f"HAVING min(country) <> max(country) AND count(*) <= {MAX_CASES}",
+        "count_distinct": "SELECT k1, k2, count(*) FROM p GROUP BY k1, k2 "  # noqa: S608 - our constant
+                          f"HAVING count(DISTINCT country) > 1 AND count(*) <= {MAX_CASES}",
+    }
+    times: dict[str, float] = {}
+    found = 0
+    for name, sql in queries.items():
+        best = min(timed(lambda q=sql: con.execute(q).fetchall())[0] for _ in range(2))
+        times[name] = best
+        found = len(con.execute(sql).fetchall())
+    rng = np.random.default_rng(seed + 2)
+    point: list[float] = []
+    for i in rng.integers(0, len(pairs), min(samples, 200)):
+        t0 = time.perf_counter()
+        con.execute("SELECT case_no, country FROM p WHERE k1 = ? AND k2 = ?",
+                    [int(pairs[i, 0]), int(pairs[i, 1])]).fetchall()
+        point.append(time.perf_counter() - t0)
+    con.close()
+    return {"load_s": load_s, "report_s": times, "best_report_s": min(times.values()), "links": found,
+            "lookup_p50_ms": percentile(point, 0.5) * 1e3, "lookup_p99_ms": percentile(point, 0.99) * 1e3}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="500 k indicators over 50 k cases (< 1 minute)")
+    parser.add_argument("-n", type=int, default=10_000_000, help="indicators")
+    parser.add_argument("--cases", type=int, default=1_000_000)
+    parser.add_argument("--workers", type=int, default=workers_default())
+    parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--dir", type=Path, default=None, help="where the SQLite file goes (default: a temp dir)")
+    args = parser.parse_args(argv)
+    n, cases = (500_000, 50_000) if args.quick else (args.n, args.cases)
+    samples = 2_000 if args.quick else 10_000
+
+    elapsed, (items, case) = timed(lambda: generate(n, cases, args.seed))
+    print(f"data: {len(items):,} postings over {cases:,} cases and {len(COUNTRIES)} countries, "
+          f"generated in {elapsed:.1f} s", flush=True)
+    rates = library_rates(items)
+    print("normalise, one core, per kind (values/s): " + ", ".join(f"{k} {v:,}" for k, v in rates.items()))
+
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        # index kept during the load vs built after: on a sample, then the faster for the full load
+        sample = min(len(items), 200_000)
+        choice: dict[str, float] = {}
+        for after in (False, True):
+            path = Path(tmp) / f"choice-{after}.db"
+            result = build(path, items[:sample], case[:sample], args.workers, after)
+            choice["built_after" if after else "kept"] = result["write_s"]
+            result["database"].engine.dispose()
+            path.unlink()
+        build_after = choice["built_after"] <= choice["kept"]
+        print(f"writing {sample:,} postings: index kept {choice['kept']:.2f} s, built after "
+              f"{choice['built_after']:.2f} s → {'built after' if build_after else 'kept'}", flush=True)
+
+        db_path = Path(tmp) / "index.db"
+        built = build(db_path, items, case, args.workers, build_after)
+        rate = built["postings"] / built["total_s"]
+        print(f"import: {built['postings']:,} postings in {built['total_s']:.1f} s = {rate:,.0f}/s "
+              f"(normalise+key {built['normalise_s']:.1f} s on {args.workers} processes, "
+              f"write {built['write_s']:.1f} s), {built['rejected']} rejected", flush=True)
+        database = Database(make_engine(f"sqlite:///{db_path}"))
+        looked = lookups(database, db_path, built["keys"], samples, args.seed)
+        print(f"point lookup through the store: p50 {looked['p50_ms']:.3f} ms, p99 {looked['p99_ms']:.3f} ms "
+              f"(raw sqlite3: p50 {looked['raw_p50_ms']:.3f} ms, p99 {looked['raw_p99_ms']:.3f} ms); incremental "
+              f"match at ingest, IN-batches: {looked['incremental_us_per_indicator']:.1f} µs per indicator")
+        report_s, report_links = report(database)
+        print(f"full cross-country link report (SQLite): {report_s:.2f} s, {report_links:,} shared values")
+        size = sizes(db_path)
+        print(f"size: index {size['index_bytes'] / 2**20:,.0f} MiB, postings table {size['table_bytes'] / 2**20:,.0f} "
+              f"MiB, file {size['file_bytes'] / 2**20:,.0f} MiB ({size['file_bytes'] / built['postings']:.0f} "
+              "bytes per posting)")
+        database.engine.dispose()
+
+    duck = duckdb_baseline(built["keys"], built["cases"], samples, args.seed)
+    print(f"DuckDB (same rows, from numpy): report {duck['best_report_s']:.2f} s (min<>max "
+          f"{duck['report_s']['min_max']:.2f} s, count distinct {duck['report_s']['count_distinct']:.2f} s), "
+          f"{duck['links']:,} shared values; point lookup p50 {duck['lookup_p50_ms']:.2f} ms, "
+          f"p99 {duck['lookup_p99_ms']:.2f} ms")
+    ratio = report_s / duck["best_report_s"]
+    print(f"ratios: report SQLite / best DuckDB = {ratio:.2f} (target ≤ {TARGETS['report_vs_duckdb_best']}); "
+          f"lookup p99 store / DuckDB = {looked['p99_ms'] / duck['lookup_p99_ms']:.3f}; incremental / raw "
+          f"point lookup = {looked['incremental_us_per_indicator'] / (looked['raw_p50_ms'] * 1e3):.2f} (goal ≤ 2)")
+    # --- cross-node matching (bench/psi.py, branch psi): its 1 M × 1 M figures are added here at merge ---
+    figures = {
+        "postings": built["postings"], "cases": cases, "countries": len(COUNTRIES), "workers": args.workers,
+        "cpus": os.cpu_count(), "import_per_s": round(rate), "normalise_s": round(built["normalise_s"], 2),
+        "write_s": round(built["write_s"], 2), "index_built_after": build_after,
+        "lookup_p50_ms": round(looked["p50_ms"], 4), "lookup_p99_ms": round(looked["p99_ms"], 4),
+        "raw_lookup_p50_ms": round(looked["raw_p50_ms"], 4),
+        "incremental_us_per_indicator": round(looked["incremental_us_per_indicator"], 2),
+        "report_s": round(report_s, 3), "report_shared_values": report_links,
+        "duckdb_best_report_s": round(duck["best_report_s"], 3), "duckdb_lookup_p99_ms": round(duck["lookup_p99_ms"], 3),
+        "report_vs_duckdb_best": round(ratio, 3), "index_bytes": size["index_bytes"], "table_bytes": size["table_bytes"],
+        "file_bytes": size["file_bytes"], "normalise_rates_one_core": rates,
+        "cross_node_match": None,  # bench/psi.py (branch psi): items/s and total time, 1 M × 1 M
+        "targets": TARGETS,
+        "met": {"import": rate >= TARGETS["import_per_s"], "lookup_p99": looked["p99_ms"] < TARGETS["lookup_p99_ms"],
+                "report": ratio <= TARGETS["report_vs_duckdb_best"],
+                "index_size": size["index_bytes"] < TARGETS["index_bytes"]},
+    }
+    print(json.dumps(figures, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
