@@ -230,3 +230,33 @@ def test_cli_alerts(cli: Hcx, tmp_path: Path) -> None:
     assert cli.ok("alerts", "list", "--user", "ana", "--json").json() == []
     assert "acknowledged" in cli.ok("alerts", "ack", alert["id"], "--user", "ana").stdout
     assert cli("alerts", "draft", alert["id"], "--type", "nope", "--user", "otto").exit_code == 3
+
+
+def test_a_bulk_load_builds_the_index_after_and_refuses_repeated_rows(world: World, database: Database) -> None:
+    now = world.clock.now()
+
+    def row(key: bytes, case: str, country: str) -> dict[str, object]:
+        return {"key": key, "kind": "sha256", "value": key.hex(), "case_ref": case,
+                "authority_id": world.officer.authority_id, "first_seen": now, "tlp": "", "country": country,
+                "origin": ""}
+
+    shared, alone = bytes(16), bytes([1]) * 16
+    rows = [row(shared, "A", "VNM"), row(shared, "B", "DEU"), row(alone, "A", "VNM")]
+    with database.unit_of_work() as uow:
+        uow.indicators.load_postings(rows, build_index_after=True)
+        uow.commit()
+    with database.unit_of_work() as uow:
+        assert uow.indicators.cross_country_keys(authority_id=world.officer.authority_id, max_cases=50) == [(shared, 2)]
+        assert uow.indicators.cross_country_keys(authority_id=world.other_officer.authority_id, max_cases=50) == []
+        looked = uow.indicators.postings_for_keys(authority_id=world.officer.authority_id, keys=[shared, alone])
+        assert sorted((p.case_ref, p.country) for p in looked) == [("A", "VNM"), ("A", "VNM"), ("B", "DEU")]
+    with pytest.raises(Exception, match="(?i)unique"), database.unit_of_work() as uow:
+        uow.indicators.load_postings([row(alone, "A", "VNM")], build_index_after=True)
+    assert postings_count(database) == 3  # the failed load left nothing, and the index is back
+    with pytest.raises(Exception, match="(?i)unique"), database.unit_of_work() as uow:
+        uow.indicators.load_postings([row(alone, "A", "VNM")], build_index_after=False)
+
+
+def postings_count(database: Database) -> int:
+    with database.unit_of_work() as uow:
+        return int(uow.session.execute(text("SELECT count(*) FROM indicator_postings")).scalar_one())

