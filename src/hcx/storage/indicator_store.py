@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -109,12 +110,14 @@ class SqlIndicatorStore:
         for start in range(0, len(rows), _ROWS_PER_INSERT):
             self.session.execute(statement, list(rows[start : start + _ROWS_PER_INSERT]))
 
-    def load_postings(self, rows: Sequence[dict[str, Any]], *, build_index_after: bool) -> None:
+    def load_postings(self, rows: Iterable[dict[str, Any]], *, build_index_after: bool) -> int:
         """Bulk load: insert postings (dicts of the columns but id) that are unique and not yet in the
         index, in large batches. `build_index_after` drops the unique index and builds it once all
         rows are in (a sort instead of random B-tree inserts: building-blocks.md §6 measured 7×); the
         rebuild fails, and the transaction with it, if a row was not unique. Other writers wait: run
-        it for a first or national load, not beside live imports."""
+        it for a first or national load, not beside live imports. `rows` may be a generator (rows
+        are taken 50,000 at a time, so worker processes can normalise the next ones meanwhile).
+        Returns the number of rows written."""
         table = IndicatorPosting.__table__
         index = next(i for i in table.indexes if i.name == _UNIQUE_INDEX)  # type: ignore[attr-defined]
         connection = self.session.connection()
@@ -139,11 +142,14 @@ class SqlIndicatorStore:
 
         if build_index_after:
             index.drop(connection)
-        for start in range(0, len(rows), _ROWS_PER_BULK_INSERT):
-            chunk = rows[start : start + _ROWS_PER_BULK_INSERT]
+        written = 0
+        source = iter(rows)
+        while chunk := list(itertools.islice(source, _ROWS_PER_BULK_INSERT)):
             connection.exec_driver_sql(sql, list(zip(*(column(name, chunk) for name in names), strict=True)))
+            written += len(chunk)
         if build_index_after:
             index.create(connection)
+        return written
 
     def postings_for(self, *, authority_id: str, key: bytes) -> Sequence[IndicatorPosting]:
         return self.session.scalars(select(IndicatorPosting)

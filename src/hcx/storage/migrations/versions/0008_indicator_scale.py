@@ -18,7 +18,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("indicator_postings", recreate="always") as batch:
+    with op.batch_alter_table("indicator_postings", recreate="auto") as batch:
         batch.add_column(sa.Column("country", sa.String(3), nullable=False, server_default=""))
         batch.add_column(sa.Column("origin", sa.String(200), nullable=False, server_default=""))
         batch.drop_constraint("uq_indicator_postings", type_="unique")
@@ -55,7 +55,7 @@ def downgrade() -> None:
     op.drop_table("indicator_alerts")
     op.execute("DELETE FROM indicator_postings WHERE country <> '' AND country <> "
                "coalesce((SELECT party FROM node ORDER BY id LIMIT 1), country)")  # a peer's postings go
-    with op.batch_alter_table("indicator_postings", recreate="always") as batch:
+    with op.batch_alter_table("indicator_postings", recreate="auto") as batch:
         batch.drop_index("uq_indicator_postings")
         batch.drop_column("origin")
         batch.drop_column("country")
