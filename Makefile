@@ -32,6 +32,7 @@ bench: install
 	$(BIN)/python bench/normalise.py --quick
 	$(BIN)/python bench/ledger.py --quick
 	$(BIN)/python bench/federation.py --quick
+	$(BIN)/python bench/indicators.py --quick
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache

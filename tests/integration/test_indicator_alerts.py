@@ -261,3 +261,14 @@ def test_a_bulk_load_builds_the_index_after_and_refuses_repeated_rows(world: Wor
 def postings_count(database: Database) -> int:
     with database.unit_of_work() as uow:
         return int(uow.session.execute(text("SELECT count(*) FROM indicator_postings")).scalar_one())
+
+
+def test_a_big_file_is_imported_through_the_workers(world: World, database: Database, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(indicators, "PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr("hcx.services.indicator_bulk.PIECE_BYTES", 64)
+    rows = [("ipv4", f"10.0.0.{n}") for n in range(40)] + [("iban", "DE00 1234"), ("ipv4", "10.0.0.1")]
+    outcome = indicators.import_file(world.ctx, world.officer, csv_file(tmp_path, "big.csv", rows), case_ref="C-1")
+    assert (outcome.new, outcome.report.duplicates) == (40, 1)
+    assert [r.source.locator for r in outcome.report.rejections] == ["line 42"]
+    assert postings_count(database) == 40

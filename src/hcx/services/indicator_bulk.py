@@ -123,9 +123,9 @@ def merge(reports: Sequence[ImportReport]) -> ImportReport:
 
 
 def import_csv_parallel(path: Path, *, name: str, default_region: str | None, card_key: bytes,
-                        workers: int | None = None, piece_bytes: int = PIECE_BYTES) -> ImportReport:
-    """`import_csv` on a big file, its pieces normalised in `workers` processes."""
-    header, pieces = _pieces(path, piece_bytes)
+                        workers: int | None = None, piece_bytes: int | None = None) -> ImportReport:
+    """`import_csv` on a big file, its pieces (`PIECE_BYTES` each) normalised in `workers` processes."""
+    header, pieces = _pieces(path, piece_bytes or PIECE_BYTES)
     if not header.strip():
         raise InvalidInput(f"{name}: empty CSV file")
     count = workers or workers_default()
