@@ -122,7 +122,12 @@ class SqlIndicatorStore:
         index = next(i for i in table.indexes if i.name == _UNIQUE_INDEX)  # type: ignore[attr-defined]
         connection = self.session.connection()
         dialect = connection.dialect
-        columns = [c for c in table.columns if c.name != "id"]  # type: ignore[attr-defined]
+        source = iter(rows)
+        chunk = list(itertools.islice(source, _ROWS_PER_BULK_INSERT))
+        if not chunk:
+            return 0
+        # the columns the rows give; any other keeps its database default
+        columns = [c for c in table.columns if c.name != "id" and c.name in chunk[0]]  # type: ignore[attr-defined]
         placeholder = "?" if dialect.paramstyle == "qmark" else "%s"
         sql = (f"INSERT INTO {table.name} ({', '.join(c.name for c in columns)}) "  # type: ignore[attr-defined]  # noqa: S608 - names from our model
                f"VALUES ({', '.join(placeholder for _ in columns)})")
@@ -143,10 +148,10 @@ class SqlIndicatorStore:
         if build_index_after:
             index.drop(connection)
         written = 0
-        source = iter(rows)
-        while chunk := list(itertools.islice(source, _ROWS_PER_BULK_INSERT)):
+        while chunk:
             connection.exec_driver_sql(sql, list(zip(*(column(name, chunk) for name in names), strict=True)))
             written += len(chunk)
+            chunk = list(itertools.islice(source, _ROWS_PER_BULK_INSERT))
         if build_index_after:
             index.create(connection)
         return written
