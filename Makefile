@@ -37,6 +37,7 @@ bench: install
 	$(BIN)/python bench/evidence.py --quick
 	$(BIN)/python bench/transfer.py --quick
 	$(BIN)/python bench/psi.py --quick
+	$(BIN)/python bench/indicators.py --quick
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache

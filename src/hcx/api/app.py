@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from hcx import __version__
 from hcx.api import errors
 from hcx.api.limits import BodyLimit
+from hcx.api.routers import alerts as alert_routes
 from hcx.api.routers import blobs as federation_blobs
 from hcx.api.routers import federation, peers, reference, requests, system, uploads
 from hcx.api.routers import matching as matching_router
@@ -53,6 +54,7 @@ def create_app(settings: Settings, *, context: Context | None = None, deliver: b
     app.include_router(witness_routes.router)
     app.mount("/taxii2", taxii_router.create_app(ctx, max_content_length=settings.max_body_bytes))
     app.include_router(matching_router.router)
+    app.include_router(alert_routes.router, prefix=PREFIX)
     # the inbox streams and limits its own (larger) messages
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, exempt_prefix="/federation/",
                        larger=[(uploads.CHUNK_PATH, ctx.policy.upload_chunk_bytes)])
