@@ -22,7 +22,7 @@ from hcx.crypto.keys import b64e
 from hcx.errors import PeerProtocolError, PeerUnreachable, PolicyDenied
 from hcx.rules import load_rules
 from hcx.rules.schema import AuthorityKind, Role
-from hcx.services import accounts, federation, indicators, matching
+from hcx.services import accounts, alerts, federation, indicators, matching
 from hcx.services.context import Context, Policy
 from hcx.storage.db import make_engine, migrate
 from hcx.storage.unit_of_work import Database
@@ -142,6 +142,24 @@ def test_both_sides_find_exactly_the_shared_indicators(pair: tuple[Node, Node, M
     for node in (vnm, aus):
         [session] = matching.list_sessions(node.ctx, node.analyst)
         assert session["state"] == "done" and session["matches"] == 7
+
+
+def test_a_match_alerts_the_analysts_of_both_sides_and_offers_a_follow_up(
+        pair: tuple[Node, Node, MatchTransport]) -> None:
+    vnm, aus, _ = pair
+    vnm.load("V-1", [value(i) for i in range(0, 5)])
+    aus.load("A-1", [value(i) for i in range(3, 9)])
+    matching.run(vnm.ctx, vnm.analyst, "AUS")
+    matching.run(vnm.ctx, vnm.analyst, "AUS")  # the same match again: no second alert
+    for node, case, peer in ((vnm, "V-1", "AUS"), (aus, "A-1", "VNM")):
+        found = alerts.list_alerts(node.ctx, node.analyst)
+        assert {(a.case_ref, a.value, a.other_country, a.abroad) for a in found} == {
+            (case, value(i), peer, True) for i in (3, 4)}
+        assert all(a.other_case_ref == "" and a.offers for a in found)  # the peer's case is not disclosed
+    draft = alerts.follow_up_draft(alerts.list_alerts(vnm.ctx, vnm.analyst)[0], type="spontaneous_information",
+                                   requesting_party="VNM", authority_name="VNM central",
+                                   authority_kind="central_authority", language="en")
+    assert draft.requested_party == "AUS" and "a case" in draft.fields["relevance"]
 
 
 def test_only_shareable_postings_and_never_tlp_red_are_matched(pair: tuple[Node, Node, MatchTransport]) -> None:

@@ -137,6 +137,20 @@ def _alert_rows(new: NewPosting, other: PostingLike, *, authority_id: str, own_p
             if country == own_party]  # a counterpart's case is alerted on its own node
 
 
+def record_match_alerts(uow: UnitOfWork, *, authority_id: str, peer_party: str, peer_authority: str,
+                        matched: Sequence[tuple[bytes, str, str, str]], now: dt.datetime,
+                        new_id: Callable[[], str]) -> int:
+    """Alert the local cases holding values that private matching found at a peer: (key, kind, value,
+    case_ref) each. The peer's case is not disclosed by the protocol, so the alert names its authority
+    only; a repeated match of the same value with the same party alerts once."""
+    rows = [{"id": new_id(), "authority_id": authority_id, "key": key, "kind": kind, "value": value,
+             "case_ref": case_ref, "other_case_ref": "", "other_country": peer_party,
+             "other_authority": peer_authority, "created_at": now, "acknowledged_at": None,
+             "acknowledged_by": None, "request_id": None}
+            for key, kind, value, case_ref in matched]
+    return _store(uow).add_alerts(rows) if rows else 0
+
+
 # --- reading and acting on alerts ----------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True)
@@ -209,13 +223,14 @@ def follow_up_draft(alert: AlertView, *, type: FollowUp, requesting_party: str, 
     if not alert.abroad:
         raise InvalidInput("both cases are this node's: there is no counterpart to inform or invite")
     counterpart = alert.other_authority or f"the authorities of {alert.other_country}"
-    facts = (f"Our case {alert.case_ref} and {counterpart}'s case {alert.other_case_ref} share the indicator "
+    their_case = f"case {alert.other_case_ref}" if alert.other_case_ref else "a case"  # private matching names none
+    facts = (f"Our case {alert.case_ref} and {counterpart}'s {their_case} share the indicator "
              f"{alert.kind} {alert.value}.")
     fields: dict[str, Any] = {"requesting_authority": {"name": authority_name, "kind": authority_kind,
                                                        "reference": alert.case_ref}}
     if type == "spontaneous_information":
         fields |= {"information": f"{facts} The indicator: {alert.kind} {alert.value}.",
-                   "relevance": f"It links our case {alert.case_ref} to your case {alert.other_case_ref}."}
+                   "relevance": f"It links our case {alert.case_ref} to your {their_case}."}
     else:
         fields |= {"purpose": f"Investigate together the activity behind {alert.kind} {alert.value}, seen in "
                               f"{alert.case_ref} and {alert.other_case_ref}.",

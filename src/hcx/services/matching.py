@@ -34,7 +34,7 @@ from hcx.crypto.keys import DecryptionKey, EncryptionKey, VerifyKey, b64d, b64e
 from hcx.domain.ports import UnitOfWork
 from hcx.errors import Conflict, Error, InvalidInput, NotFound, PeerProtocolError, PolicyDenied, VerificationError
 from hcx.rules.schema import Role
-from hcx.services import federation
+from hcx.services import alerts, federation
 from hcx.services import indicators as index
 from hcx.services.context import Context, Principal
 from hcx.services.workers import process_pool
@@ -495,7 +495,7 @@ def _on_result(ctx: Context, opened: Opened, body: ResultBody) -> dict[str, Any]
             raise Refused("the matched positions are repeated or out of range")
         _, shared = _secret_and_set(ctx, uow, session)
         matched = [shared.elements[i] for i in sorted(positions)]
-        _record(uow, session, shared, matched, now)
+        _record(ctx, uow, session, shared, matched, now)
         session.state, session.matches, session.updated_at = "done", len(matched), now
         store(uow).drop_chunks(session_id=session.id, role=RESPONDER)
         uow.audit(id=ctx.new_id(), at=now, actor_id=None, action="match.finished", object_type="match_session",
@@ -506,13 +506,18 @@ def _on_result(ctx: Context, opened: Opened, body: ResultBody) -> dict[str, Any]
     return {"session": body.session, "matches": len(matched)}
 
 
-def _record(uow: UnitOfWork, session: SessionRecord, shared: SharedSet, matched: Iterable[bytes],
+def _record(ctx: Context, uow: UnitOfWork, session: SessionRecord, shared: SharedSet, matched: Iterable[bytes],
             at: dt.datetime) -> None:
+    """The results, and an alert for the analysts of each local case that holds a matched value."""
+    postings = [posting for item in matched for posting in shared.postings[item]]
     store(uow).add_results([
         {"session_id": session.id, "authority_id": session.authority_id, "case_ref": posting.case_ref,
          "key": posting.key, "kind": posting.kind, "value": posting.value, "peer_party": session.peer_party,
          "peer_authority": session.peer_authority, "found_at": at}
-        for item in matched for posting in shared.postings[item]])
+        for posting in postings])
+    alerts.record_match_alerts(uow, authority_id=session.authority_id, peer_party=session.peer_party,
+                               peer_authority=session.peer_authority, now=at, new_id=ctx.new_id,
+                               matched=[(p.key, p.kind, p.value, p.case_ref) for p in postings])
 
 
 # --- the initiator ---------------------------------------------------------------------------------
@@ -693,7 +698,7 @@ def _drive(ctx: Context, session_id: str, scalar: bytes, shared: SharedSet, resu
     with ctx.unit_of_work() as uow:
         record = store(uow).get_session(session_id, INITIATOR)
         assert record is not None
-        _record(uow, record, shared, [elements[i] for i, _ in pairs], now)
+        _record(ctx, uow, record, shared, [elements[i] for i, _ in pairs], now)
         record.state, record.matches, record.updated_at = "done", len(pairs), now
         store(uow).drop_chunks(session_id=session_id, role=INITIATOR)
         uow.audit(id=ctx.new_id(), at=now, actor_id=None, action="match.finished", object_type="match_session",
