@@ -5,6 +5,8 @@ On one random file per size, in the same run:
 - seal: `services.evidence.seal` (read once: SHA-256 + age encryption into the file blob store,
   tag files, signature, database row, custody entry), timed inside a child process that has
   already opened the node's key vault, against Debian's `age -e` and `sha256sum` of the same file;
+  `age -e` writes its output into the same directory and it is fsync'ed, as the blob store does
+  with ours (the same work: read, encrypt, store durably); `age -e` to /dev/null is printed too;
 - peak memory: the sealing child's peak RSS while sealing (VmHWM, reset after the node is opened:
   the key vault's scrypt, once per process, costs more than sealing), for two sizes: it must not
   grow with the file;
@@ -109,6 +111,21 @@ def timed(argv: list[str]) -> float:
     return time.perf_counter() - started
 
 
+def age_to_disk(age: str, recipient: str, file: Path, out: Path) -> float:
+    """`age -e` writing its output beside our blobs, made durable as the blob store makes its blobs
+    (fsync), so that both sides do the same work: read, encrypt, store durably."""
+    started = time.perf_counter()
+    subprocess.run([age, "-e", "-r", recipient, "-o", str(out), str(file)], check=True)
+    descriptor = os.open(out, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+    elapsed = time.perf_counter() - started
+    out.unlink()
+    return elapsed
+
+
 def seal_in_child(root: Path, file: Path) -> dict[str, Any]:
     out = subprocess.run([sys.executable, __file__, "--child", str(root), str(file)], check=True,
                          capture_output=True, text=True)
@@ -169,10 +186,12 @@ def main() -> None:
                   f"{sealed['rss_mb']:.1f} MB ({baseline} MB before: interpreter, libraries, node opened; "
                   f"{sealed['lifetime_mb']:.0f} MB lifetime peak, from the key vault's scrypt)", flush=True)
             if size == main_size:
-                age_s = timed([age, "-e", "-r", recipient, "-o", os.devnull, str(file)])
+                age_null_s = timed([age, "-e", "-r", recipient, "-o", os.devnull, str(file)])
+                age_s = age_to_disk(age, recipient, file, root / "age-out.age")
                 sha_s = timed(["sha256sum", str(file)])
                 ours, theirs = export_and_verify(root, sealed["id"])
                 figures = {"size_mib": size // MIB, "seal_s": round(sealed["seconds"], 3), "age_e_s": round(age_s, 3),
+                           "age_e_to_devnull_s": round(age_null_s, 3),
                            "sha256sum_s": round(sha_s, 3), "seal_vs_age": round(sealed["seconds"] / age_s, 3),
                            "seal_vs_sha256sum": round(sealed["seconds"] / sha_s, 3),
                            "verify_s": round(ours, 3), "bagit_validate_s": round(theirs, 3),
