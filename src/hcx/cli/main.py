@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from hcx import errors
-from hcx.cli import accounts, evidence, evidence_transfer, federation, indicators, log, parties, requests
+from hcx.cli import accounts, evidence, evidence_flow, evidence_transfer, federation, indicators, log, parties, requests
 from hcx.cli.node import Node
 from hcx.cli.output import console, exit_code, print_error
 from hcx.config import default_data_dir, load_settings
@@ -34,6 +34,7 @@ app.add_typer(indicators.app, name="indicators")
 evidence_app = typer.Typer(help="Evidence: seal, list, export; upload, download.", no_args_is_help=True)
 evidence_app.add_typer(evidence.app)
 evidence_app.add_typer(evidence_transfer.app)
+evidence_app.add_typer(evidence_flow.app)
 app.add_typer(evidence_app, name="evidence")
 app.command("verify")(evidence.verify_cmd)
 
