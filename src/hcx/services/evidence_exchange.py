@@ -225,8 +225,18 @@ def queue(ctx: Context, uow: UnitOfWork, record: RequestRecord, body: dict[str, 
     return message_id
 
 
-def send(ctx: Context, principal: Principal, package_id: str) -> SentView:
-    """Send a sealed package to the State whose request it answers (docs/evidence.md)."""
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """What a message about a package carries besides capabilities (made outside the write
+    transaction: checkpoint signing and proofs take their own)."""
+
+    view: PackageView
+    tags: dict[str, str]
+    custody: SenderCustody
+    descriptor: dict[str, Any]
+
+
+def prepare(ctx: Context, principal: Principal, package_id: str) -> Prepared:
     _require(principal, "send evidence")
     view = evidence.get(ctx, principal, package_id)
     if view.state != "sealed":
@@ -236,21 +246,33 @@ def send(ctx: Context, principal: Principal, package_id: str) -> SentView:
     with ctx.reading() as uow:
         _incoming_request(uow, principal, view.request_id)
     tags = pkg.read_tags(package_id, ctx.blob_store(), view.digest)
-    sender_custody = _custody_proofs(ctx, package_id)
-    descriptor = federation.descriptor(ctx)
+    return Prepared(view, {name: base64.b64encode(data).decode("ascii") for name, data in tags.items()},
+                    _custody_proofs(ctx, package_id), federation.descriptor(ctx))
+
+
+def body_for(ctx: Context, uow: UnitOfWork, prepared: Prepared, record: RequestRecord) -> EvidenceBody:
+    """The message body, with one capability per payload blob for the requesting party (no commit)."""
+    view = prepared.view
+    capabilities = [blob_transfer.grant_capability(ctx, uow, pkg.payload_key(view.id, n), record.requesting_party,
+                                                   CAPABILITY_TTL)
+                    for n in range(view.payload_files)]
+    return EvidenceBody(package=PackageRef(id=view.id, digest=view.digest), tags=prepared.tags, payload=capabilities,
+                        custody=prepared.custody, descriptor=prepared.descriptor)
+
+
+def send(ctx: Context, principal: Principal, package_id: str) -> SentView:
+    """Send a sealed package to the State whose request it answers (docs/evidence.md)."""
+    prepared = prepare(ctx, principal, package_id)
+    request_id = prepared.view.request_id
+    assert request_id is not None
     now = ctx.clock.now()
     with ctx.unit_of_work() as uow:
         row = evidence.store(uow).get(package_id)
         assert row is not None
         if row.state != "sealed":
             raise Conflict(f"package {package_id} is {row.state}; only a sealed package can be sent")
-        record = _incoming_request(uow, principal, view.request_id)
-        capabilities = [blob_transfer.grant_capability(ctx, uow, pkg.payload_key(package_id, n),
-                                                       record.requesting_party, CAPABILITY_TTL)
-                        for n in range(row.payload_files)]
-        body = EvidenceBody(package=PackageRef(id=package_id, digest=row.digest),
-                            tags={name: base64.b64encode(data).decode("ascii") for name, data in tags.items()},
-                            payload=capabilities, custody=sender_custody, descriptor=descriptor)
+        record = _incoming_request(uow, principal, request_id)
+        body = body_for(ctx, uow, prepared, record)
         message_id = queue(ctx, uow, record, body.model_dump(mode="json"))
         index = custody.record(ctx, uow, CustodyEvent.sent, object_digest=row.digest,
                                actor_role=principal.role.value, ref=package_id, at=now)
@@ -261,8 +283,8 @@ def send(ctx: Context, principal: Principal, package_id: str) -> SentView:
                            "peer": record.requesting_party})
         uow.commit()
     ctx.outbox_filled()
-    log.info("evidence package %s sent for request %s in message %s", package_id, view.request_id, message_id)
-    return SentView(package_id, view.digest, view.request_id, message_id, index, len(capabilities))
+    log.info("evidence package %s sent for request %s in message %s", package_id, request_id, message_id)
+    return SentView(package_id, prepared.view.digest, request_id, message_id, index, len(body.payload))
 
 
 # --- A: receiving the message ----------------------------------------------------------------
@@ -488,12 +510,12 @@ def _try_later(ctx: Context, package_id: str, body: EvidenceBody, exc: Error) ->
             return
         row.attempts += 1
         row.error, row.updated_at = f"{exc.__class__.__name__}: {exc.message}"[:500], now
-        if row.attempts < FETCH_ATTEMPTS:
-            row.next_attempt_at = now + dt.timedelta(seconds=min(2 ** row.attempts, 300))
-            uow.commit()
-            log.info("fetching evidence package %s failed (attempt %d): %s", package_id, row.attempts, exc.message)
-            return
-    _give_up(ctx, package_id, body, exc)
+        attempts = row.attempts
+        row.next_attempt_at = now + dt.timedelta(seconds=min(2 ** attempts, 300))
+        uow.commit()
+    log.info("fetching evidence package %s failed (attempt %d): %s", package_id, attempts, exc.message)
+    if attempts >= FETCH_ATTEMPTS:
+        _give_up(ctx, package_id, body, exc)
 
 
 def _give_up(ctx: Context, package_id: str, body: EvidenceBody, exc: Error) -> None:
@@ -521,10 +543,10 @@ def incoming_status(ctx: Context, principal: Principal, package_id: str) -> dict
     view = evidence.get(ctx, principal, package_id)
     with ctx.reading() as uow:
         row = store(uow).get_incoming(package_id)
-    if row is None:
-        raise NotFound(f"package {package_id} did not come from a peer")
-    return {"package": view.id, "digest": view.digest, "state": view.state, "peer": row.peer_party,
-            "status": row.status, "attempts": row.attempts, "error": row.error}
+        if row is None:
+            raise NotFound(f"package {package_id} did not come from a peer")
+        return {"package": view.id, "digest": view.digest, "state": view.state, "peer": row.peer_party,
+                "status": row.status, "attempts": row.attempts, "error": row.error}
 
 
 # --- A: the court folder of a received package -----------------------------------------------
@@ -542,13 +564,13 @@ def export_received(ctx: Context, principal: Principal, package_id: str, out: Pa
     with ctx.reading() as uow:
         row = store(uow).get_incoming(package_id)
         assert row is not None
-        body = EvidenceBody.model_validate(row.body)
-        peer = uow.get_peer(row.peer_party)
+        body, party = EvidenceBody.model_validate(row.body), row.peer_party
+        peer = uow.get_peer(party)
         if peer is None:
-            raise NotFound(f"{row.peer_party} is no longer a pinned peer")
+            raise NotFound(f"{party} is no longer a pinned peer")
         sender_key = peer.node_key
         identities = evidence.all_age_identities(ctx, uow, principal.authority_id)
-    sender = _sender_descriptor(body, sender_key, row.peer_party)
+    sender = _sender_descriptor(body, sender_key, party)
     tags = pkg.read_tags(package_id, blobs, view.digest)
     signature = ManifestSignature.parse(tags[SIGNATURE_NAME])
     described = sender.authority(signature.authority)
@@ -569,7 +591,7 @@ def export_received(ctx: Context, principal: Principal, package_id: str, out: Pa
         assert latest is not None
         own = [custody.prove_inclusion(ctx, e.index, latest.size)
                for e in custody.entries_for(ctx, package_id) if e.index < latest.size]
-        log_key = Ed25519NoteVerifier(custody.origin(row.peer_party), VerifyKey(sender_key))
+        log_key = Ed25519NoteVerifier(custody.origin(party), VerifyKey(sender_key))
         write_export(partial, ExportInput(
             package_id=package_id, case_ref=view.case_ref, party=sender.party,
             authority_name=described.name if described else signature.authority, digest=view.digest, tags=tags,
