@@ -33,7 +33,7 @@ from hcx.ledger.proof import TlogProof
 from hcx.rules import load_rules
 from hcx.rules.schema import AuthorityKind, Role
 from hcx.services import accounts, delivery, evidence, evidence_exchange, federation, requests, uploads, witness
-from hcx.services.context import Context, Policy, Principal
+from hcx.services.context import Context, Policy
 from hcx.storage.blobs import FileBlobStore
 from hcx.storage.db import make_engine, migrate
 from hcx.storage.unit_of_work import Database
@@ -301,5 +301,3 @@ def test_only_sealers_send_and_only_sealed_packages_leave(pair: Pair) -> None:
         evidence_exchange.send(aus.ctx, aus.officer, view.id)
 
 
-def principal_of(node: Node) -> Principal:
-    return node.officer
