@@ -36,6 +36,7 @@ bench: install
 	$(BIN)/python bench/age.py --quick
 	$(BIN)/python bench/evidence.py --quick
 	$(BIN)/python bench/transfer.py --quick
+	$(BIN)/python bench/evidence_flow.py --quick
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache
