@@ -57,7 +57,7 @@ def write_file(path: Path, size: int) -> None:
 
 def timed(command: list[str], env: dict[str, str]) -> tuple[float, str]:
     start = time.perf_counter()
-    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if result.returncode:
         raise SystemExit(f"{command[3:6]} failed with {result.returncode}: {result.stdout[-2000:]}{result.stderr[-2000:]}")
     return time.perf_counter() - start, result.stdout
