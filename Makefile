@@ -36,6 +36,8 @@ bench: install
 	$(BIN)/python bench/age.py --quick
 	$(BIN)/python bench/evidence.py --quick
 	$(BIN)/python bench/transfer.py --quick
+	$(BIN)/python bench/psi.py --quick
+	$(BIN)/python bench/indicators.py --quick
 	$(BIN)/python bench/evidence_flow.py --quick
 
 clean:

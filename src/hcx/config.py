@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     upload_chunk_bytes: int = Field(8_388_608, ge=1024, le=268_435_456, description="largest chunk of a resumable upload")
     upload_max_bytes: int = Field(1 << 40, ge=1, description="largest file a resumable upload may declare")
     witness_interval_seconds: float = Field(30, ge=0, description="least time between two witnessing rounds with the peers")
+    match_max_set: int = Field(2_000_000, ge=0, description="largest indicator set a peer may declare for one match session")
+    match_sessions_per_hour: int = Field(4, ge=0, description="match sessions one peer may open per hour")
+    match_items_per_day: int = Field(4_000_000, ge=0, description="indicators one peer may submit for matching per 24 hours")
+    match_chunk: int = Field(50_000, ge=1, le=60_000, description="points per match protocol message")
+    match_workers: int = Field(0, ge=0, description="processes for matching's public-key operations; 0: one per core")
 
     @property
     def advertised_url(self) -> str:

@@ -23,7 +23,10 @@ def policy_from(settings: Settings) -> Policy:
                   retry_max=dt.timedelta(seconds=settings.retry_max_seconds),
                   lease=dt.timedelta(seconds=settings.lease_seconds),
                   upload_chunk_bytes=settings.upload_chunk_bytes, upload_max_bytes=settings.upload_max_bytes,
-                  witness_interval=dt.timedelta(seconds=settings.witness_interval_seconds))
+                  witness_interval=dt.timedelta(seconds=settings.witness_interval_seconds),
+                  match_max_set=settings.match_max_set, match_sessions_per_hour=settings.match_sessions_per_hour,
+                  match_items_per_day=settings.match_items_per_day, match_chunk=settings.match_chunk,
+                  match_workers=settings.match_workers)
 
 
 def build_context(settings: Settings, *, create: bool = False) -> Context:

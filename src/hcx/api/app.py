@@ -10,9 +10,11 @@ from fastapi import FastAPI
 from hcx import __version__
 from hcx.api import errors
 from hcx.api.limits import BodyLimit
+from hcx.api.routers import alerts as alert_routes
 from hcx.api.routers import blobs as federation_blobs
 from hcx.api.routers import evidence_exchange as evidence_routes
 from hcx.api.routers import federation, peers, reference, requests, system, uploads
+from hcx.api.routers import matching as matching_router
 from hcx.api.routers import taxii as taxii_router
 from hcx.api.routers import witness as witness_routes
 from hcx.config import Settings
@@ -53,6 +55,8 @@ def create_app(settings: Settings, *, context: Context | None = None, deliver: b
     app.include_router(witness_routes.api_router, prefix=PREFIX)
     app.include_router(witness_routes.router)
     app.mount("/taxii2", taxii_router.create_app(ctx, max_content_length=settings.max_body_bytes))
+    app.include_router(matching_router.router)
+    app.include_router(alert_routes.router, prefix=PREFIX)
     # the inbox streams and limits its own (larger) messages
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, exempt_prefix="/federation/",
                        larger=[(uploads.CHUNK_PATH, ctx.policy.upload_chunk_bytes)])

@@ -12,7 +12,7 @@ from rich.markup import escape
 from hcx.cli.node import Node
 from hcx.cli.output import console, print_json, table
 from hcx.errors import InvalidInput
-from hcx.services import accounts, indicators
+from hcx.services import accounts, indicators, matching
 
 app = typer.Typer(help="The local correlation index: indicators shared between cases.", no_args_is_help=True)
 
@@ -36,26 +36,37 @@ def import_cmd(
     user: UserOpt,
     format_: Annotated[str, typer.Option("--format", help="csv, misp, stix or auto (by the file)")] = "auto",
     region: RegionOpt = None,
+    shareable: Annotated[bool, typer.Option("--shareable", help="mark these indicators shareable for matching "
+                                                                "with other nodes (hcx match)")] = False,
+    country: Annotated[str | None, typer.Option("--country", help="ISO 3166-1 alpha-3 of a counterpart's case "
+                                                                  "(default: this node's party)")] = None,
+    origin: Annotated[str, typer.Option("--origin", help="the counterpart's authority, with --country")] = "",
     json_: JsonOpt = False,
 ) -> None:
-    """Import a file's indicators into a case; print what was accepted, rejected and repeated."""
+    """Import a file's indicators into a case; print what was accepted, rejected and repeated, and the
+    new links to other cases (each one an alert: hcx alerts list)."""
     node: Node = ctx.obj
     context = node.context()
     if format_ not in indicators.FORMATS:
         raise InvalidInput(f"unknown format {format_!r}; use one of {', '.join(indicators.FORMATS)}")
     outcome = indicators.import_file(context, accounts.principal_for(context, user), file, case_ref=case,
-                                     format=cast(indicators.Format, format_), default_region=region)
+                                     format=cast(indicators.Format, format_), default_region=region,
+                                     country=country, origin=origin)
+    if shareable:
+        matching.mark_imported_shareable(context, accounts.principal_for(context, user), outcome)
     report = outcome.report
     if json_:
         print_json({"case": outcome.case_ref, "format": outcome.format, "accepted": report.counts(),
                     "new": outcome.new, "known": outcome.known, "duplicates": report.duplicates,
+                    "country": outcome.country, "links": outcome.links,
                     "skipped": dict(report.skipped),
                     "rejected": [{"source": str(r.source), "reason": r.reason, "excerpt": r.excerpt}
                                  for r in report.rejections]})
         return
     console.print(f"{escape(file.name)} ({outcome.format}) → case {escape(outcome.case_ref)}: "
                   f"{len(report.indicators)} accepted ({outcome.new} new, {outcome.known} already in the case), "
-                  f"{len(report.rejections)} rejected, {report.duplicates} duplicate(s)", highlight=False)
+                  f"{len(report.rejections)} rejected, {report.duplicates} duplicate(s), "
+                  f"{outcome.links} new link(s) to other cases", highlight=False)
     table("Accepted", ["kind", "count"], _rows([[k, n] for k, n in report.counts().items()]))
     if report.skipped:
         table("Skipped (no kind hcx correlates)", ["type", "count"], _rows([[k, n] for k, n in report.skipped.items()]))
@@ -82,6 +93,22 @@ def links_cmd(ctx: typer.Context, user: UserOpt, max_cases: MaxCasesOpt = indica
               _rows([[g.kind, g.value, g.cases] for g in found.generic]))
 
 
+@app.command("report")
+def report_cmd(ctx: typer.Context, user: UserOpt, max_cases: MaxCasesOpt = indicators.DEFAULT_MAX_CASES,
+               json_: JsonOpt = False) -> None:
+    """The full cross-country link report, recomputed: your cases and counterparts' cases (COUNTRY/REF)
+    sharing indicators. Import finds new links by itself; this is the batch check."""
+    node: Node = ctx.obj
+    context = node.context()
+    found = indicators.cross_country_links(context, accounts.principal_for(context, user), max_cases=max_cases)
+    if json_:
+        print_json(asdict(found))
+        return
+    table("Cross-country links", ["case", "case", "shared", "indicators"],
+          _rows([[link.case_a, link.case_b, len(link.indicators),
+                  "; ".join(f"{s.kind} {s.value}" for s in link.indicators)] for link in found.links]))
+
+
 @app.command("find")
 def find_cmd(
     ctx: typer.Context,
@@ -97,8 +124,8 @@ def find_cmd(
     found = indicators.cases_with(context, accounts.principal_for(context, user), kind, value, default_region=region)
     if json_:
         print_json({"kind": found.kind, "value": found.value,
-                    "cases": [{"case": c.case_ref, "first_seen": c.first_seen.isoformat(), "tlp": c.tlp}
-                              for c in found.cases]})
+                    "cases": [{"case": c.case_ref, "country": c.country, "origin": c.origin,
+                               "first_seen": c.first_seen.isoformat(), "tlp": c.tlp} for c in found.cases]})
         return
-    table(f"Cases with {escape(found.kind)} {escape(found.value)}", ["case", "first seen", "markings"],
-          _rows([[c.case_ref, c.first_seen.isoformat(), c.tlp] for c in found.cases]))
+    table(f"Cases with {escape(found.kind)} {escape(found.value)}", ["case", "country", "first seen", "markings"],
+          _rows([[c.case_ref, c.country, c.first_seen.isoformat(), c.tlp] for c in found.cases]))

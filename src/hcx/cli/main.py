@@ -11,6 +11,8 @@ import typer
 
 from hcx import errors
 from hcx.cli import accounts, evidence, evidence_flow, evidence_transfer, federation, indicators, log, parties, requests
+from hcx.cli import alerts as alert_commands
+from hcx.cli import matching as matching_cli
 from hcx.cli.node import Node
 from hcx.cli.output import console, exit_code, print_error
 from hcx.config import default_data_dir, load_settings
@@ -37,6 +39,8 @@ evidence_app.add_typer(evidence_transfer.app)
 evidence_app.add_typer(evidence_flow.app)
 app.add_typer(evidence_app, name="evidence")
 app.command("verify")(evidence.verify_cmd)
+app.add_typer(matching_cli.app, name="match")
+app.add_typer(alert_commands.app, name="alerts")
 
 
 @app.callback()

@@ -10,6 +10,8 @@ Everything here works on raw bytes or on small opaque key objects, and raises on
   private = ML-KEM-768 seed d||z (64 bytes) || X25519 private scalar (32).
 - Raw X25519 (`x25519_shared_secret`, `x25519_public`), for the Wycheproof vectors and the age
   format's X25519 recipients.
+- Batched X25519 (`x25519_exchange_many`): one scalar times many u-coordinates, the
+  exponentiation of the private set intersection (crypto/psi.py).
 - For the age format (`hcx.crypto.age`): HKDF-SHA-256 (`hkdf_sha256`), HMAC-SHA-256
   (`hmac_sha256`, `hmac_sha256_verify`) and ChaCha20-Poly1305 (`ChaCha20Poly1305Key`), whose
   `encrypt_into`/`decrypt_into` release the GIL, so that threads can share the work.
@@ -247,6 +249,20 @@ class ChaCha20Poly1305Key:
 
     def __repr__(self) -> str:
         return "ChaCha20Poly1305Key()"
+def x25519_exchange_many(scalar: bytes, points: bytes) -> bytes:
+    """X25519(scalar, u) for each 32-byte u-coordinate in `points`, concatenated in order.
+
+    The scalar is clamped as RFC 7748 says, so results commute: X25519(a, X25519(b, u)) equals
+    X25519(b, X25519(a, u)). A point of low order (all-zero result) is refused, whole batch."""
+    if len(scalar) != X25519_SIZE or len(points) % X25519_SIZE:
+        raise InvalidInput("X25519 scalars and points are 32 bytes each")
+    key = x25519.X25519PrivateKey.from_private_bytes(scalar)
+    exchange, public = key.exchange, x25519.X25519PublicKey.from_public_bytes
+    try:
+        return b"".join([exchange(public(points[i:i + X25519_SIZE]))
+                         for i in range(0, len(points), X25519_SIZE)])
+    except ValueError as exc:
+        raise InvalidInput("a point of low order (X25519 gave the all-zero result)") from exc
 
 
 def _secret_aad(purpose: bytes, header: bytes) -> bytes:

@@ -10,10 +10,12 @@ import httpx
 from hcx.errors import PeerProtocolError, PeerUnreachable
 
 MAX_RESPONSE_BYTES = 16_777_216
+MATCH_TIMEOUT = 300.0
 
 
 class HttpTransport:
     def __init__(self, *, timeout: float = 10.0) -> None:
+        self._timeout = timeout
         self._client = httpx.Client(timeout=timeout, follow_redirects=False)
 
     def close(self) -> None:
@@ -39,10 +41,16 @@ class HttpTransport:
     def send_cosignature(self, url: str, signed: dict[str, Any]) -> Any:
         return self._call("POST", f"{url.rstrip('/')}/federation/witness/cosignature", json.dumps(signed).encode())
 
-    def _call(self, method: str, url: str, body: bytes | None) -> Any:
+    def match(self, url: str, wire: bytes) -> Any:
+        """One private-set-intersection message; the answer is the peer's sealed reply. The peer
+        does public-key work on up to 60k points first: a longer timeout."""
+        return self._call("POST", f"{url.rstrip('/')}/federation/match", wire, timeout=MATCH_TIMEOUT)
+
+    def _call(self, method: str, url: str, body: bytes | None, *, timeout: float | None = None) -> Any:
         try:
             response = self._client.request(method, url, content=body,
-                                            headers={"content-type": "application/json"} if body else None)
+                                            headers={"content-type": "application/json"} if body else None,
+                                            timeout=timeout or self._timeout)
         except httpx.HTTPError as exc:
             raise PeerUnreachable(f"{url}: {exc.__class__.__name__}") from exc
         if response.status_code != 200:

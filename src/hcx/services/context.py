@@ -33,6 +33,11 @@ class Policy:
     upload_chunk_bytes: int = 8 << 20
     upload_max_bytes: int = 1 << 40
     witness_interval: dt.timedelta = dt.timedelta(seconds=30)
+    match_max_set: int = 2_000_000
+    match_sessions_per_hour: int = 4
+    match_items_per_day: int = 4_000_000
+    match_chunk: int = 50_000
+    match_workers: int = 0
 
 
 @dataclass(frozen=True)

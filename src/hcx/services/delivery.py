@@ -44,12 +44,18 @@ def backoff(attempts: int, rng: random.Random, cap: dt.timedelta) -> dt.timedelt
 
 def claim(ctx: Context, *, limit: int = 50) -> list[Claimed]:
     now = ctx.clock.now()
+    with ctx.reading() as reading:  # an idle worker looks without taking the write lock
+        if not reading.outbox_due(now=now):
+            return []
     with ctx.unit_of_work() as uow:
-        claimed = []
+        claimed, urls = [], {}
         for message in uow.claim_outbox(now=now, lease_until=now + ctx.policy.lease, limit=limit):
-            peer = uow.get_peer(message.peer_party)
-            assert peer is not None
-            claimed.append(Claimed(message.id, message.peer_party, peer.url, message.wire, message.digest))
+            if message.peer_party not in urls:
+                peer = uow.get_peer(message.peer_party)
+                assert peer is not None
+                urls[message.peer_party] = peer.url
+            claimed.append(Claimed(message.id, message.peer_party, urls[message.peer_party], message.wire,
+                                   message.digest))
         uow.commit()
         return claimed
 
@@ -72,12 +78,17 @@ def record_receipts(ctx: Context, receipts: dict[str, Any]) -> list[str]:
     now = ctx.clock.now()
     bad: list[str] = []
     with ctx.unit_of_work() as uow:
+        messages = {m.id: m for m in uow.get_outboxes(sorted(receipts))}  # one statement for the round
+        lookups: dict[str, Callable[[str, str, str], VerifyKey]] = {}
         for message_id, receipt in receipts.items():
-            message = uow.get_outbox(message_id)
+            message = messages.get(message_id)
             if message is None or message.status == "delivered":
                 continue
             try:
-                lookup = _receipt_keys(federation.peer_descriptor(ctx, uow, message.peer_party))
+                if message.peer_party not in lookups:
+                    lookups[message.peer_party] = _receipt_keys(federation.peer_descriptor(ctx, uow,
+                                                                                           message.peer_party))
+                lookup = lookups[message.peer_party]
                 verify_receipt(receipt, verify_key_for=lookup, message_id=message.id, envelope_digest=message.digest)
             except Error as exc:
                 log.warning("receipt for %s from %s refused: %s", message.id, message.peer_party, exc.message)

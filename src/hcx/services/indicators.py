@@ -6,9 +6,15 @@ under which card numbers are hashed are derived from one per-node secret (32 ran
 first use, kept in the database sealed by the node key vault; it never leaves the node). Every query is scoped to the acting
 principal's authority.
 
-    import_file(ctx, principal, path, case_ref=…, format=…, default_region=…) -> ImportOutcome
+    import_file(ctx, principal, path, case_ref=…, format=…, default_region=…, country=…, origin=…)
+                                                          -> ImportOutcome; new links become alerts
     links(ctx, principal, max_cases=50) -> Links          cases sharing indicators, hot values apart
+    cross_country_links(ctx, principal) -> Links          the full cross-country link report (batch)
     cases_with(ctx, principal, kind, raw_value) -> Found  the cases holding one value
+
+A posting's country is this node's party for its own cases, or a counterpart's party (with its
+authority as `origin`) for the indicators of a counterpart's case learned through spontaneous
+information, a joint investigation or private matching. A case is (country, case reference).
 
 Analysts and officers import; they and auditors read.
 """
@@ -32,7 +38,7 @@ from hcx.indicators.markings import TLP_LEVEL_BY_ID
 from hcx.indicators.model import ImportReport, Indicator
 from hcx.indicators.normalise import normalise
 from hcx.rules.schema import Role
-from hcx.services import federation
+from hcx.services import alerts, federation
 from hcx.services.context import Context, Principal
 
 IMPORTERS = frozenset({Role.analyst, Role.officer})
@@ -41,6 +47,8 @@ DEFAULT_MAX_CASES = 50  # a value in more cases than this is generic: flagged, n
 KEY_BYTES = 16
 SECRET_BYTES = 32
 MAX_CASE_REF = 64
+MAX_ORIGIN = 200
+PARALLEL_MIN_BYTES = 8 * 1024 * 1024  # a CSV file this big is normalised in worker processes
 Format = Literal["csv", "misp", "stix", "auto"]
 FORMATS: tuple[str, ...] = ("csv", "misp", "stix", "auto")
 _CASE_REF = re.compile(r"[^\x00-\x1f\x7f]+")
@@ -57,6 +65,8 @@ class PostingRecord(Protocol):
     authority_id: str
     first_seen: dt.datetime
     tlp: str
+    country: str
+    origin: str
 
 
 class IndicatorStore(Protocol):
@@ -64,7 +74,9 @@ class IndicatorStore(Protocol):
 
     def secret(self) -> bytes | None: ...
     def create_secret(self, secret: bytes, at: dt.datetime) -> bytes: ...
-    def known_keys(self, *, authority_id: str, case_ref: str, keys: Iterable[bytes]) -> set[bytes]: ...
+    def known_keys(self, *, authority_id: str, case_ref: str, keys: Iterable[bytes], country: str = "") -> set[bytes]: ...
+    def cross_country_keys(self, *, authority_id: str, max_cases: int) -> list[tuple[bytes, int]]: ...
+    def postings_for_keys(self, *, authority_id: str, keys: Iterable[bytes]) -> Sequence[alerts.PostingLike]: ...
     def add_postings(self, rows: Sequence[dict[str, Any]]) -> None: ...
     def postings_for(self, *, authority_id: str, key: bytes) -> Sequence[PostingRecord]: ...
     def shared_postings(self, *, authority_id: str, max_cases: int) -> Sequence[PostingRecord]: ...
@@ -90,6 +102,8 @@ class ImportOutcome:
     report: ImportReport
     new: int  # postings added to the case
     known: int  # accepted indicators the case already had
+    country: str = ""  # the case's country (this node's party unless the case is a counterpart's)
+    links: int = 0  # new links to other cases (each an alert for the local cases)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +114,7 @@ class SharedIndicator:
 
 @dataclass(frozen=True, slots=True)
 class CaseLink:
-    case_a: str
+    case_a: str  # a counterpart's case reads COUNTRY/REF
     case_b: str
     indicators: tuple[SharedIndicator, ...]
 
@@ -124,6 +138,8 @@ class CaseHit:
     case_ref: str
     first_seen: dt.datetime
     tlp: str
+    country: str = ""
+    origin: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,15 +237,33 @@ def _region(default_region: str | None) -> str | None:
     return region
 
 
+def _country(value: str | None, own: str) -> str:
+    if value is None or not value.strip():
+        return own
+    country = value.strip().upper()
+    if not re.fullmatch(r"[A-Z]{3}", country):
+        raise InvalidInput(f"{value!r} is not an ISO 3166-1 alpha-3 country code (e.g. VNM)")
+    return country
+
+
 def import_file(ctx: Context, principal: Principal, path: Path, *, case_ref: str, format: Format = "auto",
-                default_region: str | None = None) -> ImportOutcome:
+                default_region: str | None = None, country: str | None = None, origin: str = "",
+                max_cases: int = DEFAULT_MAX_CASES) -> ImportOutcome:
     """Import a CSV, MISP or STIX file into a case of the principal's authority.
 
-    The file is read and normalised first (no transaction is open meanwhile); its postings are then
-    written in one transaction. Re-importing a file adds nothing."""
+    `country` (alpha-3) other than this node's party records a counterpart's case (its authority in
+    `origin`), e.g. from spontaneous information. The file is read and normalised first (no
+    transaction is open meanwhile; big CSV files in worker processes); its postings are then written
+    in one transaction, where each key is looked up once and every new link to another case (not
+    generic) becomes an alert. Re-importing a file adds nothing."""
     _require(principal, IMPORTERS, "import indicators")
     case = _case_ref(case_ref)
     region = _region(default_region)
+    case_country = _country(country, principal.party)
+    origin = origin.strip()
+    if len(origin) > MAX_ORIGIN or (origin and case_country == principal.party):
+        raise InvalidInput(f"an origin (≤ {MAX_ORIGIN} characters) names the authority of a counterpart's case "
+                           "and goes with its --country")
     if format not in FORMATS:
         raise InvalidInput(f"unknown format {format!r}; use one of {', '.join(FORMATS)}")
     keys = _keys(ctx, create=True)
@@ -240,29 +274,47 @@ def import_file(ctx: Context, principal: Principal, path: Path, *, case_ref: str
             if fmt == "unknown":
                 raise InvalidInput(f"{path.name}: cannot tell whether this is CSV, MISP or STIX; give --format")
             stream.seek(0)
-            report = _parse(stream, fmt, name=path.name, default_region=region, card_key=keys.card)
+            if fmt == "csv" and path.stat().st_size >= PARALLEL_MIN_BYTES:
+                from hcx.services.indicator_bulk import import_csv_parallel
+                report = import_csv_parallel(path, name=path.name, default_region=region, card_key=keys.card)
+            else:
+                report = _parse(stream, fmt, name=path.name, default_region=region, card_key=keys.card)
     except OSError as exc:
         raise InvalidInput(f"cannot read {path}: {exc.strerror}") from exc
     postings = {keys.posting_key(i.kind.value, i.value): i for i in report.indicators}
     now = ctx.clock.now()
     with ctx.unit_of_work() as uow:
         index = store(uow)
-        known = index.known_keys(authority_id=principal.authority_id, case_ref=case, keys=postings)
-        index.add_postings([_row(key, indicator, case, principal.authority_id, now)
-                            for key, indicator in postings.items() if key not in known])
-        outcome = ImportOutcome(case, fmt, report, len(postings) - len(known), len(known))
+        holders = alerts.holders_of(uow, authority_id=principal.authority_id, keys=list(postings))
+        known = {key for key, held in holders.items()
+                 if any((p.case_ref, p.country) == (case, case_country) for p in held)}
+        fresh = [alerts.NewPosting(key, i.kind.value, i.value, case, case_country, origin)
+                 for key, i in postings.items() if key not in known]
+        index.add_postings([_row(key, postings[key], case, principal.authority_id, now, case_country, origin)
+                            for key in (p.key for p in fresh)])
+        linked = alerts.record_links(uow, authority_id=principal.authority_id, own_party=principal.party, new=fresh,
+                                     holders=holders, max_cases=max_cases, now=now, new_id=ctx.new_id)
+        outcome = ImportOutcome(case, fmt, report, len(fresh), len(known), case_country, linked)
         uow.audit(id=ctx.new_id(), at=now, actor_id=principal.user_id, action="indicators.imported",
                   object_type="case", object_id=case,
                   details={"file": path.name, "format": fmt, "accepted": report.counts(), "new": outcome.new,
                            "known": outcome.known, "rejected": len(report.rejections),
-                           "duplicates": report.duplicates})
+                           "duplicates": report.duplicates, "country": case_country, "origin": origin,
+                           "links": linked})
         uow.commit()
     return outcome
 
 
-def _row(key: bytes, indicator: Indicator, case: str, authority_id: str, at: dt.datetime) -> dict[str, Any]:
+def _row(key: bytes, indicator: Indicator, case: str, authority_id: str, at: dt.datetime, country: str,
+         origin: str) -> dict[str, Any]:
     return {"key": key, "kind": indicator.kind.value, "value": indicator.value, "case_ref": case,
-            "authority_id": authority_id, "first_seen": at, "tlp": tlp_text(indicator.markings)}
+            "authority_id": authority_id, "first_seen": at, "tlp": tlp_text(indicator.markings),
+            "country": country, "origin": origin}
+
+
+def case_label(case_ref: str, country: str, own_party: str) -> str:
+    """How a case is named in a link: its reference, prefixed `COUNTRY/` when it is a counterpart's."""
+    return case_ref if country == own_party else f"{country}/{case_ref}"
 
 
 def links(ctx: Context, principal: Principal, *, max_cases: int = DEFAULT_MAX_CASES) -> Links:
@@ -279,9 +331,14 @@ def links(ctx: Context, principal: Principal, *, max_cases: int = DEFAULT_MAX_CA
         by_key: dict[bytes, tuple[SharedIndicator, list[str]]] = {}
         for posting in index.shared_postings(authority_id=principal.authority_id, max_cases=max_cases):
             entry = by_key.setdefault(bytes(posting.key), (SharedIndicator(posting.kind, posting.value), []))
-            entry[1].append(posting.case_ref)
+            entry[1].append(case_label(posting.case_ref, posting.country, principal.party))
+    return _pairs(by_key.values(), generic, max_cases)
+
+
+def _pairs(shared: Iterable[tuple[SharedIndicator, list[str]]], generic: list[tuple[str, str, int]],
+           max_cases: int) -> Links:
     pairs: dict[tuple[str, str], list[SharedIndicator]] = defaultdict(list)
-    for indicator, case_refs in by_key.values():
+    for indicator, case_refs in shared:
         cases = sorted(set(case_refs))
         for i, case_a in enumerate(cases):
             for case_b in cases[i + 1:]:
@@ -304,5 +361,35 @@ def cases_with(ctx: Context, principal: Principal, kind: str | None, raw_value: 
     with ctx.reading() as uow:
         postings = store(uow).postings_for(authority_id=principal.authority_id,
                                            key=keys.posting_key(indicator.kind.value, indicator.value))
-        hits = tuple(CaseHit(p.case_ref, p.first_seen, p.tlp) for p in postings)
+        hits = tuple(CaseHit(p.case_ref, p.first_seen, p.tlp, p.country, p.origin) for p in postings)
     return Found(indicator.kind.value, indicator.display, hits)
+
+
+def cross_country_links(ctx: Context, principal: Principal, *, max_cases: int = DEFAULT_MAX_CASES) -> Links:
+    """The full cross-country link report, recomputed (a batch job; ingest finds new links itself):
+    the pairs of cases of different countries sharing a value that is not generic."""
+    _require(principal, READERS, "read the correlation index")
+    if max_cases < 2:
+        raise InvalidInput("max_cases is at least 2")
+    with ctx.reading() as uow:
+        index = store(uow)
+        keys = [key for key, _cases in index.cross_country_keys(authority_id=principal.authority_id,
+                                                                   max_cases=max_cases)]
+        by_key: dict[bytes, tuple[SharedIndicator, list[tuple[str, str]]]] = {}
+        for start in range(0, len(keys), 400):
+            for key in keys[start : start + 400]:
+                for posting in index.postings_for(authority_id=principal.authority_id, key=key):
+                    entry = by_key.setdefault(key, (SharedIndicator(posting.kind, posting.value), []))
+                    entry[1].append((posting.country, posting.case_ref))
+    pairs: dict[tuple[tuple[str, str], tuple[str, str]], list[SharedIndicator]] = defaultdict(list)
+    for indicator, cases in by_key.values():
+        ordered = sorted(set(cases))
+        for i, case_a in enumerate(ordered):
+            for case_b in ordered[i + 1:]:
+                if case_a[0] != case_b[0]:  # across a border only
+                    pairs[(case_a, case_b)].append(indicator)
+    found = [CaseLink(case_label(a[1], a[0], principal.party), case_label(b[1], b[0], principal.party),
+                      tuple(sorted(shared_, key=lambda s: (s.kind, s.value))))
+             for (a, b), shared_ in pairs.items()]
+    found.sort(key=lambda link: (-len(link.indicators), link.case_a, link.case_b))
+    return Links(tuple(found), (), max_cases)

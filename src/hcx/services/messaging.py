@@ -16,11 +16,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hcx.crypto.envelope import Opened, open_, seal, sign_receipt
-from hcx.crypto.keys import DecryptionKey, EncryptionKey, VerifyKey, b64d
+from hcx.crypto.keys import DecryptionKey, EncryptionKey, SigningKey, VerifyKey, b64d
 from hcx.domain import lifecycle
+from hcx.domain.descriptor import Descriptor
 from hcx.domain.lifecycle import Direction, Step
 from hcx.domain.model import Draft
-from hcx.domain.ports import RequestRecord, UnitOfWork
+from hcx.domain.ports import InboxRecord, RequestRecord, UnitOfWork
 from hcx.errors import Conflict, Error, InvalidInput, NotFound, PolicyDenied, VerificationError
 from hcx.services import federation
 from hcx.services.context import Context
@@ -128,66 +129,120 @@ def receive_many(ctx: Context, wires: list[bytes]) -> list[dict[str, Any] | Erro
     if not opened_all:
         return results
     with ctx.unit_of_work() as uow:
+        batch = _Batch(ctx, uow, [opened for _, opened, _ in opened_all])
         for i, opened, created in opened_all:
             try:
                 with uow.savepoint():  # a message that fails takes none of the others with it
-                    results[i] = _store(ctx, uow, opened, created, party_of_node, now)
+                    results[i], stored, record = _store(ctx, uow, batch, opened, created, party_of_node, now)
             except Error as exc:
                 results[i] = exc
+            else:
+                batch.stored(stored, record)
         uow.commit()
     return results
 
 
 class _KeyLookups:
-    """The keys `open_` asks for: the sender's among its pinned descriptor, ours from the vault."""
+    """The keys `open_` asks for: the sender's among its pinned descriptor, ours from the vault.
+    Each is looked up once per batch (the batch is read in one snapshot)."""
 
     def __init__(self, ctx: Context, uow: UnitOfWork, party: str) -> None:
         self.ctx, self.uow, self.party = ctx, uow, party
+        self._verify: dict[tuple[str, str, str], VerifyKey] = {}
+        self._decrypt: dict[tuple[str, str, str], DecryptionKey] = {}
 
     def verify_key(self, party: str, authority: str, kid: str) -> VerifyKey:
-        described = federation.peer_descriptor(self.ctx, self.uow, party).authority(authority)
-        key = described.signing_key(kid) if described else None
-        if key is None:
-            raise VerificationError(f"{party}/{authority} has no active signing key {kid}")
-        return VerifyKey.from_bytes(b64d(key.key))
+        found = self._verify.get((party, authority, kid))
+        if found is None:
+            described = federation.peer_descriptor(self.ctx, self.uow, party).authority(authority)
+            key = described.signing_key(kid) if described else None
+            if key is None:
+                raise VerificationError(f"{party}/{authority} has no active signing key {kid}")
+            found = self._verify[party, authority, kid] = VerifyKey.from_bytes(b64d(key.key))
+        return found
 
     def decryption_key(self, party: str, authority: str, kid: str) -> DecryptionKey:
-        if party != self.party or self.uow.get_authority(authority) is None:
-            raise NotFound(f"the message is addressed to {party}/{authority}, not to this node")
-        return federation.decryption_key(self.ctx, self.uow, authority, kid)
+        found = self._decrypt.get((party, authority, kid))
+        if found is None:
+            if party != self.party or self.uow.get_authority(authority) is None:
+                raise NotFound(f"the message is addressed to {party}/{authority}, not to this node")
+            found = self._decrypt[party, authority, kid] = federation.decryption_key(self.ctx, self.uow,
+                                                                                       authority, kid)
+        return found
 
 
-def _store(ctx: Context, uow: UnitOfWork, opened: Opened, created: dt.datetime, party_of_node: str,
-           now: dt.datetime) -> dict[str, Any]:
-    """Store one verified message once, apply it if its turn has come, and sign its receipt."""
+class _Batch:
+    """What a batch looks up once in its write transaction, instead of once per message: the
+    messages already received under its ids, the exchanges with messages waiting for their turn,
+    the signing keys of its recipients and the descriptors of its senders."""
+
+    def __init__(self, ctx: Context, uow: UnitOfWork, opened: list[Opened]) -> None:
+        self.ctx, self.uow = ctx, uow
+        self.known = {m.id: m for m in uow.get_inboxes(sorted({o.envelope.id for o in opened}))}
+        exchanges = sorted({o.envelope.request_ref for o in opened if o.envelope.request_ref})
+        self.waiting = uow.waiting_exchanges(exchanges)
+        self._requests = {(r.exchange_id, r.authority_id): r for r in uow.find_exchanges(exchanges)}
+        self._signers: dict[str, SigningKey] = {}
+        self._peers: dict[str, Descriptor] = {}
+
+    def signing_key(self, authority: str) -> SigningKey:
+        if authority not in self._signers:
+            self._signers[authority] = federation.signing_key(self.ctx, self.uow, authority)
+        return self._signers[authority]
+
+    def peer(self, party: str) -> Descriptor:
+        if party not in self._peers:
+            self._peers[party] = federation.peer_descriptor(self.ctx, self.uow, party)
+        return self._peers[party]
+
+    def exchange(self, exchange_id: str, authority_id: str) -> RequestRecord | None:
+        """The request of an exchange (locked for the transaction), as `UnitOfWork.find_exchange`."""
+        return self._requests.get((exchange_id, authority_id))
+
+    def stored(self, message: InboxRecord | None, record: RequestRecord | None) -> None:
+        """A message whose savepoint was released: a repeat later in the batch is a duplicate, and
+        the request it created is found by the next messages of its exchange."""
+        if record is not None and record.exchange_id:
+            self._requests[record.exchange_id, record.authority_id] = record
+        if message is not None:
+            self.known[message.id] = message
+            if message.status == "waiting" and message.exchange_id:
+                self.waiting.add(message.exchange_id)
+
+
+def _store(ctx: Context, uow: UnitOfWork, batch: _Batch, opened: Opened, created: dt.datetime,
+           party_of_node: str, now: dt.datetime
+           ) -> tuple[dict[str, Any], InboxRecord | None, RequestRecord | None]:
+    """Store one verified message once, apply it if its turn has come, and sign its receipt;
+    returns the receipt, the stored message (None for a duplicate) and the request it applied to."""
     envelope = opened.envelope
-    known = uow.get_inbox(envelope.id)
+    known = batch.known.get(envelope.id)
     if known is not None:
         if known.digest != opened.digest:
             raise Conflict(f"message {envelope.id} was already received with another content")
-        return known.receipt
+        return known.receipt, None, None
     if created < now - ctx.policy.replay_window - ctx.policy.clock_skew:
         raise VerificationError(f"message {envelope.id} is too old ({envelope.created}): a replay?")
     to = envelope.to.authority
     receipt = sign_receipt(message_id=envelope.id, envelope_digest=opened.digest, received_at=utc(now),
-                           by_party=party_of_node, by_authority=to, signer=federation.signing_key(ctx, uow, to))
-    status, error, seq, record = _file(ctx, uow, opened, to)
+                           by_party=party_of_node, by_authority=to, signer=batch.signing_key(to))
+    status, error, seq, record = _file(ctx, uow, batch, opened, to)
     sender, sender_authority = _from(opened)
-    uow.add_inbox(id=envelope.id, peer_party=sender, from_authority=sender_authority, to_authority=to,
-                  type=envelope.type, exchange_id=envelope.request_ref, seq=seq, digest=opened.digest,
-                  envelope=envelope.model_dump(mode="json", by_alias=True), receipt=receipt, status=status,
-                  error=error, received_at=now)
-    if record is not None:
+    stored = uow.add_inbox(id=envelope.id, peer_party=sender, from_authority=sender_authority, to_authority=to,
+                           type=envelope.type, exchange_id=envelope.request_ref, seq=seq, digest=opened.digest,
+                           envelope=envelope.model_dump(mode="json", by_alias=True), receipt=receipt,
+                           status=status, error=error, received_at=now)
+    if record is not None and record.exchange_id in batch.waiting:
         _apply_waiting(ctx, uow, record, to)
     log.info("received %s %s from %s: %s", envelope.type, envelope.id, sender, status)
-    return receipt
+    return receipt, stored, record
 
 
 def _from(opened: Opened) -> tuple[str, str]:
     return opened.envelope.from_.party, opened.envelope.from_.authority
 
 
-def _file(ctx: Context, uow: UnitOfWork, opened: Opened, to: str
+def _file(ctx: Context, uow: UnitOfWork, batch: _Batch, opened: Opened, to: str
           ) -> tuple[str, str, int, RequestRecord | None]:
     """Apply the message if its turn has come: (status, error, seq, the request it was applied to)."""
     envelope = opened.envelope
@@ -195,10 +250,10 @@ def _file(ctx: Context, uow: UnitOfWork, opened: Opened, to: str
     try:
         if envelope.type == SUBMITTED:
             submitted = SubmittedBody.model_validate(envelope.body)
-            return "applied", "", submitted.seq, _create_incoming(ctx, uow, opened, submitted, to)
+            return "applied", "", submitted.seq, _create_incoming(ctx, uow, batch, opened, submitted, to)
         if envelope.type == EVENT:
             event = EventBody.model_validate(envelope.body)
-            record = uow.find_exchange(envelope.request_ref or "", authority_id=to)
+            record = batch.exchange(envelope.request_ref or "", to)
             if record is None or event.seq > record.last_applied_seq + 1:
                 return "waiting", "", event.seq, None
             if event.seq <= record.last_applied_seq:
@@ -218,21 +273,20 @@ def _file(ctx: Context, uow: UnitOfWork, opened: Opened, to: str
         return "rejected", str(exc)[:500], seq if isinstance(seq, int) else 0, None
 
 
-def _create_incoming(ctx: Context, uow: UnitOfWork, opened: Opened, body: SubmittedBody, to: str
-                     ) -> RequestRecord:
+def _create_incoming(ctx: Context, uow: UnitOfWork, batch: _Batch, opened: Opened, body: SubmittedBody,
+                     to: str) -> RequestRecord:
     from hcx.services import requests  # late: requests imports this module
 
     envelope = opened.envelope
     party, authority = _from(opened)
     if not envelope.request_ref:
         raise InvalidInput("a submission must name its request")
-    if uow.find_exchange(envelope.request_ref, authority_id=to) is not None:
+    if batch.exchange(envelope.request_ref, to) is not None:
         raise Conflict(f"request {envelope.request_ref} was already submitted")
     draft = Draft.model_validate(body.document)
     if draft.requested_party != federation.own_party(ctx, uow) or draft.requesting_party != party:
         raise InvalidInput("the request's parties do not match the sender and this node")
-    peer = federation.peer_descriptor(ctx, uow, party)
-    sender = peer.authority(authority)
+    sender = batch.peer(party).authority(authority)
     return requests.record_incoming(ctx, uow, draft, authority_id=to, exchange_id=envelope.request_ref,
                                     counterpart=sender.name if sender else authority,
                                     counterpart_authority=authority, peer_reference=body.reference,

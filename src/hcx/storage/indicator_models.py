@@ -3,9 +3,13 @@ test fixtures see them once `hcx.storage.models` imports this module.
 
     indicator_index_keys  one row: the node's secret (32 random bytes, made on first use) from
                           which the index key and the card key are derived; never leaves the node
-    indicator_postings    one row per (indicator, case, authority): the 16-byte keyed hash of
-                          (kind, canonical value), the value itself for local analysts, the case,
-                          when it was first seen and its TLP / handling markings
+    indicator_postings    one row per (indicator, case, country, authority): the 16-byte keyed hash
+                          of (kind, canonical value), the value itself for local analysts, the case,
+                          its country (this node's party, or a counterpart's for postings learned
+                          from a peer, whose authority is `origin`), when it was first seen and its
+                          TLP / handling markings (migrations 0004, 0008)
+    indicator_alerts      one row per new link seen by one case of an authority: the shared value,
+                          the other case, its country and authority; acknowledged or not (0008)
 """
 
 from __future__ import annotations
@@ -28,9 +32,9 @@ class IndicatorIndexKey(Base):
 class IndicatorPosting(Base):
     __tablename__ = "indicator_postings"
     __table_args__ = (
-        # its index, (key, case_ref, authority_id), is also the composite (key, case_ref) index of lookups
-        UniqueConstraint("key", "case_ref", "authority_id", name="uq_indicator_postings"),
-        Index("ix_indicator_postings_scope", "authority_id", "key"),
+        # the one index: (key, authority) lookups, re-import checks and the covering GROUP BY key; an
+        # index rather than a constraint so that a bulk load can build it after the rows
+        Index("uq_indicator_postings", "key", "authority_id", "country", "case_ref", unique=True),
     )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     key: Mapped[bytes] = mapped_column(LargeBinary(16))
@@ -40,3 +44,27 @@ class IndicatorPosting(Base):
     authority_id: Mapped[str] = mapped_column(ForeignKey("authorities.id"))
     first_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     tlp: Mapped[str] = mapped_column(Text, default="")
+    country: Mapped[str] = mapped_column(String(3), server_default="")
+    origin: Mapped[str] = mapped_column(String(200), server_default="")  # a peer's authority; "" for ours
+
+
+class IndicatorAlert(Base):
+    __tablename__ = "indicator_alerts"
+    __table_args__ = (
+        UniqueConstraint("authority_id", "key", "case_ref", "other_country", "other_case_ref",
+                         name="uq_indicator_alerts_link"),
+        Index("ix_indicator_alerts_inbox", "authority_id", "acknowledged_at", "created_at"),
+    )
+    id: Mapped[str] = mapped_column(String(26), primary_key=True)
+    authority_id: Mapped[str] = mapped_column(ForeignKey("authorities.id"))
+    key: Mapped[bytes] = mapped_column(LargeBinary(16))
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(Text)
+    case_ref: Mapped[str] = mapped_column(String(64))
+    other_case_ref: Mapped[str] = mapped_column(String(64))
+    other_country: Mapped[str] = mapped_column(String(3))
+    other_authority: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(26), nullable=True)
+    request_id: Mapped[str | None] = mapped_column(String(26), nullable=True)

@@ -1,29 +1,57 @@
 """The local correlation index in SQL (SQLite and PostgreSQL), bound to one session.
 
 Every query names the authority: an authority's postings are invisible to every other. Writes
-are idempotent: a posting is unique per (key, case, authority) and inserted with ON CONFLICT DO
-NOTHING, so a re-import, or two imports racing, leave one row. Linked cases are found by
-`GROUP BY key HAVING count(*) > 1` over the (authority_id, key) index (count(*) is the number of
-distinct cases: the unique constraint allows one row per key and case in an authority).
+are idempotent: a posting is unique per (key, authority, country, case) and inserted with ON CONFLICT
+DO NOTHING, so a re-import, or two imports racing, leave one row. That unique index is the only one:
+it serves point lookups (key first), re-import checks, and `GROUP BY key` with `count(*)` (the number
+of distinct cases: one row per key and case) or `min(country) <> max(country)` (cross-country) as a
+covering scan. Inserts are Core executemany in large batches, never ORM objects.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import itertools
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hcx.storage.indicator_models import IndicatorIndexKey, IndicatorPosting
+from hcx.storage.indicator_models import IndicatorAlert, IndicatorIndexKey, IndicatorPosting
+from hcx.storage.models import UTCDateTime
 
 _SECRET_ID = 1
 _MAX_KEYS_PER_QUERY = 400
-_ROWS_PER_INSERT = 1000
+_ROWS_PER_INSERT = 5000
+_ROWS_PER_BULK_INSERT = 50_000
+_UNIQUE_INDEX = "uq_indicator_postings"
+
+
+_LOOKUP_COLUMNS = (IndicatorPosting.key, IndicatorPosting.case_ref, IndicatorPosting.country, IndicatorPosting.origin)
+_BY_KEY = select(*_LOOKUP_COLUMNS).where(IndicatorPosting.key == bindparam("key"),
+                                         IndicatorPosting.authority_id == bindparam("authority"))
+
+
+@functools.lru_cache(maxsize=64)
+def _by_keys_sql(count: int, mark: str) -> str:
+    return ("SELECT key, case_ref, country, origin FROM indicator_postings "  # noqa: S608 - placeholders only
+            f"WHERE key IN ({', '.join(mark for _ in range(count))}) AND authority_id = {mark}")
+
+
+@dataclass(frozen=True, slots=True)
+class PostingRow:
+    """What a lookup needs of a posting: no value, no markings."""
+
+    key: bytes
+    case_ref: str
+    country: str
+    origin: str
 
 
 class SqlIndicatorStore:
@@ -49,15 +77,28 @@ class SqlIndicatorStore:
 
     # --- postings ---------------------------------------------------------------------------
 
-    def known_keys(self, *, authority_id: str, case_ref: str, keys: Iterable[bytes]) -> set[bytes]:
-        """Which of `keys` the case already has."""
-        wanted, found = list(dict.fromkeys(keys)), set[bytes]()
+    def known_keys(self, *, authority_id: str, case_ref: str, keys: Iterable[bytes], country: str = "") -> set[bytes]:
+        """Which of `keys` the case (of `country`; "" = any) already has."""
+        found = set[bytes]()
+        for posting in self.postings_for_keys(authority_id=authority_id, keys=keys):
+            if posting.case_ref == case_ref and (not country or posting.country == country):
+                found.add(posting.key)
+        return found
+
+    def postings_for_keys(self, *, authority_id: str, keys: Iterable[bytes]) -> list[PostingRow]:
+        """Every posting of the authority under any of `keys`: one indexed lookup per key, batched
+        (`key IN (…)`); the statements are built once and run on the connection (no ORM objects)."""
+        wanted, found = list(dict.fromkeys(keys)), list[PostingRow]()
+        connection = self.session.connection()
+        mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
         for start in range(0, len(wanted), _MAX_KEYS_PER_QUERY):
             chunk = wanted[start : start + _MAX_KEYS_PER_QUERY]
-            found.update(bytes(k) for k in self.session.scalars(
-                select(IndicatorPosting.key).where(IndicatorPosting.authority_id == authority_id,
-                                                   IndicatorPosting.case_ref == case_ref,
-                                                   IndicatorPosting.key.in_(chunk))))
+            if len(chunk) == 1:
+                rows: Any = connection.execute(_BY_KEY, {"key": chunk[0], "authority": authority_id})
+            else:  # the driver's own statement: rendering 400 bound parameters costs more than the lookups
+                sql = _by_keys_sql(len(chunk), mark)
+                rows = connection.exec_driver_sql(sql, (*chunk, authority_id))
+            found.extend(PostingRow(bytes(key), case_ref, country, origin) for key, case_ref, country, origin in rows)
         return found
 
     def add_postings(self, rows: Sequence[dict[str, Any]]) -> None:
@@ -65,9 +106,55 @@ class SqlIndicatorStore:
         dialect = self.session.get_bind().dialect.name
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
         statement = insert(IndicatorPosting).on_conflict_do_nothing(
-            index_elements=["key", "case_ref", "authority_id"])
+            index_elements=["key", "authority_id", "country", "case_ref"])
         for start in range(0, len(rows), _ROWS_PER_INSERT):
             self.session.execute(statement, list(rows[start : start + _ROWS_PER_INSERT]))
+
+    def load_postings(self, rows: Iterable[dict[str, Any]], *, build_index_after: bool) -> int:
+        """Bulk load: insert postings (dicts of the columns but id) that are unique and not yet in the
+        index, in large batches. `build_index_after` drops the unique index and builds it once all
+        rows are in (a sort instead of random B-tree inserts: building-blocks.md §6 measured 7×); the
+        rebuild fails, and the transaction with it, if a row was not unique. Other writers wait: run
+        it for a first or national load, not beside live imports. `rows` may be a generator (rows
+        are taken 50,000 at a time, so worker processes can normalise the next ones meanwhile).
+        Returns the number of rows written."""
+        table = IndicatorPosting.__table__
+        index = next(i for i in table.indexes if i.name == _UNIQUE_INDEX)  # type: ignore[attr-defined]
+        connection = self.session.connection()
+        dialect = connection.dialect
+        source = iter(rows)
+        chunk = list(itertools.islice(source, _ROWS_PER_BULK_INSERT))
+        if not chunk:
+            return 0
+        # the columns the rows give; any other keeps its database default
+        columns = [c for c in table.columns if c.name != "id" and c.name in chunk[0]]  # type: ignore[attr-defined]
+        placeholder = "?" if dialect.paramstyle == "qmark" else "%s"
+        sql = (f"INSERT INTO {table.name} ({', '.join(c.name for c in columns)}) "  # type: ignore[attr-defined]  # noqa: S608 - names from our model
+               f"VALUES ({', '.join(placeholder for _ in columns)})")
+        # the driver's executemany on tuples, built column by column; only the time stamps need the
+        # column type's conversion (once per distinct value): bytes and text go to the driver as they are
+        times = {c.name: c.type.bind_processor(dialect) for c in columns
+                 if isinstance(c.type, UTCDateTime)}  # type: ignore[attr-defined]
+        names = [c.name for c in columns]
+
+        def column(name: str, chunk: Sequence[dict[str, Any]]) -> list[Any]:
+            values = [row[name] for row in chunk]
+            process = times.get(name)
+            if process is None:
+                return values
+            memo = {value: process(value) for value in set(values)}
+            return [memo[value] for value in values]
+
+        if build_index_after:
+            index.drop(connection)
+        written = 0
+        while chunk:
+            connection.exec_driver_sql(sql, list(zip(*(column(name, chunk) for name in names), strict=True)))
+            written += len(chunk)
+            chunk = list(itertools.islice(source, _ROWS_PER_BULK_INSERT))
+        if build_index_after:
+            index.create(connection)
+        return written
 
     def postings_for(self, *, authority_id: str, key: bytes) -> Sequence[IndicatorPosting]:
         return self.session.scalars(select(IndicatorPosting)
@@ -103,3 +190,66 @@ class SqlIndicatorStore:
             .group_by(IndicatorPosting.key, IndicatorPosting.kind, hot.c.cases)
             .order_by(hot.c.cases.desc(), IndicatorPosting.kind))
         return [(kind, value, int(cases)) for kind, value, cases in rows]
+
+    def cross_country_keys(self, *, authority_id: str, max_cases: int) -> list[tuple[bytes, int]]:
+        """(key, cases) of every key of the authority found in 2 to `max_cases` cases of more than one
+        country: the full cross-country link report, recomputed from the index.
+
+        SQLite: a covering scan counting cases per key, then `min(country) <> max(country)` on the
+        few shared keys only (measured 1.6× faster than both in one pass, 1.2× faster than
+        `count(DISTINCT country)`). PostgreSQL: `count(DISTINCT country)` on the index (its hash
+        plan for min/max spills; building-blocks.md §6)."""
+        posting = IndicatorPosting
+        if self.session.get_bind().dialect.name == "postgresql":
+            query = (select(posting.key, func.count()).where(posting.authority_id == authority_id)
+                     .group_by(posting.key)
+                     .having(func.count(posting.country.distinct()) > 1, func.count() <= max_cases))
+        else:
+            shared = (select(posting.key).where(posting.authority_id == authority_id).group_by(posting.key)
+                      .having(func.count().between(2, max_cases)).subquery())
+            query = (select(shared.c.key, func.count()).select_from(shared)
+                     .join(posting, (posting.key == shared.c.key) & (posting.authority_id == authority_id))
+                     .group_by(shared.c.key)
+                     .having(func.min(posting.country) != func.max(posting.country)))
+        return [(bytes(key), int(cases)) for key, cases in self.session.execute(query)]
+
+    # --- alerts -----------------------------------------------------------------------------
+
+    def add_alerts(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Insert alerts (dicts of every column); a link already alerted is left as it is. Returns
+        how many were new."""
+        dialect = self.session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = insert(IndicatorAlert).on_conflict_do_nothing(
+            index_elements=["authority_id", "key", "case_ref", "other_country", "other_case_ref"])
+        added = 0
+        for start in range(0, len(rows), _ROWS_PER_INSERT):
+            result = self.session.execute(statement.returning(IndicatorAlert.id),
+                                          list(rows[start : start + _ROWS_PER_INSERT]))
+            added += len(result.all())
+        return added
+
+    def alerts(self, *, authority_id: str, open_only: bool, limit: int, offset: int) -> Sequence[IndicatorAlert]:
+        query = select(IndicatorAlert).where(IndicatorAlert.authority_id == authority_id)
+        if open_only:
+            query = query.where(IndicatorAlert.acknowledged_at.is_(None))
+        return self.session.scalars(query.order_by(IndicatorAlert.created_at.desc(), IndicatorAlert.id)
+                                    .limit(limit).offset(offset)).all()
+
+    def alert(self, *, authority_id: str, alert_id: str) -> IndicatorAlert | None:
+        return self.session.scalars(select(IndicatorAlert).where(IndicatorAlert.authority_id == authority_id,
+                                                                 IndicatorAlert.id == alert_id)).first()
+
+    def acknowledge_alert(self, *, authority_id: str, alert_id: str, user_id: str, at: dt.datetime) -> bool:
+        """Mark an open alert acknowledged; False if it was not open."""
+        result = self.session.execute(
+            update(IndicatorAlert).where(IndicatorAlert.authority_id == authority_id, IndicatorAlert.id == alert_id,
+                                         IndicatorAlert.acknowledged_at.is_(None))
+            .values(acknowledged_at=at, acknowledged_by=user_id))
+        return bool(getattr(result, "rowcount", 0))
+
+    def record_alert_request(self, *, authority_id: str, alert_id: str, request_id: str) -> None:
+        """The draft request opened from an alert."""
+        self.session.execute(update(IndicatorAlert).where(IndicatorAlert.authority_id == authority_id,
+                                                          IndicatorAlert.id == alert_id)
+                             .values(request_id=request_id))

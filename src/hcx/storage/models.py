@@ -214,6 +214,7 @@ from hcx.storage import (  # noqa: E402, F401
     exchange_models,
     indicator_models,
     ledger_models,
+    matching_models,
     taxii_models,
     transfer_models,
 )

@@ -9,9 +9,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, Table, bindparam, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -22,6 +22,7 @@ from hcx.storage.evidence_store import SqlEvidenceStore
 from hcx.storage.exchange_store import SqlExchangeStore
 from hcx.storage.indicator_store import SqlIndicatorStore
 from hcx.storage.ledger import SqlLedgerStore
+from hcx.storage.matching_store import SqlMatchStore
 from hcx.storage.models import (
     ApiToken,
     AuditEvent,
@@ -38,6 +39,19 @@ from hcx.storage.models import (
 )
 from hcx.storage.taxii_store import SqlTaxiiStore
 from hcx.storage.transfer_store import SqlTransferStore
+
+_COUNTERS = cast(Table, ReferenceCounter.__table__)
+# built once (Core, not ORM): building a statement costs more than running it; counters are never
+# held as objects, so nothing in the session goes stale
+_BUMP_COUNTER = (update(_COUNTERS)
+                 .where(_COUNTERS.c.party == bindparam("counter_party"), _COUNTERS.c.year == bindparam("counter_year"))
+                 .values(last=_COUNTERS.c.last + 1).returning(_COUNTERS.c.last))
+
+_OUTBOX = cast(Table, OutboxMessage.__table__)
+_DUE = (select(_OUTBOX.c.id)  # what an idle worker asks many times a second
+        .where(_OUTBOX.c.status == "pending", _OUTBOX.c.next_attempt_at <= bindparam("due_now"),
+               _OUTBOX.c.lease_until.is_(None) | (_OUTBOX.c.lease_until <= bindparam("due_now")))
+        .limit(1))
 
 
 class SqlUnitOfWork:
@@ -164,11 +178,7 @@ class SqlUnitOfWork:
         return self.session.scalars(query).all()
 
     def next_reference_number(self, *, party: str, year: int) -> int:
-        bumped = self.session.execute(
-            update(ReferenceCounter)
-            .where(ReferenceCounter.party == party, ReferenceCounter.year == year)
-            .values(last=ReferenceCounter.last + 1)
-            .returning(ReferenceCounter.last)).scalar()
+        bumped = self.session.connection().execute(_BUMP_COUNTER, {"counter_party": party, "counter_year": year}).scalar()
         if bumped is not None:
             return int(bumped)
         self._flush(ReferenceCounter(party=party, year=year, last=1))
@@ -184,6 +194,13 @@ class SqlUnitOfWork:
     def find_exchange(self, exchange_id: str, *, authority_id: str) -> Request | None:
         return self.session.scalars(select(Request).where(
             Request.exchange_id == exchange_id, Request.authority_id == authority_id).with_for_update()).first()
+
+    def find_exchanges(self, exchange_ids: Sequence[str]) -> Sequence[Request]:
+        """The requests of these exchanges, whatever their authority, locked like `find_exchange`."""
+        if not exchange_ids:
+            return []
+        return self.session.scalars(select(Request).where(Request.exchange_id.in_(exchange_ids))
+                                    .with_for_update()).all()
 
     # keys and peers
     def add_key(self, *, kid: str, owner: str, purpose: str, public: bytes, private_encrypted: bytes,
@@ -248,6 +265,25 @@ class SqlUnitOfWork:
             InboxMessage.exchange_id == exchange_id, InboxMessage.status == "waiting")
             .order_by(InboxMessage.seq)).all()
 
+    # batches: one statement for many messages
+    def outbox_due(self, *, now: dt.datetime) -> bool:
+        """Is any message due? (Read without a lease, so an idle worker need not take the write lock.)"""
+        return self.session.connection().execute(_DUE, {"due_now": now}).first() is not None
+
+    def get_outboxes(self, ids: Sequence[str]) -> Sequence[OutboxMessage]:
+        return self.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids))).all() if ids else []
+
+    def get_inboxes(self, ids: Sequence[str]) -> Sequence[InboxMessage]:
+        return self.session.scalars(select(InboxMessage).where(InboxMessage.id.in_(ids))).all() if ids else []
+
+    def waiting_exchanges(self, exchange_ids: Sequence[str]) -> set[str]:
+        """Those of `exchange_ids` that have messages waiting for their turn."""
+        if not exchange_ids:
+            return set()
+        query = (select(InboxMessage.exchange_id).distinct()
+                 .where(InboxMessage.exchange_id.in_(exchange_ids), InboxMessage.status == "waiting"))
+        return {e for e in self.session.scalars(query) if e is not None}
+
     def list_inbox(self, *, limit: int = 100) -> Sequence[InboxMessage]:
         return self.session.scalars(select(InboxMessage).order_by(InboxMessage.received_at.desc())
                                     .limit(limit)).all()
@@ -281,6 +317,11 @@ class SqlUnitOfWork:
     def transfers(self) -> SqlTransferStore:
         """Uploads and blob capabilities, in this transaction."""
         return SqlTransferStore(self.session)
+
+    @property
+    def matching(self) -> SqlMatchStore:
+        """Matching between nodes: shareable marks, sessions, results, in this transaction."""
+        return SqlMatchStore(self.session)
 
     # custody log
     @property

@@ -1,0 +1,178 @@
+"""How close does matching between two real nodes come to the floor set by its public-key work?
+
+DH-PSI over X25519 (docs/matching.md) costs 2·(|X| + |Y|) X25519 exchanges: A blinds X, B
+re-blinds it and blinds Y, A re-blinds B's Y. The floor is that count divided by the per-core
+X25519 rate measured first, in this run, times the number of cores. Then the real thing: a VNM
+node (this process, its own worker processes, talking HTTP) matches N indicators against an AUS
+node's N (a real `hcx serve` process), 10 % in common: hashing to the curve, both sides'
+exponentiations on every core, 50k-point chunks in signed and encrypted envelopes over HTTP, every
+chunk committed for resumption, the results recorded on both sides.
+
+Target: total time ≤ 1.2 × the floor. The box is shared: ratios are noisy while others work.
+
+    python bench/psi.py --quick   # 20k against 20k
+    python bench/psi.py           # 1M against 1M (about two minutes, plus loading)
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TARGET_RATIO = 1.2
+WARM_UP = 5_000
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def x25519_rate(samples: int) -> float:
+    """X25519 exchanges per second on one core: the operation the protocol is made of."""
+    from hcx.crypto import _primitives, psi
+
+    points = psi.blind(psi.new_scalar(), "rate", [i.to_bytes(4, "big") for i in range(samples)])
+    scalar = psi.new_scalar()
+    best = 0.0
+    for _ in range(3):
+        start = time.perf_counter()
+        _primitives.x25519_exchange_many(scalar, points)
+        best = max(best, samples / (time.perf_counter() - start))
+    return best
+
+
+def x25519_pool_rate(pool: object, cores: int, samples: int) -> float:
+    """Exchanges per second of `cores` worker processes together: the per-core rate times the
+    cores, as the machine gives them right now (it is shared, so this is measured, not assumed)."""
+    from hcx.crypto import psi
+
+    points = psi.blind(psi.new_scalar(), "rate", [i.to_bytes(4, "big") for i in range(samples)])
+    start = time.perf_counter()
+    psi.exponentiate(psi.new_scalar(), points * cores, executor=pool, parts=cores)  # type: ignore[arg-type]
+    return samples * cores / (time.perf_counter() - start)
+
+
+def value(i: int) -> str:
+    return hashlib.md5(str(i).encode()).hexdigest()  # noqa: S324 - an md5-kind indicator value
+
+
+def load(settings: object, principal_name: str, values: range, case: str) -> None:
+    """Postings straight into the index (the import path is benchmarked elsewhere), all shareable."""
+    import datetime as dt
+
+    from hcx.services import accounts, matching
+    from hcx.wiring import build_context
+
+    ctx = build_context(settings)  # type: ignore[arg-type]
+    principal = accounts.principal_for(ctx, principal_name)
+    now = dt.datetime.now(dt.UTC)
+    batch = 100_000
+    for start in range(values.start, values.stop, batch):
+        with ctx.unit_of_work() as uow:
+            rows = []
+            for i in range(start, min(start + batch, values.stop)):
+                v = value(i)
+                rows.append({"key": hashlib.sha256(v.encode()).digest()[:16], "kind": "md5", "value": v,
+                             "case_ref": case, "authority_id": principal.authority_id, "first_seen": now, "tlp": ""})
+            uow.indicators.add_postings(rows)  # type: ignore[attr-defined]
+            uow.commit()
+    matching.mark_shareable(ctx, principal, case)
+    if ctx.transport is not None:
+        ctx.transport.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="20k against 20k")
+    parser.add_argument("-n", type=int, help="indicators per node (default 1,000,000; --quick 20,000)")
+    args = parser.parse_args()
+    n = args.n or (20_000 if args.quick else 1_000_000)
+    cores = os.cpu_count() or 1
+    overlap = n // 10
+
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from hcx.cli import demo
+    from hcx.cli.demo import DemoNode
+    from hcx.services import accounts, matching
+    from hcx.wiring import build_context
+
+    pool = ProcessPoolExecutor(cores, mp_context=multiprocessing.get_context("spawn"))
+    x25519_pool_rate(pool, cores, 2_000)  # start the workers
+    rate = x25519_rate(20_000)
+    rates = [x25519_pool_rate(pool, cores, 20_000)]
+    operations = 2 * (n + n)
+    print(f"X25519: {rate:,.0f} exchanges/s on one core; {rates[0]:,.0f}/s on {cores} worker processes; "
+          f"{operations:,} exchanges to do")
+
+    with tempfile.TemporaryDirectory(prefix="hcx-bench-psi-") as tmp:
+        base = Path(tmp)
+        vnm, aus = DemoNode("VNM", free_port(), base / "vnm"), DemoNode("AUS", free_port(), base / "aus")
+        limits = {"HCX_MATCH_MAX_SET": str(2 * n), "HCX_MATCH_ITEMS_PER_DAY": str(4 * n + 4 * WARM_UP),
+                  "HCX_MATCH_SESSIONS_PER_HOUR": "10"}
+        os.environ.update(limits)
+        for node in (vnm, aus):
+            demo.initialise(node)
+        try:
+            for node in (vnm, aus):  # pinning reads each node's descriptor from its server
+                demo.start(node, base)
+                demo.wait_healthy(node)
+            demo.pin_all([vnm, aus])
+            ctx = build_context(vnm.settings())
+            principal = accounts.principal_for(ctx, vnm.user("officer"))
+            # A warm-up session starts both nodes' worker processes, as a running node has them.
+            load(vnm.settings(), vnm.user("officer"), range(10**9, 10**9 + WARM_UP), "warm-up")
+            load(aus.settings(), aus.user("officer"), range(10**9, 10**9 + WARM_UP), "warm-up")
+            started = time.perf_counter()
+            warm = matching.run(ctx, principal, "AUS")
+            print(f"warm-up: {WARM_UP:,} against {WARM_UP:,} in {time.perf_counter() - started:.1f} s "
+                  f"(starts the worker processes)")
+            assert warm.matches == WARM_UP
+            matching.unmark_shareable(ctx, principal, "warm-up")
+            peer_ctx = build_context(aus.settings())
+            matching.unmark_shareable(peer_ctx, accounts.principal_for(peer_ctx, aus.user("officer")), "warm-up")
+            started = time.perf_counter()
+            load(vnm.settings(), vnm.user("officer"), range(0, n), "V-1")
+            load(aus.settings(), aus.user("officer"), range(n - overlap, 2 * n - overlap), "A-1")
+            print(f"loaded {n:,} shareable indicators into each node in {time.perf_counter() - started:.1f} s")
+            started = time.perf_counter()
+            summary = matching.run(ctx, principal, "AUS")
+            total = time.perf_counter() - started
+            if ctx.transport is not None:
+                ctx.transport.close()
+        finally:
+            for node in (vnm, aus):
+                if node.process is not None:
+                    node.process.terminate()
+                    node.process.wait(timeout=30)
+    rates.append(x25519_pool_rate(pool, cores, 20_000))  # the load may have changed: measured again
+    pool.shutdown()
+    pool_rate = sum(rates) / len(rates)
+    floor = operations / pool_rate
+    ideal_floor = operations / (rate * cores)
+    print(f"floor: {floor:.1f} s at the measured {pool_rate:,.0f} exchanges/s of {cores} processes "
+          f"({ideal_floor:.1f} s if {cores} cores each gave the one-core rate)")
+    assert summary.matches == overlap, f"found {summary.matches}, expected {overlap}"
+    ratio = total / floor
+    items = 2 * n / total
+    print(f"matched {n:,} against {n:,} ({summary.matches:,} in common) in {total:.1f} s: {items:,.0f} items/s, "
+          f"{ratio:.2f} × the floor (target ≤ {TARGET_RATIO})")
+    print(json.dumps({"bench": "psi", "n": n, "cores": cores, "x25519_per_core": round(rate),
+                      "x25519_all_cores": round(pool_rate), "public_key_operations": operations,
+                      "floor_s": round(floor, 2), "ideal_floor_s": round(ideal_floor, 2), "total_s": round(total, 2),
+                      "items_per_s": round(items), "matches": summary.matches, "ratio_to_floor": round(ratio, 3),
+                      "target_ratio": TARGET_RATIO, "met": ratio <= TARGET_RATIO}))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,737 @@
+"""Matching between nodes without disclosure: DH-based private set intersection (crypto/psi.py)
+over signed and encrypted federation envelopes, resumable, rate-limited (docs/matching.md).
+
+    mark_shareable(ctx, principal, case_ref, keys=None)   the owner's consent, per posting
+    run(ctx, principal, party, authority=None)           initiator: one session, to the end
+    handle(ctx, wire) -> bytes                            responder: one protocol message, answered
+    list_matches(ctx, principal)                          what was found, for the entitled side
+
+The initiator A drives the session with synchronous calls to the peer's `/federation/match`; each
+request and each answer is an `envelope/1` between the two authorities. A keeps every answer it
+received (in `match_chunks`) before asking the next, so a session killed at any point resumes
+from the last acknowledged chunk. The responder B keeps only its secret, its progress and a digest
+of each chunk it answered (the same index with another content is refused: no free evaluations).
+Both sides learn the intersection: A finds it, then tells B the positions in B's list.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, cast
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hcx.crypto import psi
+from hcx.crypto.canonical import canonical
+from hcx.crypto.envelope import Opened, open_, seal
+from hcx.crypto.keys import DecryptionKey, EncryptionKey, VerifyKey, b64d, b64e
+from hcx.domain.ports import UnitOfWork
+from hcx.errors import Conflict, Error, InvalidInput, NotFound, PeerProtocolError, PolicyDenied, VerificationError
+from hcx.rules.schema import Role
+from hcx.services import alerts, federation
+from hcx.services import indicators as index
+from hcx.services.context import Context, Principal
+from hcx.services.workers import process_pool
+
+log = logging.getLogger(__name__)
+
+RUNNERS = frozenset({Role.analyst, Role.officer})
+READERS = RUNNERS | {Role.auditor}
+INITIATOR: Literal["initiator"] = "initiator"
+RESPONDER: Literal["responder"] = "responder"
+MAX_CHUNK = 60_000  # 60k points: a 2.6 MB envelope, under the 4 MiB wire limit
+NEVER_SHARED_KINDS = frozenset({"card"})  # kept as a node-keyed hash: it can never match elsewhere
+SECRET_PURPOSE = "match session"  # noqa: S105 - a label, not a secret
+_MESSAGE_AGE = dt.timedelta(minutes=10)  # protocol calls are synchronous: older ones are replays
+
+
+# --- settings and the store, as the services see them ---------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one peer may ask of this node (docs/configuration.md, HCX_MATCH_*)."""
+
+    max_set: int  # largest set a peer may declare for one session
+    sessions_per_hour: int
+    items_per_day: int  # declared set sizes of one peer, summed over 24 hours
+    chunk: int
+    workers: int  # processes for the public-key operations; 0: one per core
+
+
+def limits(ctx: Context) -> Limits:
+    policy = ctx.policy
+    return Limits(policy.match_max_set, policy.match_sessions_per_hour, policy.match_items_per_day,
+                  policy.match_chunk, policy.match_workers)
+
+
+class SessionRecord(Protocol):
+    id: str
+    role: str
+    authority_id: str
+    peer_party: str
+    peer_authority: str
+    state: str
+    scalar_sealed: bytes
+    set_digest: str
+    own_size: int
+    peer_size: int
+    chunk_size: int
+    x_chunks: int
+    y_chunks: int
+    matches: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    error: str
+
+
+class ResultRecord(Protocol):
+    session_id: str
+    case_ref: str
+    kind: str
+    value: str
+    peer_party: str
+    peer_authority: str
+    found_at: dt.datetime
+
+
+class MatchStore(Protocol):
+    def mark_shareable(self, *, authority_id: str, case_ref: str, keys: Iterable[bytes] | None,
+                       at: dt.datetime) -> int: ...
+    def unmark_shareable(self, *, authority_id: str, case_ref: str) -> int: ...
+    def shareable_postings(self, *, authority_id: str) -> list[tuple[bytes, str, str, str, str]]: ...
+    def add_session(self, **columns: Any) -> SessionRecord: ...
+    def get_session(self, session_id: str, role: str) -> SessionRecord | None: ...
+    def open_session_with(self, *, authority_id: str, peer_party: str, peer_authority: str
+                          ) -> SessionRecord | None: ...
+    def responder_load(self, *, peer_party: str, since: dt.datetime) -> tuple[int, int]: ...
+    def list_sessions(self, *, authority_id: str, limit: int = 100) -> Sequence[SessionRecord]: ...
+    def put_chunk(self, *, session_id: str, role: str, part: str, idx: int, data: bytes) -> None: ...
+    def get_chunk(self, *, session_id: str, role: str, part: str, idx: int) -> bytes | None: ...
+    def chunks(self, *, session_id: str, role: str, part: str) -> list[bytes]: ...
+    def drop_chunks(self, *, session_id: str, role: str) -> None: ...
+    def add_results(self, rows: Sequence[dict[str, Any]]) -> None: ...
+    def list_results(self, *, authority_id: str, limit: int) -> Sequence[ResultRecord]: ...
+
+
+class _MatchingUnitOfWork(Protocol):
+    @property
+    def matching(self) -> MatchStore: ...
+
+
+def store(uow: UnitOfWork) -> MatchStore:
+    return cast(_MatchingUnitOfWork, uow).matching
+
+
+class MatchTransport(Protocol):
+    def match(self, url: str, wire: bytes) -> Any: ...
+
+
+# --- the shareable set ---------------------------------------------------------------------------
+
+def _require(principal: Principal, roles: frozenset[Role], what: str) -> None:
+    if principal.role not in roles:
+        raise PolicyDenied(f"only {', '.join(sorted(r.value for r in roles))} users may {what}")
+
+
+def mark_shareable(ctx: Context, principal: Principal, case_ref: str, *, keys: Iterable[bytes] | None = None) -> int:
+    """Mark the case's postings (or those with `keys`) shareable for matching with other nodes.
+    TLP:RED postings may carry the mark but are never matched. Returns the case's marked count."""
+    _require(principal, RUNNERS, "mark indicators shareable")
+    now = ctx.clock.now()
+    with ctx.unit_of_work() as uow:
+        marked = store(uow).mark_shareable(authority_id=principal.authority_id, case_ref=case_ref.strip(),
+                                           keys=keys, at=now)
+        uow.audit(id=ctx.new_id(), at=now, actor_id=principal.user_id, action="indicators.shareable",
+                  object_type="case", object_id=case_ref.strip(), details={"marked": marked})
+        uow.commit()
+    return marked
+
+
+def mark_imported_shareable(ctx: Context, principal: Principal, outcome: index.ImportOutcome) -> int:
+    """After `hcx indicators import --shareable`: mark exactly the postings of that file."""
+    keys = index._keys(ctx, create=False)  # the index's own key derivation, not a copy of it
+    if keys is None:
+        return 0
+    return mark_shareable(ctx, principal, outcome.case_ref,
+                          keys=[keys.posting_key(i.kind.value, i.value) for i in outcome.report.indicators])
+
+
+def unmark_shareable(ctx: Context, principal: Principal, case_ref: str) -> int:
+    _require(principal, RUNNERS, "mark indicators shareable")
+    now = ctx.clock.now()
+    with ctx.unit_of_work() as uow:
+        removed = store(uow).unmark_shareable(authority_id=principal.authority_id, case_ref=case_ref.strip())
+        uow.audit(id=ctx.new_id(), at=now, actor_id=principal.user_id, action="indicators.unshareable",
+                  object_type="case", object_id=case_ref.strip(), details={"removed": removed})
+        uow.commit()
+    return removed
+
+
+@dataclass(frozen=True, slots=True)
+class Posting:
+    key: bytes
+    kind: str
+    value: str
+    case_ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class SharedSet:
+    """An authority's shareable elements, in the session's order, and their postings."""
+
+    elements: list[bytes]
+    postings: dict[bytes, list[Posting]]
+    digest: str
+
+
+def _is_red(tlp: str) -> bool:
+    return "tlp:red" in tlp.split()
+
+
+def _shared_set(uow: UnitOfWork, authority_id: str, scalar: bytes) -> SharedSet:
+    postings: dict[bytes, list[Posting]] = {}
+    for key, kind, value, case_ref, tlp in store(uow).shareable_postings(authority_id=authority_id):
+        if kind in NEVER_SHARED_KINDS or _is_red(tlp):
+            continue
+        postings.setdefault(psi.element(kind, value), []).append(Posting(key, kind, value, case_ref))
+    digest = hashlib.sha256()
+    for item in sorted(postings):
+        digest.update(len(item).to_bytes(4, "big") + item)
+    return SharedSet(psi.shuffled(scalar, list(postings), key=lambda item: item), postings, digest.hexdigest())
+
+
+# --- the public-key operations, on every core ------------------------------------------------------
+
+def _executor(ctx: Context) -> tuple[Executor | None, int]:
+    workers = limits(ctx).workers or os.cpu_count() or 1
+    if workers < 2:
+        return None, 1
+    pool = ctx.cache.get("match pool")
+    if not isinstance(pool, ProcessPoolExecutor):
+        pool = process_pool(workers)
+        ctx.cache["match pool"] = pool
+    return pool, workers
+
+
+def _blind(ctx: Context, scalar: bytes, session: str, items: Sequence[bytes]) -> bytes:
+    executor, parts = _executor(ctx) if len(items) >= 4096 else (None, 1)
+    return psi.blind(scalar, session, items, executor=executor, parts=parts)
+
+
+def _exponentiate(ctx: Context, scalar: bytes, points: bytes) -> bytes:
+    executor, parts = _executor(ctx) if len(points) >= 4096 * psi.POINT else (None, 1)
+    return psi.exponentiate(scalar, points, executor=executor, parts=parts)
+
+
+# --- messages ------------------------------------------------------------------------------------
+
+OPEN, X_CHUNK, Y_CHUNK, RESULT = "match.open", "match.x", "match.y", "match.result"
+ANSWER, REFUSED = "match.answer", "match.refused"
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    session: str = Field(pattern=r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
+
+
+class OpenBody(_Body):
+    protocol: str
+    x_size: int = Field(ge=0)
+    chunk_size: int = Field(ge=1, le=MAX_CHUNK)
+
+
+class XBody(_Body):
+    index: int = Field(ge=0)
+    points: str
+
+
+class YBody(_Body):
+    index: int = Field(ge=0)
+
+
+class ResultBody(_Body):
+    positions: list[int]
+
+
+def _utc(at: dt.datetime) -> str:
+    return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _seal(ctx: Context, uow: UnitOfWork, *, kind: str, own_authority: str, party: str, authority: str,
+          body: dict[str, Any], in_reply_to: str | None = None) -> tuple[str, bytes]:
+    peer = federation.peer_descriptor(ctx, uow, party)
+    recipient = peer.authority(authority)
+    described = recipient.encryption_key() if recipient else None
+    if recipient is None or described is None:
+        raise NotFound(f"{party} publishes no encryption key for authority {authority}")
+    message_id = ctx.new_id()
+    envelope = {"v": 1, "id": message_id, "type": kind,
+                "from": {"party": federation.own_party(ctx, uow), "authority": own_authority},
+                "to": {"party": party, "authority": authority}, "created": _utc(ctx.clock.now()),
+                "in_reply_to": in_reply_to, "request_ref": None, "body": body}
+    sealed = seal(envelope, signer=federation.signing_key(ctx, uow, own_authority),
+                  recipient=EncryptionKey.from_bytes(b64d(described.key)))
+    return message_id, sealed.wire
+
+
+class _Keys:
+    def __init__(self, ctx: Context, uow: UnitOfWork) -> None:
+        self.ctx, self.uow = ctx, uow
+
+    def verify_key(self, party: str, authority: str, kid: str) -> VerifyKey:
+        described = federation.peer_descriptor(self.ctx, self.uow, party).authority(authority)
+        key = described.signing_key(kid) if described else None
+        if key is None:
+            raise VerificationError(f"{party}/{authority} has no active signing key {kid}")
+        return VerifyKey.from_bytes(b64d(key.key))
+
+    def decryption_key(self, party: str, authority: str, kid: str) -> DecryptionKey:
+        if party != federation.own_party(self.ctx, self.uow) or self.uow.get_authority(authority) is None:
+            raise NotFound(f"the message is addressed to {party}/{authority}, not to this node")
+        return federation.decryption_key(self.ctx, self.uow, authority, kid)
+
+
+def _open(ctx: Context, uow: UnitOfWork, wire: bytes) -> Opened:
+    opened = open_(wire, decryption_key_for=_Keys(ctx, uow).decryption_key,
+                   verify_key_for=_Keys(ctx, uow).verify_key)
+    created = dt.datetime.fromisoformat(opened.envelope.created.replace("Z", "+00:00"))
+    now = ctx.clock.now()
+    if not now - _MESSAGE_AGE - ctx.policy.clock_skew <= created <= now + ctx.policy.clock_skew:
+        raise VerificationError(f"match message {opened.envelope.id} is stale or from the future")
+    return opened
+
+
+def _points(text: str, *, count: int) -> bytes:
+    try:
+        raw = b64d(text)
+    except (InvalidInput, ValueError) as exc:
+        raise InvalidInput("the points are not base64") from exc
+    if len(raw) != count * psi.POINT:
+        raise InvalidInput(f"expected {count} points, got {len(raw) / psi.POINT:g}")
+    return raw
+
+
+def _chunks(size: int, chunk: int) -> int:
+    return -(-size // chunk)
+
+
+def _chunk_len(size: int, chunk: int, index: int) -> int:
+    return max(0, min(chunk, size - index * chunk))
+
+
+# --- the responder ---------------------------------------------------------------------------------
+
+class Refused(PolicyDenied):
+    """The responder declines (rate limit, size cap, unknown session): told to the peer, sealed."""
+
+
+def handle(ctx: Context, wire: bytes) -> bytes:
+    """Verify one protocol message from a peer and return the sealed answer (or raise for an
+    unverifiable message: the router refuses those opaquely)."""
+    with ctx.reading() as uow:
+        opened = _open(ctx, uow, wire)
+    envelope = opened.envelope
+    party, authority, own = envelope.from_.party, envelope.from_.authority, envelope.to.authority
+    try:
+        body = _dispatch(ctx, opened)
+        kind = ANSWER
+    except (Refused, Conflict, InvalidInput, ValidationError) as exc:
+        reason = exc.message if isinstance(exc, Error) else "the message body is malformed"
+        log.warning("match: refused %s %s from %s/%s: %s", envelope.type, envelope.id, party, authority, reason)
+        body, kind = {"reason": reason[:300]}, REFUSED
+    with ctx.reading() as uow:
+        _, answer = _seal(ctx, uow, kind=kind, own_authority=own, party=party, authority=authority, body=body,
+                          in_reply_to=envelope.id)
+    return answer
+
+
+def _dispatch(ctx: Context, opened: Opened) -> dict[str, Any]:
+    kind = opened.envelope.type
+    if kind == OPEN:
+        return _on_open(ctx, opened, OpenBody.model_validate(opened.envelope.body))
+    if kind == X_CHUNK:
+        return _on_x(ctx, opened, XBody.model_validate(opened.envelope.body))
+    if kind == Y_CHUNK:
+        return _on_y(ctx, opened, YBody.model_validate(opened.envelope.body))
+    if kind == RESULT:
+        return _on_result(ctx, opened, ResultBody.model_validate(opened.envelope.body))
+    raise InvalidInput(f"unknown match message type {kind!r}")
+
+
+def _responder_session(uow: UnitOfWork, opened: Opened, session_id: str) -> SessionRecord:
+    session = store(uow).get_session(session_id, RESPONDER)
+    sender = (opened.envelope.from_.party, opened.envelope.from_.authority, opened.envelope.to.authority)
+    if session is None or (session.peer_party, session.peer_authority, session.authority_id) != sender:
+        raise Refused(f"no match session {session_id} with this peer")
+    if session.state == "failed":
+        raise Refused(f"match session {session_id} failed: {session.error}")
+    return session
+
+
+def _declined_open(uow: UnitOfWork, rules: Limits, party: str, body: OpenBody, now: dt.datetime) -> str | None:
+    """Why a new session from `party` is refused (size cap, rate limits), or None."""
+    if body.x_size > rules.max_set:
+        return f"a set of {body.x_size} exceeds this node's limit of {rules.max_set} per session"
+    sessions, _ = store(uow).responder_load(peer_party=party, since=now - dt.timedelta(hours=1))
+    if sessions >= rules.sessions_per_hour:
+        return f"rate limit: {rules.sessions_per_hour} match sessions per hour"
+    _, items = store(uow).responder_load(peer_party=party, since=now - dt.timedelta(days=1))
+    if items + body.x_size > rules.items_per_day:
+        return f"rate limit: {rules.items_per_day} items per day ({items} used)"
+    return None
+
+
+def _on_open(ctx: Context, opened: Opened, body: OpenBody) -> dict[str, Any]:
+    if body.protocol != psi.PROTOCOL:
+        raise Refused(f"unknown protocol {body.protocol!r}; this node speaks {psi.PROTOCOL}")
+    party, authority, own = opened.envelope.from_.party, opened.envelope.from_.authority, opened.envelope.to.authority
+    rules, now = limits(ctx), ctx.clock.now()
+    with ctx.reading() as uow:
+        known = store(uow).get_session(body.session, RESPONDER)
+        if known is not None:  # a resent open: the same answer, nothing charged twice
+            session = _responder_session(uow, opened, body.session)
+            if (session.peer_size, session.chunk_size) != (body.x_size, body.chunk_size):
+                raise Refused("the session was opened with other sizes")
+            return {"session": session.id, "y_size": session.own_size}
+        if (reason := _declined_open(uow, rules, party, body, now)) is not None:
+            raise Refused(reason)
+    scalar = psi.new_scalar()
+    with ctx.reading() as uow:  # the set is read and ordered outside the write transaction
+        shared = _shared_set(uow, own, scalar)
+        sealed = federation.vault(ctx, uow).seal_secret(scalar, purpose=SECRET_PURPOSE)
+    with ctx.unit_of_work() as uow:
+        if store(uow).get_session(body.session, RESPONDER) is not None:
+            raise Refused("the session was opened meanwhile")
+        if (reason := _declined_open(uow, rules, party, body, now)) is not None:
+            raise Refused(reason)
+        store(uow).add_session(id=body.session, role=RESPONDER, authority_id=own, peer_party=party,
+                               peer_authority=authority, state="open", scalar_sealed=sealed, set_digest=shared.digest,
+                               own_size=len(shared.elements), peer_size=body.x_size, chunk_size=body.chunk_size,
+                               x_chunks=0, y_chunks=0, matches=0, created_at=now, updated_at=now, error="")
+        uow.audit(id=ctx.new_id(), at=now, actor_id=None, action="match.opened", object_type="match_session",
+                  object_id=body.session, details={"peer": party, "peer_authority": authority,
+                                                   "peer_size": body.x_size, "own_size": len(shared.elements)})
+        uow.commit()
+    _remember(ctx, body.session, scalar, shared)
+    return {"session": body.session, "y_size": len(shared.elements)}
+
+
+_SETS_KEPT = 4  # ordered sets kept in memory, newest sessions first; the others are recomputed
+
+
+def _remember(ctx: Context, session_id: str, scalar: bytes, shared: SharedSet) -> None:
+    kept = [key for key in list(ctx.cache) if isinstance(key, tuple) and key[:1] == ("match set",)]
+    for key in kept[:max(0, len(kept) - _SETS_KEPT + 1)]:
+        ctx.cache.pop(key, None)
+    ctx.cache[("match set", session_id)] = (scalar, shared)
+
+
+def _secret_and_set(ctx: Context, uow: UnitOfWork, session: SessionRecord) -> tuple[bytes, SharedSet]:
+    """The session's scalar and its set in order: cached, or recomputed after a restart (the set
+    must not have changed since the session opened)."""
+    cached = ctx.cache.get(("match set", session.id))
+    if cached is not None:
+        return cast(tuple[bytes, SharedSet], cached)
+    scalar = federation.vault(ctx, uow).open_secret(session.scalar_sealed, purpose=SECRET_PURPOSE)
+    shared = _shared_set(uow, session.authority_id, scalar)
+    if shared.digest != session.set_digest:
+        raise Conflict("the shareable set changed since the session opened; start a new session")
+    _remember(ctx, session.id, scalar, shared)
+    return scalar, shared
+
+
+def _on_x(ctx: Context, opened: Opened, body: XBody) -> dict[str, Any]:
+    """Answer X chunk `index` once its digest is committed: a chunk index is worth one answer for
+    one content, whatever the peer resends, races or replays."""
+    with ctx.unit_of_work() as uow:
+        session = _responder_session(uow, opened, body.session)
+        if session.state != "open":
+            raise Refused("the session is finished")
+        count = _chunk_len(session.peer_size, session.chunk_size, body.index)
+        if body.index > session.x_chunks or count == 0:
+            raise Refused(f"chunk {body.index} is out of turn (next: {session.x_chunks})")
+        points = _points(body.points, count=count)
+        digest = hashlib.sha256(points).digest()
+        store(uow).put_chunk(session_id=session.id, role=RESPONDER, part="x", idx=body.index, data=digest)
+        if store(uow).get_chunk(session_id=session.id, role=RESPONDER, part="x", idx=body.index) != digest:
+            raise Refused(f"chunk {body.index} was already answered with other points")
+        session.x_chunks = max(session.x_chunks, body.index + 1)
+        session.updated_at = ctx.clock.now()
+        scalar = federation.vault(ctx, uow).open_secret(session.scalar_sealed, purpose=SECRET_PURPOSE)
+        uow.commit()
+    return {"session": body.session, "index": body.index, "points": b64e(_exponentiate(ctx, scalar, points))}
+
+
+def _on_y(ctx: Context, opened: Opened, body: YBody) -> dict[str, Any]:
+    with ctx.reading() as uow:
+        session = _responder_session(uow, opened, body.session)
+        if session.state != "open":
+            raise Refused("the session is finished")
+        scalar, shared = _secret_and_set(ctx, uow, session)
+        chunk = session.chunk_size
+    start = body.index * chunk
+    if start >= len(shared.elements):
+        raise Refused(f"there is no chunk {body.index}")
+    points = _blind(ctx, scalar, body.session, shared.elements[start:start + chunk])
+    return {"session": body.session, "index": body.index, "points": b64e(points)}
+
+
+def _on_result(ctx: Context, opened: Opened, body: ResultBody) -> dict[str, Any]:
+    now = ctx.clock.now()
+    with ctx.unit_of_work() as uow:
+        session = _responder_session(uow, opened, body.session)
+        if session.state == "done":
+            return {"session": session.id, "matches": session.matches}
+        if session.x_chunks < _chunks(session.peer_size, session.chunk_size):
+            raise Refused("the session's chunks are not all exchanged")
+        positions = set(body.positions)
+        if len(positions) != len(body.positions) or any(not 0 <= i < session.own_size for i in positions):
+            raise Refused("the matched positions are repeated or out of range")
+        _, shared = _secret_and_set(ctx, uow, session)
+        matched = [shared.elements[i] for i in sorted(positions)]
+        _record(ctx, uow, session, shared, matched, now)
+        session.state, session.matches, session.updated_at = "done", len(matched), now
+        store(uow).drop_chunks(session_id=session.id, role=RESPONDER)
+        uow.audit(id=ctx.new_id(), at=now, actor_id=None, action="match.finished", object_type="match_session",
+                  object_id=session.id, details={"peer": session.peer_party, "role": RESPONDER,
+                                                 "matches": len(matched)})
+        uow.commit()
+    ctx.cache.pop(("match set", body.session), None)
+    return {"session": body.session, "matches": len(matched)}
+
+
+def _record(ctx: Context, uow: UnitOfWork, session: SessionRecord, shared: SharedSet, matched: Iterable[bytes],
+            at: dt.datetime) -> None:
+    """The results, and an alert for the analysts of each local case that holds a matched value."""
+    postings = [posting for item in matched for posting in shared.postings[item]]
+    store(uow).add_results([
+        {"session_id": session.id, "authority_id": session.authority_id, "case_ref": posting.case_ref,
+         "key": posting.key, "kind": posting.kind, "value": posting.value, "peer_party": session.peer_party,
+         "peer_authority": session.peer_authority, "found_at": at}
+        for posting in postings])
+    alerts.record_match_alerts(uow, authority_id=session.authority_id, peer_party=session.peer_party,
+                               peer_authority=session.peer_authority, now=at, new_id=ctx.new_id,
+                               matched=[(p.key, p.kind, p.value, p.case_ref) for p in postings])
+
+
+# --- the initiator ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    session: str
+    peer_party: str
+    peer_authority: str
+    own_size: int
+    peer_size: int
+    matches: int
+    resumed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Progress:
+    """An initiator session as the driver sees it between transactions."""
+
+    id: str
+    authority_id: str
+    peer_party: str
+    peer_authority: str
+    peer_size: int
+    chunk_size: int
+    x_chunks: int
+    y_chunks: int
+
+    @classmethod
+    def of(cls, s: SessionRecord) -> _Progress:
+        return cls(s.id, s.authority_id, s.peer_party, s.peer_authority, s.peer_size, s.chunk_size, s.x_chunks,
+                   s.y_chunks)
+
+
+def _call(ctx: Context, session: SessionRecord | _Progress, kind: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Send one protocol message to the peer and return its verified answer's body."""
+    with ctx.reading() as uow:
+        message_id, wire = _seal(ctx, uow, kind=kind, own_authority=session.authority_id, party=session.peer_party,
+                                 authority=session.peer_authority, body=body)
+        url = federation.peer_descriptor(ctx, uow, session.peer_party).node_url
+    transport = cast(MatchTransport, ctx.transport)
+    answer = transport.match(url, wire)
+    with ctx.reading() as uow:
+        try:
+            opened = _open(ctx, uow, canonical(answer))
+        except Error as exc:
+            raise PeerProtocolError(f"{session.peer_party} answered with an unverifiable message: {exc.message}"
+                                    ) from exc
+    envelope = opened.envelope
+    expected = (session.peer_party, session.peer_authority, session.authority_id, message_id)
+    if (envelope.from_.party, envelope.from_.authority, envelope.to.authority, envelope.in_reply_to) != expected:
+        raise PeerProtocolError(f"{session.peer_party} answered for another session or message")
+    if envelope.type == REFUSED:
+        raise PolicyDenied(f"{session.peer_party} refused: {envelope.body.get('reason', '?')}")
+    if envelope.type != ANSWER or envelope.body.get("session") != session.id:
+        raise PeerProtocolError(f"{session.peer_party} answered {envelope.type!r} for another session")
+    return envelope.body
+
+
+def _peer_authority(ctx: Context, uow: UnitOfWork, principal: Principal, party: str, authority: str | None) -> str:
+    peer = federation.peer_descriptor(ctx, uow, party)
+    if authority is not None:
+        if peer.authority(authority) is None:
+            raise NotFound(f"{party} has no authority {authority}")
+        return authority
+    own = uow.get_authority(principal.authority_id)
+    chosen = peer.authority_for(own.kind if own else "central_authority")
+    if chosen is None:
+        raise NotFound(f"{party} publishes no authority to match with")
+    return chosen.id
+
+
+def run(ctx: Context, principal: Principal, party: str, *, authority: str | None = None,
+        chunk_size: int | None = None) -> Summary:
+    """Match the authority's shareable indicators with a peer authority's; resume the unfinished
+    session with that peer if there is one (and the set has not changed)."""
+    _require(principal, RUNNERS, "match indicators with other nodes")
+    chunk = chunk_size or limits(ctx).chunk
+    if not 1 <= chunk <= MAX_CHUNK:
+        raise InvalidInput(f"the chunk size is 1 to {MAX_CHUNK}")
+    now = ctx.clock.now()
+    with ctx.unit_of_work() as uow:
+        peer_authority = _peer_authority(ctx, uow, principal, party, authority)
+        session = store(uow).open_session_with(authority_id=principal.authority_id, peer_party=party,
+                                               peer_authority=peer_authority)
+        resumed = session is not None
+        shared: SharedSet | None = None
+        if session is not None:
+            scalar = federation.vault(ctx, uow).open_secret(session.scalar_sealed, purpose=SECRET_PURPOSE)
+            shared = _shared_set(uow, principal.authority_id, scalar)
+            if shared.digest != session.set_digest:  # the set changed: that session cannot finish
+                session.state, session.error, session.updated_at = "failed", "the shareable set changed", now
+                store(uow).drop_chunks(session_id=session.id, role=INITIATOR)
+                session, shared, resumed = None, None, False
+        if session is None:
+            scalar = psi.new_scalar()
+            shared = _shared_set(uow, principal.authority_id, scalar)
+            session = store(uow).add_session(
+                id=ctx.new_id(), role=INITIATOR, authority_id=principal.authority_id, peer_party=party,
+                peer_authority=peer_authority, state="open",
+                scalar_sealed=federation.vault(ctx, uow).seal_secret(scalar, purpose=SECRET_PURPOSE),
+                set_digest=shared.digest, own_size=len(shared.elements), peer_size=-1, chunk_size=chunk,
+                x_chunks=0, y_chunks=0, matches=0, created_at=now, updated_at=now, error="")
+            uow.audit(id=ctx.new_id(), at=now, actor_id=principal.user_id, action="match.started",
+                      object_type="match_session", object_id=session.id,
+                      details={"peer": party, "peer_authority": peer_authority, "own_size": len(shared.elements)})
+        uow.commit()
+        session_id = session.id
+    assert shared is not None
+    return _drive(ctx, session_id, scalar, shared, resumed)
+
+
+def _save(ctx: Context, session_id: str, **changes: Any) -> _Progress:
+    with ctx.unit_of_work() as uow:
+        session = store(uow).get_session(session_id, INITIATOR)
+        assert session is not None
+        chunk = changes.pop("chunk", None)
+        if chunk is not None:
+            part, idx, data = chunk
+            store(uow).put_chunk(session_id=session_id, role=INITIATOR, part=part, idx=idx, data=data)
+        for name, value in {**changes, "updated_at": ctx.clock.now()}.items():
+            setattr(session, name, value)
+        progress = _Progress.of(session)
+        uow.commit()
+        return progress
+
+
+def _save_x(ctx: Context, session_id: str, index: int, count: int, answer: Future[dict[str, Any]]) -> _Progress:
+    """Keep the peer's answer to X chunk `index` (its points raised to its secret, in our order)."""
+    body = answer.result()
+    if body.get("index") != index or not isinstance(body.get("points"), str):
+        raise PeerProtocolError("the peer answered another chunk")
+    return _save(ctx, session_id, x_chunks=index + 1, chunk=("xab", index, _points(body["points"], count=count)))
+
+
+def _drive(ctx: Context, session_id: str, scalar: bytes, shared: SharedSet, resumed: bool) -> Summary:
+    with ctx.reading() as uow:
+        record = store(uow).get_session(session_id, INITIATOR)
+        assert record is not None
+        session = _Progress.of(record)
+    chunk, elements = session.chunk_size, shared.elements
+    answer = _call(ctx, session, OPEN, {"session": session.id, "protocol": psi.PROTOCOL, "x_size": len(elements),
+                                        "chunk_size": chunk})
+    y_size = answer.get("y_size")
+    if not isinstance(y_size, int) or y_size < 0 or (session.peer_size >= 0 and y_size != session.peer_size):
+        raise PeerProtocolError(f"{session.peer_party} declared an invalid set size")
+    if session.peer_size < 0:
+        session = _save(ctx, session_id, peer_size=y_size)
+    # A pipeline of depth one: the next chunk is computed here while the peer works on the last
+    # one, so that neither side's envelopes, HTTP and commits leave the cores idle.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="match-send") as sender:
+        in_flight: tuple[int, int, Future[dict[str, Any]]] | None = None
+        for i in range(session.x_chunks, _chunks(len(elements), chunk)):
+            blinded = _blind(ctx, scalar, session.id, elements[i * chunk:(i + 1) * chunk])
+            if in_flight is not None:
+                session = _save_x(ctx, session_id, *in_flight)
+            in_flight = (i, len(blinded) // psi.POINT, sender.submit(
+                _call, ctx, session, X_CHUNK, {"session": session.id, "index": i, "points": b64e(blinded)}))
+        if in_flight is not None:
+            session = _save_x(ctx, session_id, *in_flight)
+        y_count = _chunks(y_size, chunk)
+        asked = {j: sender.submit(_call, ctx, session, Y_CHUNK, {"session": session.id, "index": j})
+                 for j in range(session.y_chunks, min(session.y_chunks + 1, y_count))}
+        for j in range(session.y_chunks, y_count):
+            body = asked.pop(j).result()
+            if j + 1 < y_count:
+                asked[j + 1] = sender.submit(_call, ctx, session, Y_CHUNK, {"session": session.id, "index": j + 1})
+            if body.get("index") != j or not isinstance(body.get("points"), str):
+                raise PeerProtocolError(f"{session.peer_party} answered another chunk")
+            their = _points(body["points"], count=_chunk_len(y_size, chunk, j))
+            session = _save(ctx, session_id, y_chunks=j + 1, chunk=("yba", j, _exponentiate(ctx, scalar, their)))
+    with ctx.reading() as uow:
+        mine = b"".join(store(uow).chunks(session_id=session_id, role=INITIATOR, part="xab"))
+        theirs = b"".join(store(uow).chunks(session_id=session_id, role=INITIATOR, part="yba"))
+    pairs = psi.intersect(mine, theirs)
+    _call(ctx, session, RESULT, {"session": session.id, "positions": sorted(j for _, j in pairs)})
+    now = ctx.clock.now()
+    with ctx.unit_of_work() as uow:
+        record = store(uow).get_session(session_id, INITIATOR)
+        assert record is not None
+        _record(ctx, uow, record, shared, [elements[i] for i, _ in pairs], now)
+        record.state, record.matches, record.updated_at = "done", len(pairs), now
+        store(uow).drop_chunks(session_id=session_id, role=INITIATOR)
+        uow.audit(id=ctx.new_id(), at=now, actor_id=None, action="match.finished", object_type="match_session",
+                  object_id=session_id, details={"peer": record.peer_party, "role": INITIATOR, "matches": len(pairs)})
+        uow.commit()
+    return Summary(session_id, session.peer_party, session.peer_authority, len(elements), y_size, len(pairs), resumed)
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    case_ref: str
+    kind: str
+    value: str
+    peer_party: str
+    peer_authority: str
+    session: str
+    found_at: dt.datetime
+
+
+def list_matches(ctx: Context, principal: Principal, *, limit: int = 10_000) -> list[Match]:
+    """The indicators of the authority's cases found at a peer, newest first."""
+    _require(principal, READERS, "read matches")
+    with ctx.reading() as uow:
+        return [Match(r.case_ref, r.kind, r.value, r.peer_party, r.peer_authority, r.session_id, r.found_at)
+                for r in store(uow).list_results(authority_id=principal.authority_id, limit=limit)]
+
+
+def list_sessions(ctx: Context, principal: Principal) -> list[dict[str, Any]]:
+    _require(principal, READERS, "read matches")
+    with ctx.reading() as uow:
+        return [{"session": s.id, "role": s.role, "peer": s.peer_party, "peer_authority": s.peer_authority,
+                 "state": s.state, "own_size": s.own_size, "peer_size": s.peer_size, "matches": s.matches,
+                 "created_at": s.created_at.isoformat(), "error": s.error}
+                for s in store(uow).list_sessions(authority_id=principal.authority_id)]

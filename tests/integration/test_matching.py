@@ -1,0 +1,318 @@
+"""Matching between two nodes in one process, through their real ASGI apps (sealed envelopes,
+`/federation/match`), on SQLite and PostgreSQL: exactly the intersection, only shareable postings,
+resumption, rate limits and refusals. (tests/system runs it between real `hcx serve` processes.)"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine, text
+
+from hcx.api import create_app
+from hcx.config import Settings
+from hcx.crypto import psi
+from hcx.crypto.keys import b64e
+from hcx.errors import PeerProtocolError, PeerUnreachable, PolicyDenied
+from hcx.rules import load_rules
+from hcx.rules.schema import AuthorityKind, Role
+from hcx.services import accounts, alerts, federation, indicators, matching
+from hcx.services.context import Context, Policy
+from hcx.storage.db import make_engine, migrate
+from hcx.storage.unit_of_work import Database
+from tests.asgi import SyncAsgiClient
+from tests.conftest import BACKENDS, PG_URL, FixedClock
+from tests.integration.test_cli import Hcx, hcx  # noqa: F401 - the `hcx` fixture
+from tests.integration.test_federation_flow import AppTransport
+from tests.integration.test_indicator_index import cli  # noqa: F401 - the `cli` fixture
+
+OPEN_LIMITS = {"match_sessions_per_hour": 10_000, "match_items_per_day": 10**9}
+
+
+class MatchTransport(AppTransport):
+    """AppTransport plus the matching call; `fail_after` makes the peer 'crash' after n calls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+        self.fail_after: int | None = None
+
+    def match(self, url: str, wire: bytes) -> Any:
+        self.calls += 1
+        if self.fail_after is not None and self.calls > self.fail_after:
+            raise PeerUnreachable(f"{url}: connection refused")
+        response = self._client(url).post("/federation/match", content=wire)
+        if response.status_code != 200:
+            raise PeerProtocolError(f"HTTP {response.status_code}")
+        return response.json()
+
+
+class Node:
+    def __init__(self, party: str, engine: Engine, tmp: Path, clock: FixedClock, transport: MatchTransport,
+                 **policy: Any) -> None:
+        migrate(engine)
+        database = Database(engine)
+        self.url = f"http://{party.lower()}.test"
+        self.ctx = Context(unit_of_work=database.unit_of_work, read_unit_of_work=database.read_unit_of_work,
+                           rules=load_rules(), clock=clock, policy=Policy(**{**OPEN_LIMITS, **policy}),
+                           key_passphrase=b"test", transport=transport)
+        accounts.init_node(self.ctx, party=party, name=party)
+        federation.set_url(self.ctx, self.url)
+        central = accounts.add_authority(self.ctx, None, name=f"{party} central", kind=AuthorityKind.central_authority)
+        accounts.add_user(self.ctx, None, username=f"{party.lower()}-analyst", password="correct horse battery",
+                          role=Role.analyst, authority_id=central.id)
+        self.analyst = accounts.principal_for(self.ctx, f"{party.lower()}-analyst")
+        self.tmp = tmp
+        transport.clients[self.url] = SyncAsgiClient(create_app(Settings(data_dir=tmp), context=self.ctx))
+
+    def load(self, case: str, values: list[str], *, shareable: bool = True, tlp: str = "") -> None:
+        path = self.tmp / f"{self.url[7:10]}-{case}.csv"
+        path.write_text("type,value,markings\n" + "".join(f"md5,{v},{tlp}\n" for v in values), encoding="utf-8")
+        outcome = indicators.import_file(self.ctx, self.analyst, path, case_ref=case)
+        assert not outcome.report.rejections
+        if shareable:
+            matching.mark_imported_shareable(self.ctx, self.analyst, outcome)
+
+    def found(self, session: str | None = None) -> set[tuple[str, str, str]]:
+        return {(m.case_ref, m.value, m.peer_party) for m in matching.list_matches(self.ctx, self.analyst)
+                if session is None or m.session == session}
+
+
+def value(i: int) -> str:
+    return hashlib.md5(str(i).encode()).hexdigest()  # noqa: S324 - a valid md5-kind indicator, nothing more
+
+
+@pytest.fixture(params=BACKENDS)
+def engines(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Engine, Engine]]:
+    """Two empty databases: SQLite files, or two PostgreSQL schemas."""
+    if request.param == "sqlite":
+        made = (make_engine(f"sqlite:///{tmp_path / 'vnm.db'}"), make_engine(f"sqlite:///{tmp_path / 'aus.db'}"))
+        yield made
+        for engine in made:
+            engine.dispose()
+        return
+    assert PG_URL
+    admin = make_engine(PG_URL)
+    schemas = [f"hcx_match_{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    with admin.begin() as conn:
+        for schema in schemas:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    made = tuple(make_engine(PG_URL, connect_args={"options": f"-csearch_path={s}"}) for s in schemas)
+    yield made[0], made[1]
+    for engine in made:
+        engine.dispose()
+    with admin.begin() as conn:
+        for schema in schemas:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+def make_pair(engines: tuple[Engine, Engine], tmp_path: Path, clock: FixedClock, **policy: Any
+              ) -> tuple[Node, Node, MatchTransport]:
+    transport = MatchTransport()
+    vnm = Node("VNM", engines[0], tmp_path, clock, transport, **policy)
+    aus = Node("AUS", engines[1], tmp_path, clock, transport, **policy)
+    federation.add_peer(vnm.ctx, None, url=aus.url, expected_fingerprint=federation.node_fingerprint(aus.ctx))
+    federation.add_peer(aus.ctx, None, url=vnm.url, expected_fingerprint=federation.node_fingerprint(vnm.ctx))
+    return vnm, aus, transport
+
+
+@pytest.fixture
+def pair(engines: tuple[Engine, Engine], tmp_path: Path, clock: FixedClock) -> tuple[Node, Node, MatchTransport]:
+    return make_pair(engines, tmp_path, clock)
+
+
+def test_both_sides_find_exactly_the_shared_indicators(pair: tuple[Node, Node, MatchTransport]) -> None:
+    vnm, aus, _ = pair
+    vnm.load("V-1", [value(i) for i in range(0, 30)])
+    vnm.load("V-2", [value(i) for i in range(25, 35)])
+    aus.load("A-1", [value(i) for i in range(28, 60)])
+    summary = matching.run(vnm.ctx, vnm.analyst, "AUS", chunk_size=7)
+    assert (summary.own_size, summary.peer_size, summary.matches, summary.resumed) == (35, 32, 7, False)
+    common = range(28, 35)
+    expected_vnm = {("V-1", value(i), "AUS") for i in common if i < 30} | {("V-2", value(i), "AUS") for i in common}
+    assert vnm.found() == expected_vnm
+    assert aus.found() == {("A-1", value(i), "VNM") for i in common}
+    for node in (vnm, aus):
+        [session] = matching.list_sessions(node.ctx, node.analyst)
+        assert session["state"] == "done" and session["matches"] == 7
+
+
+def test_a_match_alerts_the_analysts_of_both_sides_and_offers_a_follow_up(
+        pair: tuple[Node, Node, MatchTransport]) -> None:
+    vnm, aus, _ = pair
+    vnm.load("V-1", [value(i) for i in range(0, 5)])
+    aus.load("A-1", [value(i) for i in range(3, 9)])
+    matching.run(vnm.ctx, vnm.analyst, "AUS")
+    matching.run(vnm.ctx, vnm.analyst, "AUS")  # the same match again: no second alert
+    for node, case, peer in ((vnm, "V-1", "AUS"), (aus, "A-1", "VNM")):
+        found = alerts.list_alerts(node.ctx, node.analyst)
+        assert {(a.case_ref, a.value, a.other_country, a.abroad) for a in found} == {
+            (case, value(i), peer, True) for i in (3, 4)}
+        assert all(a.other_case_ref == "" and a.offers for a in found)  # the peer's case is not disclosed
+    draft = alerts.follow_up_draft(alerts.list_alerts(vnm.ctx, vnm.analyst)[0], type="spontaneous_information",
+                                   requesting_party="VNM", authority_name="VNM central",
+                                   authority_kind="central_authority", language="en")
+    assert draft.requested_party == "AUS" and "a case" in draft.fields["relevance"]
+
+
+def test_only_shareable_postings_and_never_tlp_red_are_matched(pair: tuple[Node, Node, MatchTransport]) -> None:
+    vnm, aus, _ = pair
+    vnm.load("V-open", [value(1), value(2)])
+    vnm.load("V-private", [value(3)], shareable=False)
+    vnm.load("V-red", [value(4)], tlp="tlp:red")
+    aus.load("A-1", [value(i) for i in range(1, 6)])
+    summary = matching.run(vnm.ctx, vnm.analyst, "AUS")
+    assert (summary.own_size, summary.matches) == (2, 2)
+    assert {v for _, v, _ in aus.found()} == {value(1), value(2)}
+    # marking the whole case later makes it shareable; TLP:RED stays out even when marked
+    matching.mark_shareable(vnm.ctx, vnm.analyst, "V-private")
+    matching.mark_shareable(vnm.ctx, vnm.analyst, "V-red")
+    assert matching.run(vnm.ctx, vnm.analyst, "AUS").matches == 3
+    matching.unmark_shareable(vnm.ctx, vnm.analyst, "V-private")
+    assert matching.run(vnm.ctx, vnm.analyst, "AUS").own_size == 2
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(x=st.sets(st.integers(0, 80), max_size=40), y=st.sets(st.integers(0, 80), max_size=40),
+       chunk=st.integers(1, 25))
+def test_random_sets_give_exactly_their_intersection(pair: tuple[Node, Node, MatchTransport], x: set[int],
+                                                      y: set[int], chunk: int) -> None:
+    vnm, aus, _ = pair
+    case = uuid.uuid4().hex[:8]
+    for node, values, prefix in ((vnm, x, "X"), (aus, y, "Y")):  # only this example's case is shareable
+        with node.ctx.unit_of_work() as uow:
+            cases = {p[3] for p in matching.store(uow).shareable_postings(authority_id=node.analyst.authority_id)}
+        for old in cases:
+            matching.unmark_shareable(node.ctx, node.analyst, old)
+        if values:
+            node.load(f"{prefix}-{case}", [value(i) for i in values])
+    summary = matching.run(vnm.ctx, vnm.analyst, "AUS", chunk_size=chunk)
+    expected = {value(i) for i in x & y}
+    assert summary.matches == len(expected)
+    assert {v for _, v, _ in vnm.found(summary.session)} == expected
+    assert {v for _, v, _ in aus.found(summary.session)} == expected
+
+
+def test_a_session_resumes_after_the_peer_went_away(pair: tuple[Node, Node, MatchTransport]) -> None:
+    vnm, aus, transport = pair
+    vnm.load("V-1", [value(i) for i in range(0, 60)])
+    aus.load("A-1", [value(i) for i in range(40, 100)])
+    transport.fail_after = 6  # open + 5 of the 6 chunks of X get through
+    with pytest.raises(PeerUnreachable):
+        matching.run(vnm.ctx, vnm.analyst, "AUS", chunk_size=10)
+    [session] = matching.list_sessions(vnm.ctx, vnm.analyst)
+    assert session["state"] == "open"
+    transport.fail_after = None
+    aus.ctx.cache.clear()  # the peer restarted: its in-memory set is gone
+    calls = transport.calls
+    summary = matching.run(vnm.ctx, vnm.analyst, "AUS", chunk_size=10)
+    assert summary.resumed and summary.session == session["session"] and summary.matches == 20
+    assert transport.calls - calls == 1 + 1 + 6 + 1  # open again, the last X chunk, 6 Y chunks, the result
+    assert {v for _, v, _ in aus.found()} == {value(i) for i in range(40, 60)}
+
+
+def test_a_changed_set_starts_a_new_session(pair: tuple[Node, Node, MatchTransport]) -> None:
+    vnm, aus, transport = pair
+    vnm.load("V-1", [value(i) for i in range(0, 30)])
+    aus.load("A-1", [value(i) for i in range(20, 40)])
+    transport.fail_after = 2
+    with pytest.raises(PeerUnreachable):
+        matching.run(vnm.ctx, vnm.analyst, "AUS", chunk_size=10)
+    transport.fail_after = None
+    vnm.load("V-2", [value(35)])
+    summary = matching.run(vnm.ctx, vnm.analyst, "AUS", chunk_size=10)
+    assert not summary.resumed and summary.matches == 11
+    assert sorted(s["state"] for s in matching.list_sessions(vnm.ctx, vnm.analyst)) == ["done", "failed"]
+
+
+def test_rate_limits_refuse_a_peer_using_the_node_as_an_oracle(engines: tuple[Engine, Engine], tmp_path: Path,
+                                                               clock: FixedClock) -> None:
+    vnm, aus, _ = make_pair(engines, tmp_path, clock, match_sessions_per_hour=2, match_items_per_day=100,
+                            match_max_set=60)
+    aus.load("A-1", [value(i) for i in range(0, 10)])
+    for guess in range(2):  # one guess per session: the flood an oracle needs
+        vnm.load(f"G-{guess}", [value(guess)])
+        matching.mark_shareable(vnm.ctx, vnm.analyst, f"G-{guess}")
+        matching.unmark_shareable(vnm.ctx, vnm.analyst, f"G-{guess - 1}")
+        assert matching.run(vnm.ctx, vnm.analyst, "AUS").matches == 1
+    vnm.load("G-2", [value(2)])
+    with pytest.raises(PolicyDenied, match="rate limit: 2 match sessions per hour"):
+        matching.run(vnm.ctx, vnm.analyst, "AUS")
+    clock.advance(hours=1, minutes=1)
+    vnm.load("G-big", [value(i) for i in range(100, 161)])  # 61 + 3 shareable: over the set cap
+    with pytest.raises(PolicyDenied, match="exceeds this node's limit of 60"):
+        matching.run(vnm.ctx, vnm.analyst, "AUS")
+    for case in ("G-big", "G-1", "G-2"):
+        matching.unmark_shareable(vnm.ctx, vnm.analyst, case)
+    vnm.load("G-day", [value(i) for i in range(200, 255)])  # 55 items: 57 declared today
+    assert matching.run(vnm.ctx, vnm.analyst, "AUS").own_size == 55
+    with pytest.raises(PolicyDenied, match="rate limit: 100 items per day"):  # 55 more: 112
+        matching.run(vnm.ctx, vnm.analyst, "AUS")
+    with aus.ctx.reading() as uow:
+        sessions = matching.store(uow).list_sessions(authority_id=aus.analyst.authority_id)
+        assert len(sessions) == 3  # refused sessions leave nothing behind
+
+
+def test_a_chunk_index_cannot_be_reused_for_other_points(pair: tuple[Node, Node, MatchTransport]) -> None:
+    """A peer that resends chunk 0 with other points would get a second evaluation for free."""
+    vnm, aus, transport = pair
+    vnm.load("V-1", [value(i) for i in range(0, 4)])
+    aus.load("A-1", [value(i) for i in range(0, 4)])
+    transport.fail_after = 2  # open and chunk 0 pass
+    with pytest.raises(PeerUnreachable):
+        matching.run(vnm.ctx, vnm.analyst, "AUS", chunk_size=2)
+    transport.fail_after = None
+    [session] = matching.list_sessions(vnm.ctx, vnm.analyst)
+    with vnm.ctx.reading() as uow:
+        found = matching.store(uow).get_session(session["session"], matching.INITIATOR)
+        assert found is not None
+        record = matching._Progress.of(found)
+    other = psi.blind(psi.new_scalar(), record.id, [psi.element("md5", value(99)), psi.element("md5", value(98))])
+    with pytest.raises(PolicyDenied, match="already answered with other points"):
+        matching._call(vnm.ctx, record, matching.X_CHUNK, {"session": record.id, "index": 0, "points": b64e(other)})
+    with pytest.raises(PolicyDenied, match="out of turn"):
+        matching._call(vnm.ctx, record, matching.X_CHUNK, {"session": record.id, "index": 5, "points": b64e(other)})
+    assert matching.run(vnm.ctx, vnm.analyst, "AUS", chunk_size=2).matches == 4
+
+
+def test_unverifiable_messages_get_an_opaque_refusal(pair: tuple[Node, Node, MatchTransport]) -> None:
+    _, aus, transport = pair
+    client = transport.clients[aus.url]
+    for body in (b"", b"{}", b"not json", b'{"hcx": "envelope/1"}'):
+        response = client.post("/federation/match", content=body)
+        assert response.status_code == 400 and response.json()["error"]["code"] == "refused"
+
+
+def test_roles(pair: tuple[Node, Node, MatchTransport]) -> None:
+    vnm, _, _ = pair
+    accounts.add_user(vnm.ctx, None, username="vnm-sup", password="correct horse battery", role=Role.supervisor,
+                      authority_id=vnm.analyst.authority_id)
+    supervisor = accounts.principal_for(vnm.ctx, "vnm-sup")
+    with pytest.raises(PolicyDenied):
+        matching.run(vnm.ctx, supervisor, "AUS")
+    with pytest.raises(PolicyDenied):
+        matching.mark_shareable(vnm.ctx, supervisor, "V-1")
+
+
+# --- the command line ------------------------------------------------------------------------------
+
+def test_cli_share_unshare_and_list(cli: Hcx, tmp_path: Path) -> None:  # noqa: F811 - the fixture
+    path = tmp_path / "a.csv"
+    path.write_text("type,value\n" + "".join(f"md5,{value(i)}\n" for i in range(3)), encoding="utf-8")
+    cli.ok("indicators", "import", str(path), "--case", "C-1", "--user", "ana", "--shareable")
+    cli.ok("indicators", "import", str(path), "--case", "C-2", "--user", "ana")
+    assert "C-2: 3 indicator(s) shareable" in cli.ok("match", "share", "C-2", "--user", "ana").stdout
+    # the import marked C-1's three; C-2 was not marked before `share`
+    assert "C-1: 3 indicator(s) no longer" in cli.ok("match", "unshare", "C-1", "--user", "ana").stdout
+    assert "C-2: 3 indicator(s) no longer" in cli.ok("match", "unshare", "C-2", "--user", "ana").stdout
+    assert cli.ok("match", "list", "--user", "ana", "--json").json() == []
+    assert cli.ok("match", "sessions", "--user", "ana", "--json").json() == []
+    assert "Matches with other nodes" in cli.ok("match", "list", "--user", "ana").stdout
+    assert cli("match", "run", "AUS", "--user", "ana").exit_code == 4  # not a pinned peer
