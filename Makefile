@@ -38,6 +38,7 @@ bench: install
 	$(BIN)/python bench/transfer.py --quick
 	$(BIN)/python bench/psi.py --quick
 	$(BIN)/python bench/indicators.py --quick
+	$(BIN)/python bench/evidence_flow.py --quick
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache

@@ -12,6 +12,7 @@ from hcx.api import errors
 from hcx.api.limits import BodyLimit
 from hcx.api.routers import alerts as alert_routes
 from hcx.api.routers import blobs as federation_blobs
+from hcx.api.routers import evidence_exchange as evidence_routes
 from hcx.api.routers import federation, peers, reference, requests, system, uploads
 from hcx.api.routers import matching as matching_router
 from hcx.api.routers import taxii as taxii_router
@@ -49,6 +50,7 @@ def create_app(settings: Settings, *, context: Context | None = None, deliver: b
         app.include_router(router, prefix=PREFIX)
     app.include_router(federation.router)
     app.include_router(uploads.router, prefix=PREFIX)
+    app.include_router(evidence_routes.router, prefix=PREFIX)
     app.include_router(federation_blobs.router)
     app.include_router(witness_routes.api_router, prefix=PREFIX)
     app.include_router(witness_routes.router)

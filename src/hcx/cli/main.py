@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from hcx import errors
-from hcx.cli import accounts, evidence, evidence_transfer, federation, indicators, log, parties, requests
+from hcx.cli import accounts, evidence, evidence_flow, evidence_transfer, federation, indicators, log, parties, requests
 from hcx.cli import alerts as alert_commands
 from hcx.cli import matching as matching_cli
 from hcx.cli.node import Node
@@ -36,6 +36,7 @@ app.add_typer(indicators.app, name="indicators")
 evidence_app = typer.Typer(help="Evidence: seal, list, export; upload, download.", no_args_is_help=True)
 evidence_app.add_typer(evidence.app)
 evidence_app.add_typer(evidence_transfer.app)
+evidence_app.add_typer(evidence_flow.app)
 app.add_typer(evidence_app, name="evidence")
 app.command("verify")(evidence.verify_cmd)
 app.add_typer(matching_cli.app, name="match")

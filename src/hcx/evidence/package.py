@@ -24,6 +24,7 @@ import os
 import stat
 import unicodedata
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Final
@@ -51,6 +52,8 @@ class SourceFile:
     path: str  # its name in the bag: "data/…"
     source: Path
     size: int
+    blob_key: str | None = None  # read from the blob store (a completed upload), not from `source`
+    sha256: str | None = None  # the digest the bytes must have (an upload's declared SHA-256)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +170,10 @@ def _bag_info(meta: PackageMeta, files: Sequence[PayloadFile]) -> bytes:
         raise InvalidInput(f"cannot write bag-info.txt: {exc}") from exc
 
 
+def _open_source(source: SourceFile, blobs: BlobStore) -> AbstractContextManager[IO[bytes]]:
+    return blobs.reader(source.blob_key) if source.blob_key is not None else source.source.open("rb")
+
+
 def seal(sources: Sequence[SourceFile], meta: PackageMeta, *, blobs: BlobStore, recipients: Sequence[AgeRecipient],
          signer: SigningKey, progress: Progress | None = None) -> SealedPackage:
     """Encrypt and hash every source file once into the blob store, then write and sign the tag
@@ -178,8 +185,11 @@ def seal(sources: Sequence[SourceFile], meta: PackageMeta, *, blobs: BlobStore, 
         for number, source in enumerate(sources):
             key = payload_key(meta.package_id, number)
             written.append(key)
-            with source.source.open("rb") as raw, blobs.writer(key) as out:
+            with _open_source(source, blobs) as raw, blobs.writer(key) as out:
                 result = encrypt(_Counting(raw, progress), out, recipients)  # type: ignore[arg-type]
+            if source.sha256 is not None and result.sha256.hex() != source.sha256:
+                raise VerificationError(f"{source.path}: read with SHA-256 {result.sha256.hex()}, not the "
+                                        f"declared {source.sha256}")
             files.append(PayloadFile(source.path, result.size, result.sha256.hex()))
             stored += blobs.size(key) or 0
         tags = {
@@ -223,6 +233,15 @@ def read_tags(package_id: str, blobs: BlobStore, digest: str) -> dict[str, bytes
     for name in (*PACKAGE_TAGS, TAGMANIFEST, SIGNATURE_NAME):
         with blobs.reader(tag_key(package_id, name)) as stream:
             tags[name] = stream.read()
+    check_tags(package_id, tags, digest)
+    return tags
+
+
+def check_tags(package_id: str, tags: dict[str, bytes], digest: str) -> None:
+    """VerificationError unless `tags` are the tag files of `digest`, each listed, with safe paths."""
+    if set(tags) != {*PACKAGE_TAGS, TAGMANIFEST, SIGNATURE_NAME}:
+        raise VerificationError(f"package {package_id} needs exactly the tag files "
+                                f"{', '.join(sorted((*PACKAGE_TAGS, TAGMANIFEST, SIGNATURE_NAME)))}")
     if package_digest(tags[TAGMANIFEST]) != digest:
         raise VerificationError(f"the stored tag manifest of {package_id} is not the one sealed ({digest})")
     listed = dict(manifest_entries(tags[TAGMANIFEST]))
@@ -232,7 +251,6 @@ def read_tags(package_id: str, blobs: BlobStore, digest: str) -> dict[str, bytes
     for path, _ in manifest_entries(tags["manifest-sha256.txt"]):
         if not path.startswith("data/") or bagit.unsafe_path(path) is not None:
             raise VerificationError(f"the manifest of {package_id} names an unsafe path {path!r}")
-    return tags
 
 
 def manifest_entries(manifest: bytes) -> list[tuple[str, str]]:

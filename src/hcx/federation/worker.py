@@ -7,7 +7,7 @@ import threading
 import time
 
 from hcx.errors import Error
-from hcx.services import delivery, federation, witness
+from hcx.services import delivery, evidence_exchange, federation, witness
 from hcx.services.context import Context
 
 log = logging.getLogger(__name__)
@@ -21,9 +21,12 @@ class DeliveryWorker:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._fetcher: threading.Thread | None = None
 
     def run(self) -> None:
         """Deliver until stopped; a full batch is followed at once by the next one."""
+        self._fetcher = threading.Thread(target=self._fetch_evidence, name="hcx-evidence-fetch", daemon=True)
+        self._fetcher.start()
         next_refresh = 0.0
         while not self._stop.is_set():
             try:
@@ -42,6 +45,20 @@ class DeliveryWorker:
                 self._wake.wait(self.interval)  # a message queued by this process wakes it at once
                 self._wake.clear()
 
+    def _fetch_evidence(self) -> None:
+        """Evidence packages peers sent, downloaded beside delivery (a large one takes a while)."""
+        while not self._stop.is_set():
+            try:
+                busy = evidence_exchange.fetch_due(self.ctx) > 0
+            except Error as exc:
+                log.warning("evidence fetch round failed: %s", exc.message)
+                busy = False
+            except Exception:
+                log.exception("evidence fetch round crashed; continuing")
+                busy = False
+            if not busy:
+                self._stop.wait(self.interval)
+
     def start(self) -> None:
         self.ctx.outbox_listeners.append(self._wake.set)
         self._thread = threading.Thread(target=self.run, name="hcx-delivery", daemon=True)
@@ -52,3 +69,5 @@ class DeliveryWorker:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        if self._fetcher is not None:
+            self._fetcher.join(timeout=10)

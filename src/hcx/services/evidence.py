@@ -181,7 +181,16 @@ def seal(ctx: Context, principal: Principal, paths: Sequence[Path], *, case_ref:
     _require(principal, SEALERS, "seal evidence")
     if not _CASE_REF.fullmatch(case_ref):
         raise InvalidInput("a case reference is 1 to 64 characters, without control characters")
-    sources = pkg.collect_sources(paths)
+    return seal_sources(ctx, principal, pkg.collect_sources(paths), case_ref=case_ref, request_id=request_id,
+                        progress=progress)
+
+
+def seal_sources(ctx: Context, principal: Principal, sources: Sequence[pkg.SourceFile], *, case_ref: str,
+                 request_id: str | None = None, progress: Progress | None = None) -> PackageView:
+    """`seal`, for files already chosen (local files or completed uploads in the blob store)."""
+    _require(principal, SEALERS, "seal evidence")
+    if not _CASE_REF.fullmatch(case_ref):
+        raise InvalidInput("a case reference is 1 to 64 characters, without control characters")
     blobs = ctx.blob_store()
     archive = age_identity(ctx, principal.authority_id)
     recipients = [archive.recipient]
@@ -252,6 +261,10 @@ def export(ctx: Context, principal: Principal, package_id: str, out: Path, *, pr
            ) -> ExportView:
     """Write the court folder of a package (docs/evidence.md) and record custody "exported"."""
     view = get(ctx, principal, package_id)
+    if view.state == "received":  # a peer's package: anchored on the sender's descriptor and log
+        from hcx.services import evidence_exchange  # late: it builds on this module
+
+        return evidence_exchange.export_received(ctx, principal, package_id, out, progress=progress)
     blobs = ctx.blob_store()
     partial = _fresh_folder(out)
     try:
@@ -293,3 +306,8 @@ def export(ctx: Context, principal: Principal, package_id: str, out: Path, *, pr
         raise
     return ExportView(package_id, out, view.payload_files, view.payload_bytes, len(proofs), checkpoint.size,
                       node_fingerprint)
+
+
+# for the evidence exchange (services/evidence_exchange.py), which builds on this module
+all_age_identities = _all_age_identities
+fresh_folder = _fresh_folder

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 SUBMITTED = "request.submitted"
 EVENT = "request.event"
+EVIDENCE = "evidence.package"  # handled by services/evidence_exchange.py
 
 
 def utc(at: dt.datetime) -> str:
@@ -259,6 +260,11 @@ def _file(ctx: Context, uow: UnitOfWork, batch: _Batch, opened: Opened, to: str
                 return "duplicate", "", event.seq, None
             _apply_event(ctx, uow, record, event, party)
             return "applied", "", event.seq, record
+        if envelope.type == EVIDENCE:
+            from hcx.services import evidence_exchange  # late: it builds on the evidence services
+
+            evidence_exchange.receive(ctx, uow, opened, to)
+            return "applied", "", 0, None
         raise InvalidInput(f"unknown message type {envelope.type!r}")
     except (ValidationError, InvalidInput, Conflict, PolicyDenied) as exc:
         # stored and receipted (it was delivered), but not applied: the admin sees why

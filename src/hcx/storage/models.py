@@ -211,6 +211,7 @@ class AuditEvent(Base):
 # The other tables live in their own modules; importing them registers them on Base.
 from hcx.storage import (  # noqa: E402, F401
     evidence_models,
+    exchange_models,
     indicator_models,
     ledger_models,
     matching_models,

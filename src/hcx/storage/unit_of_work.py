@@ -19,6 +19,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from hcx.errors import Conflict
 from hcx.storage.db import make_engine
 from hcx.storage.evidence_store import SqlEvidenceStore
+from hcx.storage.exchange_store import SqlExchangeStore
 from hcx.storage.indicator_store import SqlIndicatorStore
 from hcx.storage.ledger import SqlLedgerStore
 from hcx.storage.matching_store import SqlMatchStore
@@ -306,6 +307,11 @@ class SqlUnitOfWork:
     def evidence(self) -> SqlEvidenceStore:
         """Evidence packages, in this transaction."""
         return SqlEvidenceStore(self.session)
+
+    @property
+    def exchange(self) -> SqlExchangeStore:
+        """Evidence packages arriving from peers, in this transaction."""
+        return SqlExchangeStore(self.session)
 
     @property
     def transfers(self) -> SqlTransferStore:
