@@ -3,13 +3,16 @@
     nonce of chunk i = i as 11 bytes big endian || 0x01 if the chunk is the final one else 0x00
 
 Each chunk is authenticated on its own, so the work splits into batches of `BATCH_CHUNKS`
-chunks: the calling thread reads a batch and hands it to a pool of `workers` threads, one more
-thread hashes the plaintext (SHA-256) batch after batch, and the calling thread writes finished
-batches in order. pyca's AEAD and hashlib release the GIL, so the threads really run at the same
-time. SHA-256 costs about as much CPU as the AEAD, and reading plus writing about as much again,
-hence its own thread. Batches of 4 MiB keep the Python work per byte small. At most `workers + 1`
-batches are in flight and one is read ahead, in buffers that are reused, so memory stays constant
-(about 8 MiB per batch) whatever the size of the file.
+chunks (4 MiB: the Python work per byte stays small). pyca's AEAD, hashlib and the system calls
+release the GIL, so threads really run at the same time.
+- Sealing (`seal_stream`): two stages with one handoff per batch. The calling thread reads a batch
+  and hashes it (SHA-256 of the plaintext); a sealing thread encrypts the previous batch and
+  writes it. Both stages cost about the same CPU, so two cores stay busy. Four reused batch
+  buffers (about 32 MiB) whatever the size of the file.
+- Opening (`open_stream`): the calling thread reads batches and hands them to a pool of
+  `workers` threads, one more thread hashes the plaintext, and the calling thread writes finished
+  batches in order; at most `workers + 1` batches are in flight and one is read ahead, in reused
+  buffers (about 8 MiB per batch).
 
 A batch is known to hold the final chunk when the read after it finds the end of the input: the
 final chunk may be full (a payload of a multiple of 64 KiB ends with a full final chunk), and is
