@@ -27,7 +27,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from hcx.crypto._primitives import CHACHA20_POLY1305_TAG_SIZE as TAG_SIZE
 from hcx.crypto._primitives import ChaCha20Poly1305Key
@@ -132,18 +132,18 @@ def write_all(dst: BinaryIO, data: memoryview) -> None:
 _Task = Callable[[memoryview, int, bool, bytearray], memoryview]
 
 
-def _run(src: BinaryIO, dst: BinaryIO, workers: int, read_size: int, out_size: int, task: _Task,
-         hash_input: bool) -> tuple[int, bytes]:
+def _run(src: BinaryIO, dst: BinaryIO, workers: int, read_size: int, out_size: int,
+         task: _Task) -> tuple[int, bytes]:
     """Read batches of `read_size` bytes, run `task(batch, first chunk number, final, out)` on a
-    pool, write the results in order. Returns the plaintext's size and SHA-256 (of the input when
-    `hash_input`, else of the output). The batch buffers are reused: fresh 4 MiB allocations
+    pool, write the results in order. Returns the size and SHA-256 of the output (the plaintext,
+    hashed on its own thread while the next batch is written). The batch buffers are reused: fresh 4 MiB allocations
     would cost page faults and zeroing on every batch."""
     if workers < 1:
         raise InvalidInput("the age stream needs at least one worker")
     digest = hashlib.sha256()
     size = 0
     free: list[tuple[bytearray, bytearray]] = []
-    pending: deque[tuple[Future[memoryview], Future[Any], tuple[bytearray, bytearray]]] = deque()
+    pending: deque[tuple[Future[memoryview], _Slot]] = deque()
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hcx-age")
     hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hcx-age-sha256")  # one thread: in order
 
@@ -152,11 +152,10 @@ def _run(src: BinaryIO, dst: BinaryIO, workers: int, read_size: int, out_size: i
 
     def write_oldest() -> None:
         nonlocal size
-        future, hashed, used = pending.popleft()
+        future, used = pending.popleft()
         result = future.result()
-        if not hash_input:
-            hashed = hasher.submit(digest.update, result)
-            size += len(result)
+        hashed = hasher.submit(digest.update, result)
+        size += len(result)
         write_all(dst, result)
         hashed.result()
         free.append(used)
@@ -169,9 +168,8 @@ def _run(src: BinaryIO, dst: BinaryIO, workers: int, read_size: int, out_size: i
             next_slot = buffers()
             following = read_into(src, next_slot[0]) if len(batch) == read_size else batch[:0]
             final = not following
-            sealing = pool.submit(task, batch, counter, final, slot[1])
-            pending.append((sealing, hasher.submit(digest.update, batch) if hash_input else sealing, slot))
-            size += len(batch) if hash_input else 0
+            running = pool.submit(task, batch, counter, final, slot[1])
+            pending.append((running, slot))
             counter += BATCH_CHUNKS
             while len(pending) > workers:
                 write_oldest()
@@ -306,4 +304,4 @@ def open_stream(src: BinaryIO, dst: BinaryIO, key: ChaCha20Poly1305Key, workers:
     """Decrypt all of `src` to `dst`; return the plaintext's size and SHA-256. Only authenticated
     chunks reach `dst`, in order; on an error, what was written is an authentic prefix."""
     return _run(src, dst, workers, BATCH_CHUNKS * SEALED_CHUNK_SIZE, BATCH_CHUNKS * CHUNK_SIZE,
-                lambda batch, counter, final, out: _open_batch(key, batch, counter, final, out), hash_input=False)
+                lambda batch, counter, final, out: _open_batch(key, batch, counter, final, out))
