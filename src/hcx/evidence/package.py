@@ -145,11 +145,16 @@ class _Counting(io.RawIOBase):
         self._stream, self._progress = stream, progress
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self._stream.read(len(buffer))
-        buffer[: len(data)] = data
-        if self._progress is not None and data:
-            self._progress(len(data))
-        return len(data)
+        readinto = getattr(self._stream, "readinto", None)
+        if readinto is not None:  # straight into the caller's buffer: no bytes object, no copy
+            got = readinto(buffer) or 0
+        else:
+            data = self._stream.read(len(buffer))
+            got = len(data)
+            buffer[:got] = data
+        if self._progress is not None and got:
+            self._progress(got)
+        return got
 
     def readable(self) -> bool:
         return True
