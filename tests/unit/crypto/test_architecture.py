@@ -8,7 +8,7 @@ from tests.architecture import CLOCK_OR_RANDOMNESS, SRC, imported_modules
 PRIMITIVES = SRC / "crypto" / "_primitives.py"
 ALLOWED_IN_CRYPTO = {"__future__", "base64", "collections", "dataclasses", "datetime", "hashlib", "json", "re",
                      "typing", "pydantic", "rfc8785", "hcx",
-                     "bech32m", "concurrent", "hmac", "gmpy2"}  # age: Bech32 keys, thread pool; psi.py: its secret order, batches, Legendre symbols
+                     "bech32m", "concurrent", "threading", "queue", "hmac", "gmpy2"}  # age: Bech32 keys, its threads; psi.py: its secret order, batches, Legendre symbols
 
 
 def test_only_primitives_imports_cryptography() -> None:
