@@ -60,11 +60,13 @@ class AppTransport:
 
 
 class PeerNode:
-    def __init__(self, party: str, tmp: Path, clock: FixedClock, transport: AppTransport) -> None:
-        engine = make_engine(f"sqlite:///{tmp / party}.db")
-        migrate(engine)
+    def __init__(self, party: str, tmp: Path, clock: FixedClock, transport: AppTransport,
+                 database: Database | None = None) -> None:
+        if database is None:
+            engine = make_engine(f"sqlite:///{tmp / party}.db")
+            migrate(engine)
+            database = Database(engine)
         self.url = f"http://{party.lower()}.test"
-        database = Database(engine)
         self.ctx = Context(unit_of_work=database.unit_of_work, read_unit_of_work=database.read_unit_of_work,
                            rules=load_rules(),
                            clock=clock, policy=Policy(), key_passphrase=b"test", transport=transport)

@@ -1,4 +1,11 @@
-"""The delivery worker: a loop that delivers due outbox messages until it is told to stop."""
+"""The delivery worker: delivers due outbox messages until it is told to stop.
+
+Several delivery lanes run at once (`LANES`): while one waits for a peer's answer, the next claims
+and posts, so the sender's work and the receiver's overlap. Leases keep the lanes' claims apart,
+and the receiver keeps a step that overtakes an earlier one waiting (docs/federation.md). The
+calling thread does the housekeeping beside them: refreshing stale peer descriptors and
+witnessing, which then never holds up a delivery. One more thread downloads the evidence packages
+peers sent (services/evidence_exchange.py): a large one takes a while."""
 
 from __future__ import annotations
 
@@ -12,29 +19,49 @@ from hcx.services.context import Context
 
 log = logging.getLogger(__name__)
 REFRESH_EVERY_SECONDS = 60.0  # how often stale peer descriptors are looked at
+LANES = 2  # delivery rounds in flight at once
 
 
 class DeliveryWorker:
-    def __init__(self, ctx: Context, *, interval: float) -> None:
+    def __init__(self, ctx: Context, *, interval: float, lanes: int = LANES) -> None:
         self.ctx = ctx
         self.interval = interval
         self._stop = threading.Event()
-        self._wake = threading.Event()
+        self._wakes = [threading.Event() for _ in range(max(1, lanes))]
         self._thread: threading.Thread | None = None
         self._fetcher: threading.Thread | None = None
 
     def run(self) -> None:
-        """Deliver until stopped; a full batch is followed at once by the next one."""
+        """Deliver on every lane and keep house in this thread, until stopped."""
+        self._open_vault()
         self._fetcher = threading.Thread(target=self._fetch_evidence, name="hcx-evidence-fetch", daemon=True)
         self._fetcher.start()
-        next_refresh = 0.0
+        lanes = [threading.Thread(target=self._deliver, args=(wake,), name=f"hcx-delivery-{i}", daemon=True)
+                 for i, wake in enumerate(self._wakes)]
+        for lane in lanes:
+            lane.start()
+        try:
+            self._keep_house()
+        finally:
+            self._stop.set()
+            self.wake()
+            for lane in lanes:
+                lane.join(timeout=10)
+
+    def _open_vault(self) -> None:
+        """Stretch the key passphrase now (about a second of scrypt), not at the first signature,
+        which may come inside a write transaction that would hold the other writers that long."""
+        try:
+            with self.ctx.reading() as uow:
+                federation.vault(self.ctx, uow)
+        except Error as exc:
+            log.warning("the key vault could not be opened yet: %s", exc.message)
+
+    def _deliver(self, wake: threading.Event) -> None:
+        """One lane: a full batch is followed at once by the next one."""
         while not self._stop.is_set():
             try:
-                if time.monotonic() >= next_refresh:
-                    next_refresh = time.monotonic() + REFRESH_EVERY_SECONDS
-                    federation.refresh_due_peers(self.ctx)
                 busy = delivery.deliver_due(self.ctx) > 0
-                witness.exchange_due(self.ctx)  # peers cosign our checkpoint once it grew (docs/witness.md)
             except Error as exc:
                 log.warning("delivery round failed: %s", exc.message)
                 busy = False
@@ -42,8 +69,26 @@ class DeliveryWorker:
                 log.exception("delivery round crashed; continuing")
                 busy = False
             if not busy:
-                self._wake.wait(self.interval)  # a message queued by this process wakes it at once
-                self._wake.clear()
+                wake.wait(self.interval)  # a message queued by this process wakes it at once
+                wake.clear()
+
+    def _keep_house(self) -> None:
+        next_refresh = 0.0
+        while not self._stop.is_set():
+            try:
+                if time.monotonic() >= next_refresh:
+                    next_refresh = time.monotonic() + REFRESH_EVERY_SECONDS
+                    federation.refresh_due_peers(self.ctx)
+                witness.exchange_due(self.ctx)  # peers cosign our checkpoint once it grew (docs/witness.md)
+            except Error as exc:
+                log.warning("housekeeping failed: %s", exc.message)
+            except Exception:
+                log.exception("housekeeping crashed; continuing")
+            self._stop.wait(self.interval)
+
+    def wake(self) -> None:
+        for wake in self._wakes:
+            wake.set()
 
     def _fetch_evidence(self) -> None:
         """Evidence packages peers sent, downloaded beside delivery (a large one takes a while)."""
@@ -60,13 +105,13 @@ class DeliveryWorker:
                 self._stop.wait(self.interval)
 
     def start(self) -> None:
-        self.ctx.outbox_listeners.append(self._wake.set)
-        self._thread = threading.Thread(target=self.run, name="hcx-delivery", daemon=True)
+        self.ctx.outbox_listeners.append(self.wake)
+        self._thread = threading.Thread(target=self.run, name="hcx-worker", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
-        self._wake.set()
+        self.wake()
         if self._thread is not None:
             self._thread.join(timeout=10)
         if self._fetcher is not None:

@@ -178,10 +178,13 @@ class _Batch:
 
     def __init__(self, ctx: Context, uow: UnitOfWork, opened: list[Opened]) -> None:
         self.ctx, self.uow = ctx, uow
-        self.known = {m.id: m for m in uow.get_inboxes(sorted({o.envelope.id for o in opened}))}
         exchanges = sorted({o.envelope.request_ref for o in opened if o.envelope.request_ref})
-        self.waiting = uow.waiting_exchanges(exchanges)
+        # first hold the exchanges: another batch of one of them (delivered concurrently) commits
+        # before we look, or waits until we have committed, so no waiting step is missed
+        uow.lock_exchanges(exchanges)
         self._requests = {(r.exchange_id, r.authority_id): r for r in uow.find_exchanges(exchanges)}
+        self.known = {m.id: m for m in uow.get_inboxes(sorted({o.envelope.id for o in opened}))}
+        self.waiting = uow.waiting_exchanges(exchanges)
         self._signers: dict[str, SigningKey] = {}
         self._peers: dict[str, Descriptor] = {}
 

@@ -15,7 +15,7 @@ fork or a rollback is caught by custody.cosign on whichever side sees it: the al
 and logged there, and no cosignature is given.
 
     exchange(ctx, party) -> Witnessed      A's side, one whole exchange (the CLI and the worker)
-    exchange_due(ctx) -> int               after a delivery round: the peers whose cosignature lags
+    exchange_due(ctx) -> int               by the worker, every few moments: the peers whose cosignature lags
     answer(ctx, body) -> signed answer     B's side of /federation/witness
     accept_cosignature(ctx, body) -> ack   B's side of /federation/witness/cosignature
     witnesses(ctx, actor) -> [row]         per peer: the last cosignatures each way, alarms
@@ -279,7 +279,7 @@ def _cosign_theirs(ctx: Context, own: str, party: str, url: str, answer: Witness
 
 
 def exchange_due(ctx: Context) -> int:
-    """Called after each delivery round (federation/worker.py). At most once per
+    """Called by the worker every few moments (federation/worker.py). At most once per
     `policy.witness_interval`, exchange with every pinned peer that has not yet cosigned our log
     at its current size. Failures are logged, not raised: the next round tries again."""
     now = ctx.clock.now()

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, bindparam, select, update
+from sqlalchemy import Engine, Table, bindparam, select, text, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -52,6 +52,10 @@ _DUE = (select(_OUTBOX.c.id)  # what an idle worker asks many times a second
         .where(_OUTBOX.c.status == "pending", _OUTBOX.c.next_attempt_at <= bindparam("due_now"),
                _OUTBOX.c.lease_until.is_(None) | (_OUTBOX.c.lease_until <= bindparam("due_now")))
         .limit(1))
+
+# one transaction-scoped advisory lock per exchange, taken in the order of the (sorted) array
+_LOCK_EXCHANGES = text("SELECT count(pg_advisory_xact_lock(hashtextextended(e, 0))) "
+                       "FROM unnest(CAST(:exchanges AS text[])) WITH ORDINALITY AS t(e, n)")
 
 
 class SqlUnitOfWork:
@@ -201,6 +205,14 @@ class SqlUnitOfWork:
             return []
         return self.session.scalars(select(Request).where(Request.exchange_id.in_(exchange_ids))
                                     .with_for_update()).all()
+
+    def lock_exchanges(self, exchange_ids: Sequence[str]) -> None:
+        """Hold these exchanges until the transaction ends, whether their requests exist yet or not:
+        two batches of one exchange are stored one after the other, so a step stored as waiting is
+        seen by the batch that applies its predecessor. (SQLite's BEGIN IMMEDIATE already holds the
+        whole database.)"""
+        if exchange_ids and self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(_LOCK_EXCHANGES, {"exchanges": sorted(set(exchange_ids))})
 
     # keys and peers
     def add_key(self, *, kid: str, owner: str, purpose: str, public: bytes, private_encrypted: bytes,
