@@ -65,17 +65,14 @@ def export(ctx: Context, principal: Principal, *, to: Destination, case_ref: str
         store = taxii.store(uow)
         postings = [(p.case_ref, p.kind, p.value, p.tlp) for p in _all(store, principal.authority_id)
                     if case_ref is None or p.case_ref == case_ref]
-        named = store.recipients(authority_id=principal.authority_id,
-                                 items=[(case, kind, value) for case, kind, value, _ in postings])
-    # one value may sit in several cases: it goes out only if every posting of it may, and then
-    # with the markings of all of them
+        # one value may sit in several cases: it goes out only if every posting of it may (the rule
+        # TAXII applies too), and then with the markings of the postings exported
+        decisions = taxii.value_decisions(store, authority_id=principal.authority_id,
+                                          values=[(kind, value) for _, kind, value, _ in postings], to=to)
     markings: dict[tuple[str, str], set[str]] = {}
-    refusals: dict[tuple[str, str], str] = {}
-    for case, kind, value, tlp in postings:
+    for _, kind, value, tlp in postings:
         markings.setdefault((kind, value), set()).update(taxii.posting_markings(tlp))
-        decision = decide(tlp.split(), to=to, recipients=named.get((case, kind, value), ()))
-        if not decision.allowed:
-            refusals.setdefault((kind, value), decision.reason)
+    refusals = {key: decision.reason for key, decision in decisions.items() if not decision.allowed}
     chosen = [Indicator(IndicatorKind(kind), value, value, tuple(sorted(marks)))
               for (kind, value), marks in markings.items() if (kind, value) not in refusals]
     now = ctx.clock.now()

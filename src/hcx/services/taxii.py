@@ -33,7 +33,7 @@ from hcx.domain.ports import UnitOfWork
 from hcx.errors import InvalidInput, NotFound, PolicyDenied
 from hcx.indicators.markings import PAP_TAGS, TLP1_IDS, TLP2_IDS
 from hcx.indicators.model import Indicator, IndicatorKind
-from hcx.indicators.sharing import Destination, Route, decide, parse_recipient
+from hcx.indicators.sharing import UNMARKED, Decision, Destination, Level, Route, decide_value, parse_recipient
 from hcx.indicators.stix_export import HCX_STIX_NAMESPACE, pattern_for
 from hcx.services import indicators
 from hcx.services.context import Context, Principal
@@ -83,6 +83,8 @@ class TaxiiStore(Protocol):
                       after: tuple[dt.datetime, int] | None, limit: int) -> Sequence[Any]: ...
     def recipients(self, *, authority_id: str, items: Iterable[tuple[str, str, str]]
                    ) -> dict[tuple[str, str, str], set[str]]: ...
+    def postings_of(self, *, authority_id: str, values: Iterable[tuple[str, str]]
+                    ) -> list[tuple[str, str, str, str]]: ...
     def add_recipients(self, rows: Sequence[dict[str, Any]]) -> None: ...
     def add_status(self, **columns: Any) -> None: ...
     def status(self, *, authority_id: str, status_id: str) -> StatusRecord | None: ...
@@ -95,6 +97,19 @@ class _TaxiiUnitOfWork(Protocol):
 
 def store(uow: UnitOfWork) -> TaxiiStore:
     return cast(_TaxiiUnitOfWork, uow).taxii
+
+
+def value_decisions(taxii: TaxiiStore, *, authority_id: str, values: Iterable[tuple[str, str]], to: Destination,
+                    unmarked: Level = UNMARKED) -> dict[tuple[str, str], Decision]:
+    """The TLP decision for each (kind, value) of the authority, over every posting of it in every
+    case and the recipients named for each (`hcx.indicators.sharing.decide_value`): the one rule
+    TAXII answers, exports and private matching all apply."""
+    postings = taxii.postings_of(authority_id=authority_id, values=values)
+    named = taxii.recipients(authority_id=authority_id, items=[(case, kind, value) for case, kind, value, _ in postings])
+    grouped: dict[tuple[str, str], list[tuple[list[str], set[str]]]] = {}
+    for case, kind, value, tlp in postings:
+        grouped.setdefault((kind, value), []).append((tlp.split(), named.get((case, kind, value), set())))
+    return {key: decide_value(grouped.get(key, ()), to=to, unmarked=unmarked) for key in dict.fromkeys(values)}
 
 
 # --- requests and answers ----------------------------------------------------------------------
@@ -297,11 +312,14 @@ def objects(ctx: Context, principal: Principal, wanted: str, filters: Filters) -
         while True:
             batch = taxii.postings_page(authority_id=principal.authority_id, added_after=filters.added_after,
                                         after=after, limit=max(_SCAN, filters.limit + 1))
+            # a value is served only if every posting of it (in every case) may leave
+            allowed = value_decisions(taxii, authority_id=principal.authority_id,
+                                      values=[(p.kind, p.value) for p in batch], to=to)
             for posting in batch:
                 if len(page.objects) == filters.limit and last is not None:
                     return Page(page.objects, page.date_added, True, _encode_next(last))
                 last = posting
-                if not decide(posting.tlp.split(), to=to).allowed:
+                if not allowed[(posting.kind, posting.value)].allowed:
                     continue
                 found = stix_object(principal.authority_id, posting)
                 if _matches(found, filters):

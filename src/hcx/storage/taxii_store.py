@@ -55,6 +55,20 @@ class SqlTaxiiStore:
                 return
             after = (batch[-1].first_seen, batch[-1].id)
 
+    def postings_of(self, *, authority_id: str, values: Iterable[tuple[str, str]]) -> list[tuple[str, str, str, str]]:
+        """(case_ref, kind, value, tlp) of every posting of the authority holding one of the (kind,
+        value) pairs, whatever its case: the TLP rule looks at all of them."""
+        wanted = list(dict.fromkeys(values))
+        found: list[tuple[str, str, str, str]] = []
+        for start in range(0, len(wanted), _MAX_ITEMS_PER_QUERY):
+            chunk = wanted[start : start + _MAX_ITEMS_PER_QUERY]
+            rows = self.session.execute(
+                select(IndicatorPosting.case_ref, IndicatorPosting.kind, IndicatorPosting.value, IndicatorPosting.tlp)
+                .where(IndicatorPosting.authority_id == authority_id,
+                       tuple_(IndicatorPosting.kind, IndicatorPosting.value).in_(chunk)))
+            found.extend((case_ref, kind, value, tlp) for case_ref, kind, value, tlp in rows)
+        return found
+
     # --- recipients named for TLP:AMBER -----------------------------------------------------
 
     def recipients(self, *, authority_id: str, items: Iterable[tuple[str, str, str]]
