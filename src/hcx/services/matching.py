@@ -33,6 +33,7 @@ from hcx.crypto.envelope import Opened, open_, seal
 from hcx.crypto.keys import DecryptionKey, EncryptionKey, VerifyKey, b64d, b64e
 from hcx.domain.ports import UnitOfWork
 from hcx.errors import Conflict, Error, InvalidInput, NotFound, PeerProtocolError, PolicyDenied, VerificationError
+from hcx.indicators.sharing import Destination, Level, Route, decide_value
 from hcx.rules.schema import Role
 from hcx.services import alerts, federation
 from hcx.services import indicators as index
@@ -105,6 +106,8 @@ class MatchStore(Protocol):
                        at: dt.datetime) -> int: ...
     def unmark_shareable(self, *, authority_id: str, case_ref: str) -> int: ...
     def shareable_postings(self, *, authority_id: str) -> list[tuple[bytes, str, str, str, str]]: ...
+    def shared_value_postings(self, *, authority_id: str) -> list[tuple[bytes, str, str, str, str, bool]]: ...
+    def named_recipients(self, *, authority_id: str) -> dict[tuple[str, str, str], set[str]]: ...
     def add_session(self, **columns: Any) -> SessionRecord: ...
     def get_session(self, session_id: str, role: str) -> SessionRecord | None: ...
     def open_session_with(self, *, authority_id: str, peer_party: str, peer_authority: str
@@ -190,16 +193,29 @@ class SharedSet:
     digest: str
 
 
-def _is_red(tlp: str) -> bool:
-    return "tlp:red" in tlp.split()
+# The owner's shareable mark is consent to matching with pinned peers: a posting with no TLP marking
+# counts as TLP:GREEN here (elsewhere: AMBER), an explicit marking is the policy's as everywhere.
+MATCH_UNMARKED = Level.GREEN
 
 
-def _shared_set(uow: UnitOfWork, authority_id: str, scalar: bytes) -> SharedSet:
+def peer_destination(uow: UnitOfWork, party: str, authority: str) -> Destination:
+    """The foreign authority a session matches with, as the TLP policy sees it."""
+    return Destination(Route.FOREIGN, party, authority, pinned_peer=uow.get_peer(party) is not None)
+
+
+def _shared_set(uow: UnitOfWork, authority_id: str, scalar: bytes, to: Destination) -> SharedSet:
+    """The postings marked shareable whose value may go to `to`: every posting of the value (marked
+    or not, in every case) and the recipients named for each must allow it (`decide_value`)."""
+    rows = store(uow).shared_value_postings(authority_id=authority_id)
+    named = store(uow).named_recipients(authority_id=authority_id) if rows else {}
+    markings: dict[tuple[str, str], list[tuple[list[str], set[str]]]] = {}
+    for _, kind, value, case_ref, tlp, _ in rows:
+        markings.setdefault((kind, value), []).append((tlp.split(), named.get((case_ref, kind, value), set())))
+    allowed = {found: decide_value(held, to=to, unmarked=MATCH_UNMARKED).allowed for found, held in markings.items()}
     postings: dict[bytes, list[Posting]] = {}
-    for key, kind, value, case_ref, tlp in store(uow).shareable_postings(authority_id=authority_id):
-        if kind in NEVER_SHARED_KINDS or _is_red(tlp):
-            continue
-        postings.setdefault(psi.element(kind, value), []).append(Posting(key, kind, value, case_ref))
+    for key, kind, value, case_ref, _, marked in rows:
+        if marked and kind not in NEVER_SHARED_KINDS and allowed[(kind, value)]:
+            postings.setdefault(psi.element(kind, value), []).append(Posting(key, kind, value, case_ref))
     digest = hashlib.sha256()
     for item in sorted(postings):
         digest.update(len(item).to_bytes(4, "big") + item)
@@ -403,7 +419,7 @@ def _on_open(ctx: Context, opened: Opened, body: OpenBody) -> dict[str, Any]:
             raise Refused(reason)
     scalar = psi.new_scalar()
     with ctx.reading() as uow:  # the set is read and ordered outside the write transaction
-        shared = _shared_set(uow, own, scalar)
+        shared = _shared_set(uow, own, scalar, peer_destination(uow, party, authority))
         sealed = federation.vault(ctx, uow).seal_secret(scalar, purpose=SECRET_PURPOSE)
     with ctx.unit_of_work() as uow:
         if store(uow).get_session(body.session, RESPONDER) is not None:
@@ -439,7 +455,8 @@ def _secret_and_set(ctx: Context, uow: UnitOfWork, session: SessionRecord) -> tu
     if cached is not None:
         return cast(tuple[bytes, SharedSet], cached)
     scalar = federation.vault(ctx, uow).open_secret(session.scalar_sealed, purpose=SECRET_PURPOSE)
-    shared = _shared_set(uow, session.authority_id, scalar)
+    shared = _shared_set(uow, session.authority_id, scalar,
+                         peer_destination(uow, session.peer_party, session.peer_authority))
     if shared.digest != session.set_digest:
         raise Conflict("the shareable set changed since the session opened; start a new session")
     _remember(ctx, session.id, scalar, shared)
@@ -607,14 +624,14 @@ def run(ctx: Context, principal: Principal, party: str, *, authority: str | None
         shared: SharedSet | None = None
         if session is not None:
             scalar = federation.vault(ctx, uow).open_secret(session.scalar_sealed, purpose=SECRET_PURPOSE)
-            shared = _shared_set(uow, principal.authority_id, scalar)
+            shared = _shared_set(uow, principal.authority_id, scalar, peer_destination(uow, party, peer_authority))
             if shared.digest != session.set_digest:  # the set changed: that session cannot finish
                 session.state, session.error, session.updated_at = "failed", "the shareable set changed", now
                 store(uow).drop_chunks(session_id=session.id, role=INITIATOR)
                 session, shared, resumed = None, None, False
         if session is None:
             scalar = psi.new_scalar()
-            shared = _shared_set(uow, principal.authority_id, scalar)
+            shared = _shared_set(uow, principal.authority_id, scalar, peer_destination(uow, party, peer_authority))
             session = store(uow).add_session(
                 id=ctx.new_id(), role=INITIATOR, authority_id=principal.authority_id, peer_party=party,
                 peer_authority=peer_authority, state="open",
