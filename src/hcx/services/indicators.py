@@ -37,6 +37,7 @@ from hcx.errors import InvalidInput, PolicyDenied
 from hcx.indicators.markings import TLP_LEVEL_BY_ID
 from hcx.indicators.model import ImportReport, Indicator
 from hcx.indicators.normalise import normalise
+from hcx.indicators.sharing import Level, level_of
 from hcx.rules.schema import Role
 from hcx.services import alerts, federation
 from hcx.services.context import Context, Principal
@@ -78,6 +79,9 @@ class IndicatorStore(Protocol):
     def cross_country_keys(self, *, authority_id: str, max_cases: int) -> list[tuple[bytes, int]]: ...
     def postings_for_keys(self, *, authority_id: str, keys: Iterable[bytes]) -> Sequence[alerts.PostingLike]: ...
     def add_postings(self, rows: Sequence[dict[str, Any]]) -> None: ...
+    def markings_for(self, *, authority_id: str, case_ref: str, country: str, keys: Iterable[bytes]
+                     ) -> dict[bytes, str]: ...
+    def set_markings(self, *, authority_id: str, case_ref: str, country: str, markings: dict[bytes, str]) -> None: ...
     def postings_for(self, *, authority_id: str, key: bytes) -> Sequence[PostingRecord]: ...
     def shared_postings(self, *, authority_id: str, max_cases: int) -> Sequence[PostingRecord]: ...
     def generic_keys(self, *, authority_id: str, max_cases: int) -> list[tuple[str, str, int]]: ...
@@ -292,6 +296,13 @@ def import_file(ctx: Context, principal: Principal, path: Path, *, case_ref: str
                  for key, i in postings.items() if key not in known]
         index.add_postings([_row(key, postings[key], case, principal.authority_id, now, case_country, origin)
                             for key in (p.key for p in fresh)])
+        tightened = _tighten(index, principal.authority_id, case, case_country, {k: postings[k] for k in known})
+        if tightened:  # a marking only ever gets stricter on re-import, and the change is on the trail
+            uow.audit(id=ctx.new_id(), at=now, actor_id=principal.user_id, action="indicators.marking_tightened",
+                      object_type="case", object_id=case,
+                      details={"file": path.name, "country": case_country, "tightened": len(tightened),
+                               "postings": [{"key": key.hex(), "from": before, "to": after}
+                                            for key, (before, after) in list(tightened.items())[:100]]})
         linked = alerts.record_links(uow, authority_id=principal.authority_id, own_party=principal.party, new=fresh,
                                      holders=holders, max_cases=max_cases, now=now, new_id=ctx.new_id)
         outcome = ImportOutcome(case, fmt, report, len(fresh), len(known), case_country, linked)
@@ -300,9 +311,31 @@ def import_file(ctx: Context, principal: Principal, path: Path, *, case_ref: str
                   details={"file": path.name, "format": fmt, "accepted": report.counts(), "new": outcome.new,
                            "known": outcome.known, "rejected": len(report.rejections),
                            "duplicates": report.duplicates, "country": case_country, "origin": origin,
-                           "links": linked})
+                           "links": linked, "tightened": len(tightened)})
         uow.commit()
     return outcome
+
+
+def _tighten(index: IndicatorStore, authority_id: str, case: str, country: str,
+             known: dict[bytes, Indicator]) -> dict[bytes, tuple[str, str]]:
+    """Re-imported postings whose new markings are stricter (TLP level) than the stored ones get both
+    (the strictest wins when shared); a looser or equal marking, or none, changes nothing. Returns, per key
+    changed, (markings before, markings after)."""
+    if not known:
+        return {}
+    stored = index.markings_for(authority_id=authority_id, case_ref=case, country=country, keys=list(known))
+    changed: dict[bytes, tuple[str, str]] = {}
+    for key, indicator in known.items():
+        before = stored.get(key)
+        if before is None:
+            continue
+        new = tlp_text(indicator.markings)
+        if level_of(new.split(), unmarked=Level.CLEAR)[0] > level_of(before.split())[0]:  # no marking: no change
+            changed[key] = (before, " ".join(sorted(set(before.split()) | set(new.split()))))
+    if changed:
+        index.set_markings(authority_id=authority_id, case_ref=case, country=country,
+                           markings={key: after for key, (_, after) in changed.items()})
+    return changed
 
 
 def _row(key: bytes, indicator: Indicator, case: str, authority_id: str, at: dt.datetime, country: str,
