@@ -98,6 +98,32 @@ def test_a_counterparts_case_alerts_the_local_case_and_offers_a_follow_up(world:
     assert not any(f.severity == "error" for f in jit.findings), jit.findings
 
 
+@pytest.mark.parametrize(("ours", "elsewhere", "denied"), [
+    ("tlp:red", None, "TLP:RED"),
+    ("tlp:amber", None, "TLP:AMBER"),  # DEU is not a named recipient
+    ("marking-definition--0b1c3a2e-7a4f-4f43-9d0a-6a3f2b0e1c11", None, "unknown marking"),
+    ("tlp:green", None, "not a pinned peer"),  # GREEN goes to the community of pinned peers only
+    ("", "tlp:red", "TLP:RED"),  # unmarked in the alerted case, but RED in another one of ours
+])
+def test_a_follow_up_refuses_an_indicator_tlp_keeps_from_the_counterpart(
+        world: World, tmp_path: Path, ours: str, elsewhere: str | None, denied: str) -> None:
+    header = "type,value,markings"
+    indicators.import_file(world.ctx, world.officer, csv_file(tmp_path, "a.csv", [("eth", WALLET, ours)], header=header),
+                           case_ref="VN-7")
+    if elsewhere is not None:
+        indicators.import_file(world.ctx, world.officer,
+                               csv_file(tmp_path, "b.csv", [("eth", WALLET, elsewhere)], header=header),
+                               case_ref="VN-8")
+    indicators.import_file(world.ctx, world.officer, csv_file(tmp_path, "deu.csv", [("eth", WALLET)]),
+                           case_ref="BKA-2026-9", country="DEU", origin="Bundeskriminalamt")
+    alert = next(a for a in open_alerts(world) if a.other_country == "DEU")
+    for follow_up in alerts.FOLLOW_UPS:
+        with pytest.raises(PolicyDenied, match=denied):
+            alerts.open_draft(world.ctx, world.officer, alert.id, type=follow_up)
+    [still] = [a for a in open_alerts(world) if a.id == alert.id]
+    assert still.request_id is None  # nothing was drafted nor acknowledged
+
+
 def test_local_alerts_offer_no_follow_up_and_roles_are_checked(world: World, tmp_path: Path) -> None:
     path = csv_file(tmp_path, "a.csv", [("iban", IBAN)])
     indicators.import_file(world.ctx, world.officer, path, case_ref="CASE-1")

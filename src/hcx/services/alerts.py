@@ -25,6 +25,7 @@ from typing import Any, Literal, Protocol, cast
 from hcx.domain.model import Draft
 from hcx.domain.ports import UnitOfWork
 from hcx.errors import InvalidInput, NotFound, PolicyDenied
+from hcx.indicators.sharing import Destination, Level, Route
 from hcx.rules.schema import Role
 from hcx.services import requests
 from hcx.services.context import Context, Principal
@@ -219,7 +220,8 @@ def acknowledge(ctx: Context, principal: Principal, alert_id: str) -> AlertView:
 
 def follow_up_draft(alert: AlertView, *, type: FollowUp, requesting_party: str, authority_name: str,
                     authority_kind: str, language: str) -> Draft:
-    """The draft an alert offers: the shared indicator, both case references and the counterpart."""
+    """The draft an alert offers: the shared indicator, both case references and the counterpart.
+    Pure: it does not check TLP; `open_draft` does, before calling it."""
     if not alert.abroad:
         raise InvalidInput("both cases are this node's: there is no counterpart to inform or invite")
     counterpart = alert.other_authority or f"the authorities of {alert.other_country}"
@@ -240,6 +242,27 @@ def follow_up_draft(alert: AlertView, *, type: FollowUp, requesting_party: str, 
                  language=language, fields=fields)
 
 
+# An officer's follow-up to the counterpart that holds the value is a deliberate need-to-know
+# decision: a posting with no TLP marking does not stop it; an explicit marking is the policy's.
+FOLLOW_UP_UNMARKED = Level.CLEAR
+
+
+def _may_go_to_counterpart(ctx: Context, principal: Principal, alert: AlertView) -> None:
+    """Refuse (PolicyDenied, naming the marking) a follow-up whose indicator TLP keeps from the
+    counterpart's party: every posting of the value in the authority must allow it."""
+    from hcx.services import taxii  # here, not above: taxii imports the index, which imports this module
+
+    with ctx.reading() as uow:
+        to = Destination(Route.FOREIGN, alert.other_country, None,
+                         pinned_peer=uow.get_peer(alert.other_country) is not None)
+        found = taxii.value_decisions(taxii.store(uow), authority_id=principal.authority_id,
+                                      values=[(alert.kind, alert.value)], to=to, unmarked=FOLLOW_UP_UNMARKED)
+    decision = found[(alert.kind, alert.value)]
+    if not decision.allowed:
+        raise PolicyDenied(f"the {alert.kind} of alert {alert.id} may not go to {alert.other_country}: "
+                           f"{decision.reason}")
+
+
 def open_draft(ctx: Context, principal: Principal, alert_id: str, *, type: FollowUp,
                language: str = "en") -> RequestView:
     """Open spontaneous information or a joint-investigation proposal to the counterpart of an alert,
@@ -253,6 +276,7 @@ def open_draft(ctx: Context, principal: Principal, alert_id: str, *, type: Follo
         authority = uow.get_authority(principal.authority_id)
         assert authority is not None
         authority_name, authority_kind = authority.name, authority.kind
+    _may_go_to_counterpart(ctx, principal, alert)
     draft = follow_up_draft(alert, type=type, requesting_party=principal.party, authority_name=authority_name,
                             authority_kind=authority_kind, language=language)
     view = requests.create(ctx, principal, NewRequest(draft=draft, counterpart=alert.other_authority[:200]))
