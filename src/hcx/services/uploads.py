@@ -269,16 +269,17 @@ def cancel(ctx: Context, principal: Principal, upload_id: str) -> None:
     _require(principal)
     with ctx.unit_of_work() as uow:
         upload = _get(uow, principal, upload_id, lock=True)
-        if upload.status == "cancelled":
-            return
-        if upload.status != "open":
-            raise Conflict(f"upload {upload_id} is {upload.status}; only an open upload can be cancelled")
-        now = ctx.clock.now()
-        upload.status, upload.updated_at = "cancelled", now
-        staging(ctx).discard(_key(upload_id))
-        uow.audit(id=ctx.new_id(), at=now, actor_id=principal.user_id, action="upload.cancel", object_type="upload",
-                  object_id=upload_id, details={"received": upload.received})
-        uow.commit()
+        if upload.status != "cancelled":
+            if upload.status != "open":
+                raise Conflict(f"upload {upload_id} is {upload.status}; only an open upload can be cancelled")
+            now = ctx.clock.now()
+            upload.status, upload.updated_at = "cancelled", now
+            uow.audit(id=ctx.new_id(), at=now, actor_id=principal.user_id, action="upload.cancel",
+                      object_type="upload", object_id=upload_id, details={"received": upload.received})
+            uow.commit()
+    # the bytes go only once the cancellation is committed (a failed commit leaves a resumable
+    # upload whole); a crash before this line is repaired by cancelling again
+    staging(ctx).discard(_key(upload_id))
 
 
 def uploaded_blob(ctx: Context, principal: Principal, upload_id: str) -> UploadedBlob:
