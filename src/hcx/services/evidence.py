@@ -30,7 +30,7 @@ from hcx.crypto.keys import VerifyKey, fingerprint, kid_of
 from hcx.domain.ports import UnitOfWork
 from hcx.errors import Conflict, Error, InvalidInput, NotFound, PolicyDenied
 from hcx.evidence import package as pkg
-from hcx.evidence.export import ExportInput, write_export
+from hcx.evidence.export import ExportInput, write_bag, write_records
 from hcx.evidence.package import PackageMeta
 from hcx.ledger.checkpoint import CosignatureVerifier, open_checkpoint
 from hcx.ledger.entry import CustodyEvent
@@ -263,6 +263,11 @@ def export(ctx: Context, principal: Principal, package_id: str, out: Path, *, pr
             authority = uow.get_authority(view.authority_id)
             assert authority is not None
             authority_name = authority.name
+        # the bag (the decrypted payload) first: custody "exported" is recorded only once it is
+        # whole, so a failed write leaves no export in the append-only log; the proofs that include
+        # the entry are written after it, before the folder appears under its name
+        files = write_bag(partial, tags, payload=lambda number, digest, dst: pkg.open_payload(
+            package_id, number, digest, blobs=blobs, identities=identities, dst=dst, progress=progress))
         now = ctx.clock.now()
         with ctx.unit_of_work() as uow:
             custody.record(ctx, uow, CustodyEvent.exported, object_digest=view.digest,
@@ -278,13 +283,11 @@ def export(ctx: Context, principal: Principal, package_id: str, out: Path, *, pr
         witnesses = [CosignatureVerifier(custody.origin(p), VerifyKey(key)).vkey() for p, key in peers]
         descriptor = federation.descriptor(ctx)
         node_fingerprint = fingerprint(VerifyKey(log_key.public.raw).raw)
-        write_export(partial, ExportInput(
+        write_records(partial, ExportInput(
             package_id=package_id, case_ref=view.case_ref, party=party, authority_name=authority_name,
             digest=view.digest, tags=tags, sealed_at=view.created_at, exported_at=now,
             checkpoint=checkpoint_text, log_vkey=log_key.vkey(), witness_vkeys=witnesses, proofs=proofs,
-            descriptor=descriptor, tool_version=__version__),
-            payload=lambda number, digest, dst: pkg.open_payload(package_id, number, digest, blobs=blobs,
-                                                                 identities=identities, dst=dst, progress=progress))
+            descriptor=descriptor, tool_version=__version__), files)
         if out.exists():
             out.rmdir()
         partial.rename(out)
