@@ -4,9 +4,11 @@ cross-country report, parallel CSV normalisation."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
@@ -18,7 +20,7 @@ from hcx.config import Settings
 from hcx.errors import InvalidInput, NotFound, PolicyDenied
 from hcx.indicators.csv_import import import_csv
 from hcx.rules.schema import Role
-from hcx.services import accounts, alerts, indicators
+from hcx.services import accounts, alerts, indicators, requests
 from hcx.services.indicator_bulk import import_csv_parallel, normalise_many
 from hcx.storage.db import alembic_config, migrate
 from hcx.storage.unit_of_work import Database
@@ -122,6 +124,39 @@ def test_a_follow_up_refuses_an_indicator_tlp_keeps_from_the_counterpart(
             alerts.open_draft(world.ctx, world.officer, alert.id, type=follow_up)
     [still] = [a for a in open_alerts(world) if a.id == alert.id]
     assert still.request_id is None  # nothing was drafted nor acknowledged
+
+
+def test_a_follow_up_retried_after_a_crash_links_the_same_draft(world: World, tmp_path: Path) -> None:
+    indicators.import_file(world.ctx, world.officer, csv_file(tmp_path, "a.csv", [("eth", WALLET)]), case_ref="VN-7")
+    indicators.import_file(world.ctx, world.officer, csv_file(tmp_path, "deu.csv", [("eth", WALLET)]),
+                           case_ref="BKA-2026-9", country="DEU", origin="Bundeskriminalamt")
+    [alert] = open_alerts(world)
+    commits = 0
+
+    def crash_after_the_draft() -> Any:  # the draft's transaction commits, the link's never does
+        uow = world.ctx.unit_of_work()
+        real = uow.commit
+
+        def commit() -> None:
+            nonlocal commits
+            commits += 1
+            if commits > 1:
+                raise OSError("the node crashed")
+            real()
+        uow.commit = commit  # type: ignore[method-assign]
+        return uow
+
+    crashing = dataclasses.replace(world.ctx, unit_of_work=crash_after_the_draft)
+    with pytest.raises(OSError, match="crashed"):
+        alerts.open_draft(crashing, world.officer, alert.id, type="spontaneous_information")
+    [orphan] = requests.list_requests(world.ctx, world.officer)
+    assert open_alerts(world) == [alert]  # not linked, not acknowledged
+    view = alerts.open_draft(world.ctx, world.officer, alert.id, type="spontaneous_information")
+    again = alerts.open_draft(world.ctx, world.officer, alert.id, type="spontaneous_information")
+    assert view.id == again.id == orphan.id
+    assert [r.id for r in requests.list_requests(world.ctx, world.officer)] == [orphan.id]
+    [done] = alerts.list_alerts(world.ctx, world.officer, open_only=False)
+    assert done.request_id == orphan.id
 
 
 def test_local_alerts_offer_no_follow_up_and_roles_are_checked(world: World, tmp_path: Path) -> None:

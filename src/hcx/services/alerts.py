@@ -263,6 +263,20 @@ def _may_go_to_counterpart(ctx: Context, principal: Principal, alert: AlertView)
                            f"{decision.reason}")
 
 
+_DRAFTS_SCANNED = 500  # the authority's newest drafts of that type, where an orphan of a crash would be
+
+
+def _same_draft(ctx: Context, principal: Principal, draft: Draft) -> str | None:
+    """The id of an outgoing draft of the authority holding exactly `draft`, if there is one."""
+    wanted = draft.model_dump(mode="json")
+    with ctx.reading() as uow:
+        for record in uow.list_requests(authority_id=principal.authority_id, state="draft", type=draft.type,
+                                        direction="outgoing", limit=_DRAFTS_SCANNED):
+            if record.document == wanted:
+                return record.id
+    return None
+
+
 def open_draft(ctx: Context, principal: Principal, alert_id: str, *, type: FollowUp,
                language: str = "en") -> RequestView:
     """Open spontaneous information or a joint-investigation proposal to the counterpart of an alert,
@@ -279,7 +293,11 @@ def open_draft(ctx: Context, principal: Principal, alert_id: str, *, type: Follo
     _may_go_to_counterpart(ctx, principal, alert)
     draft = follow_up_draft(alert, type=type, requesting_party=principal.party, authority_name=authority_name,
                             authority_kind=authority_kind, language=language)
-    view = requests.create(ctx, principal, NewRequest(draft=draft, counterpart=alert.other_authority[:200]))
+    # requests.create commits on its own: after a crash before the alert is linked below, a retry
+    # finds that draft (the same document: drafts are deterministic) and links it, not a second one
+    existing = _same_draft(ctx, principal, draft)
+    view = (requests.show(ctx, principal, existing) if existing is not None
+            else requests.create(ctx, principal, NewRequest(draft=draft, counterpart=alert.other_authority[:200])))
     now = ctx.clock.now()
     with ctx.unit_of_work() as uow:
         index = _store(uow)
