@@ -156,6 +156,8 @@ def test_a_match_alerts_the_analysts_of_both_sides_and_offers_a_follow_up(
         assert {(a.case_ref, a.value, a.other_country, a.abroad) for a in found} == {
             (case, value(i), peer, True) for i in (3, 4)}
         assert all(a.other_case_ref == "" and a.offers for a in found)  # the peer's case is not disclosed
+        # the responder (AUS) has only the initiator's word for its matches: its alerts say so
+        assert all(a.other_authority.endswith(alerts.PEER_ASSERTED) == (node is aus) for a in found)
     draft = alerts.follow_up_draft(alerts.list_alerts(vnm.ctx, vnm.analyst)[0], type="spontaneous_information",
                                    requesting_party="VNM", authority_name="VNM central",
                                    authority_kind="central_authority", language="en")

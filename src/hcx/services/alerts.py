@@ -138,15 +138,22 @@ def _alert_rows(new: NewPosting, other: PostingLike, *, authority_id: str, own_p
             if country == own_party]  # a counterpart's case is alerted on its own node
 
 
+# How a responder-side match alert names the peer: the positions came from the initiator, which this
+# node cannot check (docs/matching.md, "What each side learns").
+PEER_ASSERTED = "(match asserted by the peer, not confirmed by this node)"
+
+
 def record_match_alerts(uow: UnitOfWork, *, authority_id: str, peer_party: str, peer_authority: str,
                         matched: Sequence[tuple[bytes, str, str, str]], now: dt.datetime,
-                        new_id: Callable[[], str]) -> int:
+                        new_id: Callable[[], str], asserted_by_peer: bool = False) -> int:
     """Alert the local cases holding values that private matching found at a peer: (key, kind, value,
     case_ref) each. The peer's case is not disclosed by the protocol, so the alert names its authority
-    only; a repeated match of the same value with the same party alerts once."""
+    only; a repeated match of the same value with the same party alerts once. On the responder's
+    side the matches are the initiator's word (`asserted_by_peer`): the alert says so."""
+    other = f"{peer_authority} {PEER_ASSERTED}" if asserted_by_peer else peer_authority
     rows = [{"id": new_id(), "authority_id": authority_id, "key": key, "kind": kind, "value": value,
              "case_ref": case_ref, "other_case_ref": "", "other_country": peer_party,
-             "other_authority": peer_authority, "created_at": now, "acknowledged_at": None,
+             "other_authority": other, "created_at": now, "acknowledged_at": None,
              "acknowledged_by": None, "request_id": None}
             for key, kind, value, case_ref in matched]
     return _store(uow).add_alerts(rows) if rows else 0

@@ -534,7 +534,8 @@ def _record(ctx: Context, uow: UnitOfWork, session: SessionRecord, shared: Share
         for posting in postings])
     alerts.record_match_alerts(uow, authority_id=session.authority_id, peer_party=session.peer_party,
                                peer_authority=session.peer_authority, now=at, new_id=ctx.new_id,
-                               matched=[(p.key, p.kind, p.value, p.case_ref) for p in postings])
+                               matched=[(p.key, p.kind, p.value, p.case_ref) for p in postings],
+                               asserted_by_peer=session.role == RESPONDER)
 
 
 # --- the initiator ---------------------------------------------------------------------------------
