@@ -28,7 +28,7 @@ from hcx.errors import InvalidInput, NotFound, PolicyDenied
 from hcx.indicators.sharing import Destination, Level, Route
 from hcx.rules.schema import Role
 from hcx.services import requests
-from hcx.services.context import Context, Principal
+from hcx.services.context import Context, Principal, require_role
 from hcx.services.requests import NewRequest
 from hcx.services.views import RequestView
 
@@ -186,16 +186,10 @@ def _view(record: AlertRecord, own_party: str) -> AlertView:
                      FOLLOW_UPS if abroad else ())
 
 
-def _require(principal: Principal, roles: frozenset[Role], what: str) -> None:
-    if principal.role not in roles:
-        allowed = ", ".join(sorted(role.value for role in roles))
-        raise PolicyDenied(f"only {allowed} users may {what}")
-
-
 def list_alerts(ctx: Context, principal: Principal, *, open_only: bool = True, limit: int = 100,
                 offset: int = 0) -> list[AlertView]:
     """The alerts of the principal's authority, newest first."""
-    _require(principal, READERS, "read alerts")
+    require_role(principal, READERS, "read alerts")
     if not 1 <= limit <= 1000 or offset < 0:
         raise InvalidInput("limit is 1 to 1000 and offset at least 0")
     with ctx.reading() as uow:
@@ -213,7 +207,7 @@ def _get(uow: UnitOfWork, principal: Principal, alert_id: str) -> AlertRecord:
 
 def acknowledge(ctx: Context, principal: Principal, alert_id: str) -> AlertView:
     """Mark an alert seen. Acknowledging it again changes nothing."""
-    _require(principal, ACKNOWLEDGERS, "acknowledge alerts")
+    require_role(principal, ACKNOWLEDGERS, "acknowledge alerts")
     now = ctx.clock.now()
     with ctx.unit_of_work() as uow:
         _get(uow, principal, alert_id)
@@ -291,7 +285,7 @@ def open_draft(ctx: Context, principal: Principal, alert_id: str, *, type: Follo
     and the alert is acknowledged and points at it."""
     if type not in FOLLOW_UPS:
         raise InvalidInput(f"a follow-up is one of {', '.join(FOLLOW_UPS)}")
-    _require(principal, READERS, "read alerts")
+    require_role(principal, READERS, "read alerts")
     with ctx.reading() as uow:
         alert = _view(_get(uow, principal, alert_id), principal.party)
         authority = uow.get_authority(principal.authority_id)

@@ -28,7 +28,7 @@ from hcx import __version__
 from hcx.crypto.age import AgeIdentity, AgeRecipient
 from hcx.crypto.keys import VerifyKey, fingerprint, kid_of
 from hcx.domain.ports import UnitOfWork
-from hcx.errors import Conflict, Error, InvalidInput, NotFound, PolicyDenied
+from hcx.errors import Conflict, Error, InvalidInput, NotFound
 from hcx.evidence import package as pkg
 from hcx.evidence.export import ExportInput, write_bag, write_records
 from hcx.evidence.package import PackageMeta
@@ -37,7 +37,7 @@ from hcx.ledger.entry import CustodyEvent
 from hcx.ledger.note import Ed25519NoteVerifier
 from hcx.rules.schema import Role
 from hcx.services import custody, federation
-from hcx.services.context import Context, Principal
+from hcx.services.context import Context, Principal, require_role
 
 log = logging.getLogger(__name__)
 
@@ -116,11 +116,6 @@ class ExportView:
     node_fingerprint: str
 
 
-def _require(principal: Principal, roles: frozenset[Role], what: str) -> None:
-    if principal.role not in roles:
-        raise PolicyDenied(f"a {principal.role.value} may not {what}")
-
-
 # --- age identities --------------------------------------------------------------------------
 
 def age_identity(ctx: Context, authority_id: str) -> AgeIdentity:
@@ -178,7 +173,7 @@ def plan(paths: Sequence[Path]) -> list[pkg.SourceFile]:
 def seal(ctx: Context, principal: Principal, paths: Sequence[Path], *, case_ref: str, request_id: str | None = None,
          progress: Progress | None = None) -> PackageView:
     """Seal local files into a package of the principal's authority; record custody "sealed"."""
-    _require(principal, SEALERS, "seal evidence")
+    require_role(principal, SEALERS, "seal evidence")
     if not _CASE_REF.fullmatch(case_ref):
         raise InvalidInput("a case reference is 1 to 64 characters, without control characters")
     sources = pkg.collect_sources(paths)
@@ -220,7 +215,7 @@ def seal(ctx: Context, principal: Principal, paths: Sequence[Path], *, case_ref:
 
 
 def get(ctx: Context, principal: Principal, package_id: str) -> PackageView:
-    _require(principal, EXPORTERS, "read evidence packages")
+    require_role(principal, EXPORTERS, "read evidence packages")
     with ctx.reading() as uow:
         row = store(uow).get(package_id)
         if row is None or row.authority_id != principal.authority_id:
@@ -229,7 +224,7 @@ def get(ctx: Context, principal: Principal, package_id: str) -> PackageView:
 
 
 def list_packages(ctx: Context, principal: Principal) -> list[PackageView]:
-    _require(principal, EXPORTERS, "read evidence packages")
+    require_role(principal, EXPORTERS, "read evidence packages")
     with ctx.reading() as uow:
         return [PackageView.of(r) for r in store(uow).list(authority_id=principal.authority_id)]
 

@@ -33,14 +33,14 @@ from pathlib import Path
 from typing import IO, Any, Literal, Protocol, cast
 
 from hcx.domain.ports import UnitOfWork
-from hcx.errors import InvalidInput, PolicyDenied
+from hcx.errors import InvalidInput
 from hcx.indicators.markings import TLP_LEVEL_BY_ID
 from hcx.indicators.model import ImportReport, Indicator
 from hcx.indicators.normalise import normalise
 from hcx.indicators.sharing import Level, level_of
 from hcx.rules.schema import Role
 from hcx.services import alerts, federation
-from hcx.services.context import Context, Principal
+from hcx.services.context import Context, Principal, require_role
 
 IMPORTERS = frozenset({Role.analyst, Role.officer})
 READERS = IMPORTERS | {Role.auditor}
@@ -189,12 +189,6 @@ def _keys(ctx: Context, *, create: bool) -> _Keys | None:
 
 # --- use cases -------------------------------------------------------------------------------
 
-def _require(principal: Principal, roles: frozenset[Role], what: str) -> None:
-    if principal.role not in roles:
-        allowed = ", ".join(sorted(role.value for role in roles))
-        raise PolicyDenied(f"only {allowed} users may {what}")
-
-
 def _case_ref(value: str) -> str:
     ref = value.strip()
     if not ref or len(ref) > MAX_CASE_REF or not _CASE_REF.fullmatch(ref):
@@ -260,7 +254,7 @@ def import_file(ctx: Context, principal: Principal, path: Path, *, case_ref: str
     transaction is open meanwhile; big CSV files in worker processes); its postings are then written
     in one transaction, where each key is looked up once and every new link to another case (not
     generic) becomes an alert. Re-importing a file adds nothing."""
-    _require(principal, IMPORTERS, "import indicators")
+    require_role(principal, IMPORTERS, "import indicators")
     case = _case_ref(case_ref)
     region = _region(default_region)
     case_country = _country(country, principal.party)
@@ -355,7 +349,7 @@ def links(ctx: Context, principal: Principal, *, max_cases: int = DEFAULT_MAX_CA
 
     A value in more than `max_cases` cases (a bank's switchboard, a public resolver) is generic:
     it is listed apart and makes no pairs (n cases would make n(n-1)/2)."""
-    _require(principal, READERS, "read the correlation index")
+    require_role(principal, READERS, "read the correlation index")
     if max_cases < 2:
         raise InvalidInput("max_cases is at least 2")
     with ctx.reading() as uow:
@@ -385,7 +379,7 @@ def _pairs(shared: Iterable[tuple[SharedIndicator, list[str]]], generic: list[tu
 def cases_with(ctx: Context, principal: Principal, kind: str | None, raw_value: str, *,
                default_region: str | None = None) -> Found:
     """The authority's cases that hold `raw_value` (normalised first; `kind` None detects it)."""
-    _require(principal, READERS, "read the correlation index")
+    require_role(principal, READERS, "read the correlation index")
     keys = _keys(ctx, create=False)
     card_key = keys.card if keys is not None else secrets.token_bytes(SECRET_BYTES)  # nothing indexed yet
     indicator = normalise(kind, raw_value, default_region=_region(default_region), card_key=card_key)
@@ -401,7 +395,7 @@ def cases_with(ctx: Context, principal: Principal, kind: str | None, raw_value: 
 def cross_country_links(ctx: Context, principal: Principal, *, max_cases: int = DEFAULT_MAX_CASES) -> Links:
     """The full cross-country link report, recomputed (a batch job; ingest finds new links itself):
     the pairs of cases of different countries sharing a value that is not generic."""
-    _require(principal, READERS, "read the correlation index")
+    require_role(principal, READERS, "read the correlation index")
     if max_cases < 2:
         raise InvalidInput("max_cases is at least 2")
     with ctx.reading() as uow:

@@ -37,7 +37,7 @@ from hcx.indicators.sharing import Destination, Level, Route, decide_value
 from hcx.rules.schema import Role
 from hcx.services import alerts, federation
 from hcx.services import indicators as index
-from hcx.services.context import Context, Principal
+from hcx.services.context import Context, Principal, require_role
 from hcx.services.workers import process_pool
 
 log = logging.getLogger(__name__)
@@ -137,15 +137,10 @@ class MatchTransport(Protocol):
 
 # --- the shareable set ---------------------------------------------------------------------------
 
-def _require(principal: Principal, roles: frozenset[Role], what: str) -> None:
-    if principal.role not in roles:
-        raise PolicyDenied(f"only {', '.join(sorted(r.value for r in roles))} users may {what}")
-
-
 def mark_shareable(ctx: Context, principal: Principal, case_ref: str, *, keys: Iterable[bytes] | None = None) -> int:
     """Mark the case's postings (or those with `keys`) shareable for matching with other nodes.
     TLP:RED postings may carry the mark but are never matched. Returns the case's marked count."""
-    _require(principal, RUNNERS, "mark indicators shareable")
+    require_role(principal, RUNNERS, "mark indicators shareable")
     now = ctx.clock.now()
     with ctx.unit_of_work() as uow:
         marked = store(uow).mark_shareable(authority_id=principal.authority_id, case_ref=case_ref.strip(),
@@ -166,7 +161,7 @@ def mark_imported_shareable(ctx: Context, principal: Principal, outcome: index.I
 
 
 def unmark_shareable(ctx: Context, principal: Principal, case_ref: str) -> int:
-    _require(principal, RUNNERS, "mark indicators shareable")
+    require_role(principal, RUNNERS, "mark indicators shareable")
     now = ctx.clock.now()
     with ctx.unit_of_work() as uow:
         removed = store(uow).unmark_shareable(authority_id=principal.authority_id, case_ref=case_ref.strip())
@@ -612,7 +607,7 @@ def run(ctx: Context, principal: Principal, party: str, *, authority: str | None
         chunk_size: int | None = None) -> Summary:
     """Match the authority's shareable indicators with a peer authority's; resume the unfinished
     session with that peer if there is one (and the set has not changed)."""
-    _require(principal, RUNNERS, "match indicators with other nodes")
+    require_role(principal, RUNNERS, "match indicators with other nodes")
     chunk = chunk_size or limits(ctx).chunk
     if not 1 <= chunk <= MAX_CHUNK:
         raise InvalidInput(f"the chunk size is 1 to {MAX_CHUNK}")
@@ -740,14 +735,14 @@ class Match:
 
 def list_matches(ctx: Context, principal: Principal, *, limit: int = 10_000) -> list[Match]:
     """The indicators of the authority's cases found at a peer, newest first."""
-    _require(principal, READERS, "read matches")
+    require_role(principal, READERS, "read matches")
     with ctx.reading() as uow:
         return [Match(r.case_ref, r.kind, r.value, r.peer_party, r.peer_authority, r.session_id, r.found_at)
                 for r in store(uow).list_results(authority_id=principal.authority_id, limit=limit)]
 
 
 def list_sessions(ctx: Context, principal: Principal) -> list[dict[str, Any]]:
-    _require(principal, READERS, "read matches")
+    require_role(principal, READERS, "read matches")
     with ctx.reading() as uow:
         return [{"session": s.id, "role": s.role, "peer": s.peer_party, "peer_authority": s.peer_authority,
                  "state": s.state, "own_size": s.own_size, "peer_size": s.peer_size, "matches": s.matches,
