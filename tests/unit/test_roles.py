@@ -20,7 +20,7 @@ def principal(role: Role) -> Principal:
 
 def test_require_role_names_the_roles_that_may() -> None:
     require_role(principal(Role.officer), frozenset({Role.officer, Role.supervisor}), "upload evidence")
-    with pytest.raises(PolicyDenied, match="^only officer, supervisor users may upload evidence$"):
+    with pytest.raises(PolicyDenied, match=r"^only officer, supervisor users may upload evidence$"):
         require_role(principal(Role.auditor), (Role.supervisor, Role.officer), "upload evidence")
 
 
