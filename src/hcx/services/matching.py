@@ -32,7 +32,16 @@ from hcx.crypto.canonical import canonical
 from hcx.crypto.envelope import Opened, open_, seal
 from hcx.crypto.keys import DecryptionKey, EncryptionKey, VerifyKey, b64d, b64e
 from hcx.domain.ports import UnitOfWork
-from hcx.errors import Conflict, Error, InvalidInput, NotFound, PeerProtocolError, PolicyDenied, VerificationError
+from hcx.errors import (
+    Conflict,
+    Error,
+    InvalidInput,
+    MatchRefused,
+    NotFound,
+    PeerProtocolError,
+    PolicyDenied,
+    VerificationError,
+)
 from hcx.indicators.sharing import Destination, Level, Route, decide_value
 from hcx.rules.schema import Role
 from hcx.services import alerts, federation
@@ -338,10 +347,6 @@ def _chunk_len(size: int, chunk: int, index: int) -> int:
 
 # --- the responder ---------------------------------------------------------------------------------
 
-class Refused(PolicyDenied):
-    """The responder declines (rate limit, size cap, unknown session): told to the peer, sealed."""
-
-
 def handle(ctx: Context, wire: bytes) -> bytes:
     """Verify one protocol message from a peer and return the sealed answer (or raise for an
     unverifiable message: the router refuses those opaquely)."""
@@ -352,7 +357,7 @@ def handle(ctx: Context, wire: bytes) -> bytes:
     try:
         body = _dispatch(ctx, opened)
         kind = ANSWER
-    except (Refused, Conflict, InvalidInput, ValidationError) as exc:
+    except (MatchRefused, Conflict, InvalidInput, ValidationError) as exc:
         reason = exc.message if isinstance(exc, Error) else "the message body is malformed"
         log.warning("match: refused %s %s from %s/%s: %s", envelope.type, envelope.id, party, authority, reason)
         body, kind = {"reason": reason[:300]}, REFUSED
@@ -379,9 +384,9 @@ def _responder_session(uow: UnitOfWork, opened: Opened, session_id: str) -> Sess
     session = store(uow).get_session(session_id, RESPONDER)
     sender = (opened.envelope.from_.party, opened.envelope.from_.authority, opened.envelope.to.authority)
     if session is None or (session.peer_party, session.peer_authority, session.authority_id) != sender:
-        raise Refused(f"no match session {session_id} with this peer")
+        raise MatchRefused(f"no match session {session_id} with this peer")
     if session.state == "failed":
-        raise Refused(f"match session {session_id} failed: {session.error}")
+        raise MatchRefused(f"match session {session_id} failed: {session.error}")
     return session
 
 
@@ -400,7 +405,7 @@ def _declined_open(uow: UnitOfWork, rules: Limits, party: str, body: OpenBody, n
 
 def _on_open(ctx: Context, opened: Opened, body: OpenBody) -> dict[str, Any]:
     if body.protocol != psi.PROTOCOL:
-        raise Refused(f"unknown protocol {body.protocol!r}; this node speaks {psi.PROTOCOL}")
+        raise MatchRefused(f"unknown protocol {body.protocol!r}; this node speaks {psi.PROTOCOL}")
     party, authority, own = opened.envelope.from_.party, opened.envelope.from_.authority, opened.envelope.to.authority
     rules, now = limits(ctx), ctx.clock.now()
     with ctx.reading() as uow:
@@ -408,19 +413,19 @@ def _on_open(ctx: Context, opened: Opened, body: OpenBody) -> dict[str, Any]:
         if known is not None:  # a resent open: the same answer, nothing charged twice
             session = _responder_session(uow, opened, body.session)
             if (session.peer_size, session.chunk_size) != (body.x_size, body.chunk_size):
-                raise Refused("the session was opened with other sizes")
+                raise MatchRefused("the session was opened with other sizes")
             return {"session": session.id, "y_size": session.own_size}
         if (reason := _declined_open(uow, rules, party, body, now)) is not None:
-            raise Refused(reason)
+            raise MatchRefused(reason)
     scalar = psi.new_scalar()
     with ctx.reading() as uow:  # the set is read and ordered outside the write transaction
         shared = _shared_set(uow, own, scalar, peer_destination(uow, party, authority))
         sealed = federation.vault(ctx, uow).seal_secret(scalar, purpose=SECRET_PURPOSE)
     with ctx.unit_of_work() as uow:
         if store(uow).get_session(body.session, RESPONDER) is not None:
-            raise Refused("the session was opened meanwhile")
+            raise MatchRefused("the session was opened meanwhile")
         if (reason := _declined_open(uow, rules, party, body, now)) is not None:
-            raise Refused(reason)
+            raise MatchRefused(reason)
         store(uow).add_session(id=body.session, role=RESPONDER, authority_id=own, peer_party=party,
                                peer_authority=authority, state="open", scalar_sealed=sealed, set_digest=shared.digest,
                                own_size=len(shared.elements), peer_size=body.x_size, chunk_size=body.chunk_size,
@@ -464,15 +469,15 @@ def _on_x(ctx: Context, opened: Opened, body: XBody) -> dict[str, Any]:
     with ctx.unit_of_work() as uow:
         session = _responder_session(uow, opened, body.session)
         if session.state != "open":
-            raise Refused("the session is finished")
+            raise MatchRefused("the session is finished")
         count = _chunk_len(session.peer_size, session.chunk_size, body.index)
         if body.index > session.x_chunks or count == 0:
-            raise Refused(f"chunk {body.index} is out of turn (next: {session.x_chunks})")
+            raise MatchRefused(f"chunk {body.index} is out of turn (next: {session.x_chunks})")
         points = _points(body.points, count=count)
         digest = hashlib.sha256(points).digest()
         store(uow).put_chunk(session_id=session.id, role=RESPONDER, part="x", idx=body.index, data=digest)
         if store(uow).get_chunk(session_id=session.id, role=RESPONDER, part="x", idx=body.index) != digest:
-            raise Refused(f"chunk {body.index} was already answered with other points")
+            raise MatchRefused(f"chunk {body.index} was already answered with other points")
         session.x_chunks = max(session.x_chunks, body.index + 1)
         session.updated_at = ctx.clock.now()
         scalar = federation.vault(ctx, uow).open_secret(session.scalar_sealed, purpose=SECRET_PURPOSE)
@@ -484,12 +489,12 @@ def _on_y(ctx: Context, opened: Opened, body: YBody) -> dict[str, Any]:
     with ctx.reading() as uow:
         session = _responder_session(uow, opened, body.session)
         if session.state != "open":
-            raise Refused("the session is finished")
+            raise MatchRefused("the session is finished")
         scalar, shared = _secret_and_set(ctx, uow, session)
         chunk = session.chunk_size
     start = body.index * chunk
     if start >= len(shared.elements):
-        raise Refused(f"there is no chunk {body.index}")
+        raise MatchRefused(f"there is no chunk {body.index}")
     points = _blind(ctx, scalar, body.session, shared.elements[start:start + chunk])
     return {"session": body.session, "index": body.index, "points": b64e(points)}
 
@@ -501,10 +506,10 @@ def _on_result(ctx: Context, opened: Opened, body: ResultBody) -> dict[str, Any]
         if session.state == "done":
             return {"session": session.id, "matches": session.matches}
         if session.x_chunks < _chunks(session.peer_size, session.chunk_size):
-            raise Refused("the session's chunks are not all exchanged")
+            raise MatchRefused("the session's chunks are not all exchanged")
         positions = set(body.positions)
         if len(positions) != len(body.positions) or any(not 0 <= i < session.own_size for i in positions):
-            raise Refused("the matched positions are repeated or out of range")
+            raise MatchRefused("the matched positions are repeated or out of range")
         _, shared = _secret_and_set(ctx, uow, session)
         matched = [shared.elements[i] for i in sorted(positions)]
         _record(ctx, uow, session, shared, matched, now)
