@@ -161,6 +161,9 @@ def decide(markings: Iterable[str], *, recipients: Iterable[str] = (), to: Desti
     return Decision(False, level, f"{why}: only to named recipients, and {sorted(to.names())[-1]} is not one")
 
 
+NO_POSTING = "no posting of the value is known"
+
+
 def decide_value(postings: Iterable[tuple[Iterable[str], Iterable[str]]], *, to: Destination,
                  unmarked: Level = UNMARKED) -> Decision:
     """May a value go to `to`, given every posting of it in the owning authority (one per case, each
@@ -174,7 +177,7 @@ def decide_value(postings: Iterable[tuple[Iterable[str], Iterable[str]]], *, to:
             return decision
         if chosen is None or decision.level > chosen.level:
             chosen = decision
-    return chosen if chosen is not None else Decision(False, unmarked, "no posting of the value is known")
+    return chosen if chosen is not None else Decision(False, unmarked, NO_POSTING)
 
 
 RecipientsOf = Callable[[Indicator], Iterable[str]]  # the recipients named for an indicator
@@ -194,5 +197,5 @@ def shareable(indicators: Iterable[Indicator], *, to: Destination,
     return allowed, refused
 
 
-__all__ = ["RULES", "Decision", "Destination", "Level", "Route", "Rule", "decide", "decide_value",
+__all__ = ["NO_POSTING", "RULES", "Decision", "Destination", "Level", "Route", "Rule", "decide", "decide_value",
            "level_of", "parse_recipient", "shareable"]

@@ -4,7 +4,8 @@ party/authority sits (own authority, another authority of this node, a foreign p
 not) and the recipients the owning authority named (`indicator_recipients`).
 
     destination(ctx, owner, party=…, authority_id=…, taxii=False) -> Destination
-    check(ctx, owner, items, to) -> list[Decision]        one decision per (case_ref, kind, value, tlp)
+    check(ctx, owner, items, to) -> list[Decision]        one decision per (case_ref, kind, value, tlp),
+                                                          refused too if another posting of the value is
     export(ctx, principal, to=…, case_ref=None) -> Export  a STIX bundle, RED never in it if it leaves
 
 Callers: the TAXII service (hcx.services.taxii), and federation messages and private matching,
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 
 from hcx.errors import PolicyDenied
 from hcx.indicators.model import Indicator, IndicatorKind
-from hcx.indicators.sharing import Decision, Destination, Route, decide
+from hcx.indicators.sharing import NO_POSTING, Decision, Destination, Route, decide
 from hcx.indicators.stix_export import export_stix
 from hcx.services import indicators, taxii
 from hcx.services.context import Context, Principal
@@ -44,10 +45,19 @@ def destination(ctx: Context, owner: Principal, *, party: str, authority_id: str
 def check(ctx: Context, owner: Principal, items: Sequence[Item], to: Destination) -> list[Decision]:
     """The policy's decision for each of the owner's postings, with the recipients it named."""
     with ctx.reading() as uow:
-        named = taxii.store(uow).recipients(authority_id=owner.authority_id,
-                                            items=[(case, kind, value) for case, kind, value, _ in items])
-    return [decide(tlp.split(), recipients=named.get((case, kind, value), ()), to=to)
-            for case, kind, value, tlp in items]
+        store = taxii.store(uow)
+        named = store.recipients(authority_id=owner.authority_id,
+                                 items=[(case, kind, value) for case, kind, value, _ in items])
+        held = taxii.value_decisions(store, authority_id=owner.authority_id,
+                                     values=[(kind, value) for _, kind, value, _ in items], to=to)
+    decisions = []
+    for case, kind, value, tlp in items:
+        own = decide(tlp.split(), recipients=named.get((case, kind, value), ()), to=to)
+        stored = held[(kind, value)]
+        # the value leaves only if every posting of it may: those stored in its other cases too
+        refused_elsewhere = own.allowed and not stored.allowed and stored.reason != NO_POSTING
+        decisions.append(stored if refused_elsewhere else own)
+    return decisions
 
 
 @dataclass(frozen=True, slots=True)
