@@ -51,6 +51,7 @@ class PostingLike(Protocol):
 class AlertRecord(Protocol):
     id: str
     authority_id: str
+    key: bytes
     kind: str
     value: str
     case_ref: str
@@ -248,7 +249,7 @@ def follow_up_draft(alert: AlertView, *, type: FollowUp, requesting_party: str, 
 FOLLOW_UP_UNMARKED = Level.CLEAR
 
 
-def _may_go_to_counterpart(ctx: Context, principal: Principal, alert: AlertView) -> None:
+def _may_go_to_counterpart(ctx: Context, principal: Principal, alert: AlertView, key: bytes) -> None:
     """Refuse (PolicyDenied, naming the marking) a follow-up whose indicator TLP keeps from the
     counterpart's party: every posting of the value in the authority must allow it."""
     from hcx.services import taxii  # here, not above: taxii imports the index, which imports this module
@@ -256,9 +257,9 @@ def _may_go_to_counterpart(ctx: Context, principal: Principal, alert: AlertView)
     with ctx.reading() as uow:
         to = Destination(Route.FOREIGN, alert.other_country, None,
                          pinned_peer=uow.get_peer(alert.other_country) is not None)
-        found = taxii.value_decisions(taxii.store(uow), authority_id=principal.authority_id,
-                                      values=[(alert.kind, alert.value)], to=to, unmarked=FOLLOW_UP_UNMARKED)
-    decision = found[(alert.kind, alert.value)]
+        found = taxii.value_decisions(taxii.store(uow), authority_id=principal.authority_id, keys=[key], to=to,
+                                      unmarked=FOLLOW_UP_UNMARKED)
+    decision = found[bytes(key)]
     if not decision.allowed:
         raise PolicyDenied(f"the {alert.kind} of alert {alert.id} may not go to {alert.other_country}: "
                            f"{decision.reason}")
@@ -287,11 +288,12 @@ def open_draft(ctx: Context, principal: Principal, alert_id: str, *, type: Follo
         raise InvalidInput(f"a follow-up is one of {', '.join(FOLLOW_UPS)}")
     require_role(principal, READERS, "read alerts")
     with ctx.reading() as uow:
-        alert = _view(_get(uow, principal, alert_id), principal.party)
+        record = _get(uow, principal, alert_id)
+        alert, key = _view(record, principal.party), bytes(record.key)
         authority = uow.get_authority(principal.authority_id)
         assert authority is not None
         authority_name, authority_kind = authority.name, authority.kind
-    _may_go_to_counterpart(ctx, principal, alert)
+    _may_go_to_counterpart(ctx, principal, alert, key)
     draft = follow_up_draft(alert, type=type, requesting_party=principal.party, authority_name=authority_name,
                             authority_kind=authority_kind, language=language)
     # requests.create commits on its own: after a crash before the alert is linked below, a retry

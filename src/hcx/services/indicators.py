@@ -27,7 +27,7 @@ import hmac
 import re
 import secrets
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal, Protocol, cast
@@ -172,6 +172,12 @@ class _Keys:
 
 
 SECRET_PURPOSE = "indicator index"  # noqa: S105 - a label, not a secret
+
+
+def posting_keys(ctx: Context) -> Callable[[str, str], bytes] | None:
+    """The index key of a (kind, canonical value), or None while the index holds nothing."""
+    keys = _keys(ctx, create=False)
+    return keys.posting_key if keys is not None else None
 
 
 def _keys(ctx: Context, *, create: bool) -> _Keys | None:

@@ -44,19 +44,20 @@ def destination(ctx: Context, owner: Principal, *, party: str, authority_id: str
 
 def check(ctx: Context, owner: Principal, items: Sequence[Item], to: Destination) -> list[Decision]:
     """The policy's decision for each of the owner's postings, with the recipients it named."""
+    keys = indicators.posting_keys(ctx)
     with ctx.reading() as uow:
         store = taxii.store(uow)
         named = store.recipients(authority_id=owner.authority_id,
                                  items=[(case, kind, value) for case, kind, value, _ in items])
-        held = taxii.value_decisions(store, authority_id=owner.authority_id,
-                                     values=[(kind, value) for _, kind, value, _ in items], to=to)
+        held = {} if keys is None else taxii.value_decisions(
+            store, authority_id=owner.authority_id, keys={keys(kind, value) for _, kind, value, _ in items}, to=to)
     decisions = []
     for case, kind, value, tlp in items:
         own = decide(tlp.split(), recipients=named.get((case, kind, value), ()), to=to)
-        stored = held[(kind, value)]
+        stored = held.get(keys(kind, value)) if keys is not None else None
         # the value leaves only if every posting of it may: those stored in its other cases too
-        refused_elsewhere = own.allowed and not stored.allowed and stored.reason != NO_POSTING
-        decisions.append(stored if refused_elsewhere else own)
+        refused_elsewhere = own.allowed and stored is not None and not stored.allowed and stored.reason != NO_POSTING
+        decisions.append(stored if refused_elsewhere and stored is not None else own)
     return decisions
 
 
@@ -73,16 +74,18 @@ def export(ctx: Context, principal: Principal, *, to: Destination, case_ref: str
         raise PolicyDenied("only analysts, officers and auditors may export indicators")
     with ctx.reading() as uow:
         store = taxii.store(uow)
-        postings = [(p.case_ref, p.kind, p.value, p.tlp) for p in _all(store, principal.authority_id)
+        postings = [(bytes(p.key), p.kind, p.value, p.tlp) for p in _all(store, principal.authority_id)
                     if case_ref is None or p.case_ref == case_ref]
         # one value may sit in several cases: it goes out only if every posting of it may (the rule
         # TAXII applies too), and then with the markings of the postings exported
         decisions = taxii.value_decisions(store, authority_id=principal.authority_id,
-                                          values=[(kind, value) for _, kind, value, _ in postings], to=to)
+                                          keys=[key for key, _, _, _ in postings], to=to)
     markings: dict[tuple[str, str], set[str]] = {}
-    for _, kind, value, tlp in postings:
+    refusals: dict[tuple[str, str], str] = {}
+    for key, kind, value, tlp in postings:
         markings.setdefault((kind, value), set()).update(taxii.posting_markings(tlp))
-    refusals = {key: decision.reason for key, decision in decisions.items() if not decision.allowed}
+        if not decisions[key].allowed:
+            refusals[(kind, value)] = decisions[key].reason
     chosen = [Indicator(IndicatorKind(kind), value, value, tuple(sorted(marks)))
               for (kind, value), marks in markings.items() if (kind, value) not in refusals]
     now = ctx.clock.now()

@@ -58,6 +58,7 @@ _SCAN = 500  # postings read per query while filling a page
 
 class PostingRow(Protocol):
     id: int
+    key: bytes
     kind: str
     value: str
     case_ref: str
@@ -83,8 +84,7 @@ class TaxiiStore(Protocol):
                       after: tuple[dt.datetime, int] | None, limit: int) -> Sequence[Any]: ...
     def recipients(self, *, authority_id: str, items: Iterable[tuple[str, str, str]]
                    ) -> dict[tuple[str, str, str], set[str]]: ...
-    def postings_of(self, *, authority_id: str, values: Iterable[tuple[str, str]]
-                    ) -> list[tuple[str, str, str, str]]: ...
+    def postings_of(self, *, authority_id: str, keys: Iterable[bytes]) -> list[tuple[bytes, str, str, str, str]]: ...
     def add_recipients(self, rows: Sequence[dict[str, Any]]) -> None: ...
     def add_status(self, **columns: Any) -> None: ...
     def status(self, *, authority_id: str, status_id: str) -> StatusRecord | None: ...
@@ -99,17 +99,19 @@ def store(uow: UnitOfWork) -> TaxiiStore:
     return cast(_TaxiiUnitOfWork, uow).taxii
 
 
-def value_decisions(taxii: TaxiiStore, *, authority_id: str, values: Iterable[tuple[str, str]], to: Destination,
-                    unmarked: Level = UNMARKED) -> dict[tuple[str, str], Decision]:
-    """The TLP decision for each (kind, value) of the authority, over every posting of it in every
-    case and the recipients named for each (`hcx.indicators.sharing.decide_value`): the one rule
-    TAXII answers, exports and private matching all apply."""
-    postings = taxii.postings_of(authority_id=authority_id, values=values)
-    named = taxii.recipients(authority_id=authority_id, items=[(case, kind, value) for case, kind, value, _ in postings])
-    grouped: dict[tuple[str, str], list[tuple[list[str], set[str]]]] = {}
-    for case, kind, value, tlp in postings:
-        grouped.setdefault((kind, value), []).append((tlp.split(), named.get((case, kind, value), set())))
-    return {key: decide_value(grouped.get(key, ()), to=to, unmarked=unmarked) for key in dict.fromkeys(values)}
+def value_decisions(taxii: TaxiiStore, *, authority_id: str, keys: Iterable[bytes], to: Destination,
+                    unmarked: Level = UNMARKED) -> dict[bytes, Decision]:
+    """The TLP decision for each value (by its index key) of the authority, over every posting of it
+    in every case and the recipients named for each (`hcx.indicators.sharing.decide_value`): the
+    one rule TAXII answers, exports, checks and alert follow-ups apply."""
+    wanted = [bytes(key) for key in keys]
+    postings = taxii.postings_of(authority_id=authority_id, keys=wanted)
+    named = taxii.recipients(authority_id=authority_id,
+                             items=[(case, kind, value) for _, case, kind, value, _ in postings])
+    grouped: dict[bytes, list[tuple[list[str], set[str]]]] = {}
+    for key, case, kind, value, tlp in postings:
+        grouped.setdefault(key, []).append((tlp.split(), named.get((case, kind, value), set())))
+    return {key: decide_value(grouped.get(key, ()), to=to, unmarked=unmarked) for key in dict.fromkeys(wanted)}
 
 
 # --- requests and answers ----------------------------------------------------------------------
@@ -313,13 +315,13 @@ def objects(ctx: Context, principal: Principal, wanted: str, filters: Filters) -
             batch = taxii.postings_page(authority_id=principal.authority_id, added_after=filters.added_after,
                                         after=after, limit=max(_SCAN, filters.limit + 1))
             # a value is served only if every posting of it (in every case) may leave
-            allowed = value_decisions(taxii, authority_id=principal.authority_id,
-                                      values=[(p.kind, p.value) for p in batch], to=to)
+            allowed = value_decisions(taxii, authority_id=principal.authority_id, keys=[p.key for p in batch],
+                                      to=to)
             for posting in batch:
                 if len(page.objects) == filters.limit and last is not None:
                     return Page(page.objects, page.date_added, True, _encode_next(last))
                 last = posting
-                if not allowed[(posting.kind, posting.value)].allowed:
+                if not allowed[bytes(posting.key)].allowed:
                     continue
                 found = stix_object(principal.authority_id, posting)
                 if _matches(found, filters):
