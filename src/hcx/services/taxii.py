@@ -33,7 +33,17 @@ from hcx.domain.ports import UnitOfWork
 from hcx.errors import InvalidInput, NotFound, PolicyDenied
 from hcx.indicators.markings import PAP_TAGS, TLP1_IDS, TLP2_IDS
 from hcx.indicators.model import Indicator, IndicatorKind
-from hcx.indicators.sharing import UNMARKED, Decision, Destination, Level, Route, decide_value, parse_recipient
+from hcx.indicators.sharing import (
+    RULES,
+    UNMARKED,
+    Decision,
+    Destination,
+    Level,
+    Route,
+    Rule,
+    decide_value,
+    parse_recipient,
+)
 from hcx.indicators.stix_export import HCX_STIX_NAMESPACE, pattern_for
 from hcx.services import indicators
 from hcx.services.context import Context, Principal
@@ -106,12 +116,21 @@ def value_decisions(taxii: TaxiiStore, *, authority_id: str, keys: Iterable[byte
     one rule TAXII answers, exports, checks and alert follow-ups apply."""
     wanted = [bytes(key) for key in keys]
     postings = taxii.postings_of(authority_id=authority_id, keys=wanted)
+    # named recipients matter only where a level's rule for this route is "named" (not to TAXII_OWN)
     named = taxii.recipients(authority_id=authority_id,
-                             items=[(case, kind, value) for _, case, kind, value, _ in postings])
-    grouped: dict[bytes, list[tuple[list[str], set[str]]]] = {}
+                             items=[(case, kind, value) for _, case, kind, value, _ in postings]
+                             ) if any(RULES[level][to.route] is Rule.NAMED for level in Level) else {}
+    grouped: dict[bytes, set[tuple[str, frozenset[str]]]] = {}
     for key, case, kind, value, tlp in postings:
-        grouped.setdefault(key, []).append((tlp.split(), named.get((case, kind, value), set())))
-    return {key: decide_value(grouped.get(key, ()), to=to, unmarked=unmarked) for key in dict.fromkeys(wanted)}
+        grouped.setdefault(key, set()).add((tlp, frozenset(named.get((case, kind, value), ()))))
+    decided: dict[tuple[tuple[str, frozenset[str]], ...], Decision] = {}  # most values share a few markings
+    found: dict[bytes, Decision] = {}
+    for key in dict.fromkeys(wanted):
+        held = tuple(sorted(grouped.get(key, ()), key=lambda entry: (entry[0], sorted(entry[1]))))
+        if held not in decided:
+            decided[held] = decide_value([(tlp.split(), names) for tlp, names in held], to=to, unmarked=unmarked)
+        found[key] = decided[held]
+    return found
 
 
 # --- requests and answers ----------------------------------------------------------------------
