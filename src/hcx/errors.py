@@ -4,7 +4,10 @@
     ├── InvalidInput          bad data from a user, a file or a peer (carries findings)
     ├── NotFound              no such object, or not visible in the caller's scope
     ├── Conflict              the object changed meanwhile, or the action does not fit its state
+    ├── NotAcceptable         no answer in a media type the client accepts (TAXII: 406)
+    ├── UnsupportedMediaType  a body in a media type this interface does not take (TAXII: 415)
     ├── PolicyDenied          the caller's role or authority may not do this
+    │   └── MatchRefused      a matching responder declines (rate limit, size cap, unknown session)
     ├── Unauthenticated       no valid credentials
     ├── VerificationError     a signature, proof or digest does not check out
     │   ├── InvalidSignature
@@ -55,8 +58,20 @@ class Conflict(Error):
     code = "conflict"
 
 
+class NotAcceptable(Error):
+    code = "not_acceptable"
+
+
+class UnsupportedMediaType(Error):
+    code = "unsupported_media_type"
+
+
 class PolicyDenied(Error):
     code = "policy_denied"
+
+
+class MatchRefused(PolicyDenied):
+    """The matching responder declines: told to the peer, sealed (services/matching.py)."""
 
 
 class Unauthenticated(Error):

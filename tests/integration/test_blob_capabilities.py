@@ -9,6 +9,7 @@ import datetime as dt
 import email.utils
 import os
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -16,7 +17,7 @@ import pytest
 from hcx.api import create_app
 from hcx.config import Settings
 from hcx.crypto.keys import SigningKey
-from hcx.errors import NotFound
+from hcx.errors import NotFound, PolicyDenied
 from hcx.services import blob_transfer, federation
 from hcx.services.blob_transfer import Capability
 from hcx.storage.blobs import FileBlobStore
@@ -64,10 +65,11 @@ def grant(node: World, party: str = "AUS", ttl: dt.timedelta = dt.timedelta(hour
     return capability
 
 
-def signed(node: World, capability: Capability, peer: Peer, **changes: str) -> dict[str, str]:
+def signed(node: World, capability: Capability, peer: Peer, host: str = "vnm.test", **changes: str) -> dict[str, str]:
     date = email.utils.format_datetime(node.clock.now(), usegmt=True)
     path = httpx.URL(capability.url).path
-    signature = base64.b64encode(peer.key.sign(blob_transfer.signed_bytes("GET", path, date))).decode()
+    message = blob_transfer.signed_bytes("GET", host, path, path.rpartition("/")[2], date)
+    signature = base64.b64encode(peer.key.sign(message)).decode()
     return {"Authorization": f"Bearer {capability.token}", "Date": date, "Hcx-Party": peer.party,
             "Hcx-Signature": signature} | changes
 
@@ -96,6 +98,7 @@ def test_refusals_are_opaque(node: World, aus: Peer, app: SyncAsgiClient) -> Non
         "bad signature encoding": signed(node, capability, aus, **{"Hcx-Signature": "%%%"}),
         "no date": {k: v for k, v in signed(node, capability, aus).items() if k != "Date"},
         "bad date": signed(node, capability, aus, Date="yesterday"),
+        "signed for another host": signed(node, capability, aus, host="evil.test"),
     }
     for what, headers in refused.items():
         answer = app.get(capability.url, headers=headers)
@@ -117,3 +120,45 @@ def test_only_pinned_peers_and_existing_blobs_get_capabilities(node: World, aus:
         grant(node, party="MAR")
     with node.ctx.unit_of_work() as uow, pytest.raises(NotFound, match="no blob"):
         blob_transfer.grant_capability(node.ctx, uow, "packages/none", "AUS", dt.timedelta(hours=1))
+
+
+class Recorder:
+    """A BlobFetcher that records what it would have sent, and sends nothing."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, str]]] = []
+
+    def fetch_range(self, url: str, *, headers: dict[str, str], offset: int) -> Any:
+        self.calls.append((url, headers))
+        raise AssertionError("no request may be sent for this capability")
+
+
+@pytest.mark.parametrize("url", [
+    "http://evil.test/federation/blobs/01JD0000000000000000000000",  # another host
+    "https://aus.test/federation/blobs/01JD0000000000000000000000",  # another scheme
+    "http://aus.test:8080/federation/blobs/01JD0000000000000000000000",  # another port
+    "http://aus.test.evil.test/federation/blobs/01JD0000000000000000000000",
+    "http://aus.test@evil.test/federation/blobs/01JD0000000000000000000000",  # userinfo tricks
+    "http://aus.test/admin/01JD0000000000000000000000",  # not a blob path
+    "file:///etc/passwd",
+])
+def test_a_capability_off_a_pinned_peers_url_gets_no_credentials(node: World, aus: Peer, url: str) -> None:
+    capability = Capability(url=url, token="t" * 43, sha256="a" * 64, size=10)
+    recorder = Recorder()
+    with pytest.raises(PolicyDenied):
+        blob_transfer.fetch_blob(node.ctx, capability, "downloads/x", fetcher=recorder)
+    with pytest.raises(PolicyDenied):
+        blob_transfer.request_headers(node.ctx, capability)
+    assert recorder.calls == []
+
+
+def test_a_capability_larger_than_the_upload_limit_is_refused(node: World, aus: Peer) -> None:
+    ctx = dataclasses.replace(node.ctx, policy=dataclasses.replace(node.ctx.policy, upload_max_bytes=1000))
+    capability = Capability(url="http://aus.test/federation/blobs/01JD0000000000000000000000", token="t" * 43,
+                            sha256="a" * 64, size=1001)
+    with pytest.raises(PolicyDenied, match="limit"):
+        blob_transfer.fetch_blob(ctx, capability, "downloads/x", fetcher=Recorder())
+    # on the pinned peer's URL and within the limit, the credentials are made, bound to its host
+    fine = capability.model_copy(update={"size": 1000})
+    headers = blob_transfer.request_headers(ctx, fine)
+    assert headers["Hcx-Party"] == "VNM" and headers["Authorization"] == f"Bearer {fine.token}"

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from hcx.errors import Conflict, DecryptionError, InvalidInput, NotFound, PolicyDenied, VerificationError
 from hcx.evidence import package as pkg
 from hcx.evidence.verify import VerifyReport, verify_folder
-from hcx.services import evidence, federation
+from hcx.services import accounts, custody, evidence, federation
 from hcx.services.context import Context
 from hcx.storage.blobs import FileBlobStore
 from tests.conftest import World
@@ -266,10 +266,14 @@ def test_export_refuses_a_used_folder_and_other_authorities(ctx: Context, world:
 def test_an_altered_stored_payload_is_refused_at_export(ctx: Context, world: World, evidence_dir: Path,
                                                         tmp_path: Path) -> None:
     view = evidence.seal(ctx, world.officer, [evidence_dir], case_ref="C-1")
+    recorded = len(custody.entries_for(ctx, view.id))
     flip(tmp_path / "blobs" / pkg.payload_key(view.id, 1), 500)
     with pytest.raises(DecryptionError, match="failed authentication"):
         evidence.export(ctx, world.officer, view.id, tmp_path / "court")
     assert not (tmp_path / "court").exists() and not list(tmp_path.glob(".*.partial"))
+    # an export that never happened is not in the append-only custody log, nor on the audit trail
+    assert len(custody.entries_for(ctx, view.id)) == recorded
+    assert not [e for e in accounts.list_audit(ctx, limit=100) if e.action == "evidence.exported"]
 
 
 # --- a package answering a request; the other side's custody slot ----------------------------

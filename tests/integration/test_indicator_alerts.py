@@ -4,9 +4,11 @@ cross-country report, parallel CSV normalisation."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
@@ -18,7 +20,7 @@ from hcx.config import Settings
 from hcx.errors import InvalidInput, NotFound, PolicyDenied
 from hcx.indicators.csv_import import import_csv
 from hcx.rules.schema import Role
-from hcx.services import accounts, alerts, indicators
+from hcx.services import accounts, alerts, indicators, requests
 from hcx.services.indicator_bulk import import_csv_parallel, normalise_many
 from hcx.storage.db import alembic_config, migrate
 from hcx.storage.unit_of_work import Database
@@ -96,6 +98,65 @@ def test_a_counterparts_case_alerts_the_local_case_and_offers_a_follow_up(world:
     jit = alerts.open_draft(world.ctx, world.officer, alert.id, type="joint_investigation")
     assert jit.document["fields"]["participating_parties"] == ["VNM", "DEU"]
     assert not any(f.severity == "error" for f in jit.findings), jit.findings
+
+
+@pytest.mark.parametrize(("ours", "elsewhere", "denied"), [
+    ("tlp:red", None, "TLP:RED"),
+    ("tlp:amber", None, "TLP:AMBER"),  # DEU is not a named recipient
+    ("marking-definition--0b1c3a2e-7a4f-4f43-9d0a-6a3f2b0e1c11", None, "unknown marking"),
+    ("tlp:green", None, "not a pinned peer"),  # GREEN goes to the community of pinned peers only
+    ("", "tlp:red", "TLP:RED"),  # unmarked in the alerted case, but RED in another one of ours
+])
+def test_a_follow_up_refuses_an_indicator_tlp_keeps_from_the_counterpart(
+        world: World, tmp_path: Path, ours: str, elsewhere: str | None, denied: str) -> None:
+    header = "type,value,markings"
+    indicators.import_file(world.ctx, world.officer, csv_file(tmp_path, "a.csv", [("eth", WALLET, ours)], header=header),
+                           case_ref="VN-7")
+    if elsewhere is not None:
+        indicators.import_file(world.ctx, world.officer,
+                               csv_file(tmp_path, "b.csv", [("eth", WALLET, elsewhere)], header=header),
+                               case_ref="VN-8")
+    indicators.import_file(world.ctx, world.officer, csv_file(tmp_path, "deu.csv", [("eth", WALLET)]),
+                           case_ref="BKA-2026-9", country="DEU", origin="Bundeskriminalamt")
+    alert = next(a for a in open_alerts(world) if a.other_country == "DEU")
+    for follow_up in alerts.FOLLOW_UPS:
+        with pytest.raises(PolicyDenied, match=denied):
+            alerts.open_draft(world.ctx, world.officer, alert.id, type=follow_up)
+    [still] = [a for a in open_alerts(world) if a.id == alert.id]
+    assert still.request_id is None  # nothing was drafted nor acknowledged
+
+
+def test_a_follow_up_retried_after_a_crash_links_the_same_draft(world: World, tmp_path: Path) -> None:
+    indicators.import_file(world.ctx, world.officer, csv_file(tmp_path, "a.csv", [("eth", WALLET)]), case_ref="VN-7")
+    indicators.import_file(world.ctx, world.officer, csv_file(tmp_path, "deu.csv", [("eth", WALLET)]),
+                           case_ref="BKA-2026-9", country="DEU", origin="Bundeskriminalamt")
+    [alert] = open_alerts(world)
+    commits = 0
+
+    def crash_after_the_draft() -> Any:  # the draft's transaction commits, the link's never does
+        uow = world.ctx.unit_of_work()
+        real = uow.commit
+
+        def commit() -> None:
+            nonlocal commits
+            commits += 1
+            if commits > 1:
+                raise OSError("the node crashed")
+            real()
+        uow.commit = commit  # type: ignore[method-assign]
+        return uow
+
+    crashing = dataclasses.replace(world.ctx, unit_of_work=crash_after_the_draft)
+    with pytest.raises(OSError, match="crashed"):
+        alerts.open_draft(crashing, world.officer, alert.id, type="spontaneous_information")
+    [orphan] = requests.list_requests(world.ctx, world.officer)
+    assert open_alerts(world) == [alert]  # not linked, not acknowledged
+    view = alerts.open_draft(world.ctx, world.officer, alert.id, type="spontaneous_information")
+    again = alerts.open_draft(world.ctx, world.officer, alert.id, type="spontaneous_information")
+    assert view.id == again.id == orphan.id
+    assert [r.id for r in requests.list_requests(world.ctx, world.officer)] == [orphan.id]
+    [done] = alerts.list_alerts(world.ctx, world.officer, open_only=False)
+    assert done.request_id == orphan.id
 
 
 def test_local_alerts_offer_no_follow_up_and_roles_are_checked(world: World, tmp_path: Path) -> None:

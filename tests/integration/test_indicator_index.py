@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from hcx.errors import InvalidInput, PolicyDenied
-from hcx.services import indicators
+from hcx.services import accounts, indicators, taxii
 from hcx.storage.unit_of_work import Database
 from tests.conftest import World
 from tests.integration.test_cli import PASSWORD, Hcx, hcx  # noqa: F401 - the `hcx` fixture
@@ -46,6 +46,33 @@ def test_a_re_import_changes_nothing(world: World, database: Database, tmp_path:
     again = indicators.import_file(world.ctx, world.officer, path, case_ref="CASE-1")
     assert (again.new, again.known) == (0, 2)
     assert postings(database) == 2
+
+
+def stored_tlp(database: Database, value: str) -> str:
+    with database.unit_of_work() as uow:
+        return str(uow.session.execute(text("SELECT tlp FROM indicator_postings WHERE value = :v"),
+                                       {"v": value}).scalar_one())
+
+
+def test_a_re_import_can_tighten_a_marking_never_loosen_it(world: World, database: Database, tmp_path: Path) -> None:
+    header = "type,value,markings"
+    green = csv_file(tmp_path, "green.csv", [("domain", "late.com", "tlp:green;pap:green")], header=header)
+    indicators.import_file(world.ctx, world.officer, green, case_ref="CASE-1")
+    for _ in range(2):  # the same file again changes nothing, and is not audited as a change
+        assert indicators.import_file(world.ctx, world.officer, green, case_ref="CASE-1").known == 1
+    red = csv_file(tmp_path, "red.csv", [("domain", "late.com", "tlp:red")], header=header)
+    assert indicators.import_file(world.ctx, world.officer, red, case_ref="CASE-1").known == 1
+    assert stored_tlp(database, "late.com") == "pap:green tlp:green tlp:red"  # RED governs: strictest wins
+    for looser in ("tlp:clear", ""):  # neither a looser marking nor none loosens it
+        path = csv_file(tmp_path, "loose.csv", [("domain", "late.com", looser)], header=header)
+        indicators.import_file(world.ctx, world.officer, path, case_ref="CASE-1")
+        assert stored_tlp(database, "late.com") == "pap:green tlp:green tlp:red"
+    audited = [e for e in accounts.list_audit(world.ctx, limit=50) if e.action == "indicators.marking_tightened"]
+    assert len(audited) == 1 and audited[0].object_id == "CASE-1"
+    assert audited[0].details["tightened"] == 1
+    assert audited[0].details["postings"][0]["from"] == "pap:green tlp:green"
+    page = taxii.objects(world.ctx, world.officer, taxii.collection_id(world.officer.authority_id), taxii.Filters())
+    assert not page.objects  # and TAXII stops serving it
 
 
 def test_two_cases_sharing_a_phone_and_an_iban_are_one_linked_pair(world: World, tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from hcx.crypto.keys import b64e
 from hcx.errors import PeerProtocolError, PeerUnreachable, PolicyDenied
 from hcx.rules import load_rules
 from hcx.rules.schema import AuthorityKind, Role
-from hcx.services import accounts, alerts, federation, indicators, matching
+from hcx.services import accounts, alerts, federation, indicators, matching, taxii
 from hcx.services.context import Context, Policy
 from hcx.storage.db import make_engine, migrate
 from hcx.storage.unit_of_work import Database
@@ -156,6 +156,8 @@ def test_a_match_alerts_the_analysts_of_both_sides_and_offers_a_follow_up(
         assert {(a.case_ref, a.value, a.other_country, a.abroad) for a in found} == {
             (case, value(i), peer, True) for i in (3, 4)}
         assert all(a.other_case_ref == "" and a.offers for a in found)  # the peer's case is not disclosed
+        # the responder (AUS) has only the initiator's word for its matches: its alerts say so
+        assert all(a.other_authority.endswith(alerts.PEER_ASSERTED) == (node is aus) for a in found)
     draft = alerts.follow_up_draft(alerts.list_alerts(vnm.ctx, vnm.analyst)[0], type="spontaneous_information",
                                    requesting_party="VNM", authority_name="VNM central",
                                    authority_kind="central_authority", language="en")
@@ -177,6 +179,32 @@ def test_only_shareable_postings_and_never_tlp_red_are_matched(pair: tuple[Node,
     assert matching.run(vnm.ctx, vnm.analyst, "AUS").matches == 3
     matching.unmark_shareable(vnm.ctx, vnm.analyst, "V-private")
     assert matching.run(vnm.ctx, vnm.analyst, "AUS").own_size == 2
+
+
+UNKNOWN_MARKING = "marking-definition--0b1c3a2e-7a4f-4f43-9d0a-6a3f2b0e1c11"
+
+
+def test_matching_follows_the_tlp_policy_over_every_posting_of_a_value(pair: tuple[Node, Node, MatchTransport]) -> None:
+    """Unknown markings count as RED, AMBER goes only to a named recipient, and a value RED in one
+    case stays home even when another case marks it shareable (on both sides of the protocol)."""
+    vnm, aus, _ = pair
+    vnm.load("V-unknown", [value(1)], tlp=UNKNOWN_MARKING)
+    vnm.load("V-amber", [value(2)], tlp="tlp:amber")
+    vnm.load("V-red", [value(3)], tlp="tlp:red", shareable=False)
+    vnm.load("V-open", [value(3), value(4), value(6)])
+    vnm.load("V-green", [value(5)], tlp="tlp:green")
+    aus.load("A-1", [value(i) for i in range(1, 7)])
+    aus.load("A-red", [value(6)], tlp="tlp:red", shareable=False)
+    summary = matching.run(vnm.ctx, vnm.analyst, "AUS")
+    assert (summary.own_size, summary.matches) == (3, 2)
+    assert {v for _, v, _ in aus.found()} == {value(4), value(5)}  # value(6) is RED in AUS's other case
+    # naming AUS as a recipient of the AMBER posting lets it be matched with AUS
+    with vnm.ctx.unit_of_work() as uow:
+        taxii.store(uow).add_recipients([{"authority_id": vnm.analyst.authority_id, "case_ref": "V-amber",
+                                          "kind": "md5", "value": value(2), "recipient": "AUS"}])
+        uow.commit()
+    assert {v for _, v, _ in vnm.found(matching.run(vnm.ctx, vnm.analyst, "AUS").session)} == {
+        value(2), value(4), value(5)}
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

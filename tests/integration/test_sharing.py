@@ -75,17 +75,20 @@ def test_a_value_goes_out_only_if_every_case_lets_it(world: World, tmp_path: Pat
     import_rows(world, tmp_path, [("domain", "shared-shop.com", "tlp:red")], case_ref="CASE-2")
     abroad = sharing.export(world.ctx, world.officer, to=Destination(Route.FOREIGN, "AUS", None, pinned_peer=True))
     assert exported(abroad.bundle) == {} and [v for _, v, _ in abroad.refused] == ["shared-shop.com"]
+    # an export of the case where it is CLEAR does not carry it out either: RED in CASE-2 keeps it home
     only_case_one = sharing.export(world.ctx, world.officer, to=Destination(Route.FOREIGN, "AUS", None),
                                    case_ref="CASE-1")
-    assert set(exported(only_case_one.bundle)) == {"shared-shop.com"}
+    assert exported(only_case_one.bundle) == {} and [v for _, v, _ in only_case_one.refused] == ["shared-shop.com"]
 
 
-def test_check_decides_each_posting_with_its_named_recipients(world: World) -> None:
+def test_check_decides_each_posting_with_its_named_recipients(world: World, tmp_path: Path) -> None:
     push_named(world)
+    import_rows(world, tmp_path, [("domain", "dual-shop.com", "tlp:red")], case_ref="CASE-2")
     items = [("CASE-1", "domain", "named-shop.com", "tlp:amber"), ("CASE-9", "domain", "named-shop.com", "tlp:amber"),
-             ("CASE-1", "domain", "x.com", "tlp:red")]
+             ("CASE-1", "domain", "x.com", "tlp:red"), ("CASE-1", "domain", "dual-shop.com", "tlp:clear")]
     decisions = sharing.check(world.ctx, world.officer, items, Destination(Route.FOREIGN, "AUS", "01AUSPOLICE"))
-    assert [d.allowed for d in decisions] == [True, False, False]
+    assert [d.allowed for d in decisions] == [True, False, False, False]  # dual-shop.com is RED in CASE-2
+    assert "TLP:RED" in decisions[3].reason
     assert all(d.reason for d in decisions)
 
 

@@ -25,6 +25,7 @@ from taxii2client.v21 import ApiRoot, Collection, Server, as_pages
 
 from hcx.api import create_app
 from hcx.config import Settings
+from hcx.errors import NotFound
 from hcx.indicators.markings import TLP1_IDS, TLP2_IDS
 from hcx.indicators.stix_import import import_stix
 from hcx.services import accounts, indicators, taxii
@@ -361,3 +362,21 @@ def test_unknown_paths_and_methods_answer_taxii_errors(node: Node, world: World,
     assert_taxii_error(raw(node, "GET", "api/no-such-thing/"), 404)
     assert_taxii_error(raw(node, "GET", "api/collections/not-a-collection/objects/"), 404)
     assert node.collection().get_object(object_id)["objects"][0]["id"] == object_id
+
+
+def served_values(world: World) -> set[str]:
+    page = taxii.objects(world.ctx, world.officer, taxii.collection_id(world.officer.authority_id),
+                         taxii.Filters(limit=taxii.MAX_LIMIT))
+    return values(page.objects)
+
+
+def test_a_value_red_in_another_case_is_served_from_no_case(world: World, tmp_path: Path) -> None:
+    """The rule of exports (every posting of a value must allow it) holds for TAXII answers too."""
+    import_rows(world, tmp_path, [("domain", "dual.com", "tlp:red")], case_ref="CASE-A")
+    import_rows(world, tmp_path, [("domain", "dual.com", "tlp:green"), ("domain", "plain.com", "tlp:green")],
+                case_ref="CASE-B")
+    assert served_values(world) == {"plain.com"}
+    stix_id = taxii.object_id(world.officer.authority_id, "CASE-B", "domain", "dual.com")
+    with pytest.raises(NotFound):
+        taxii.one_object(world.ctx, world.officer, taxii.collection_id(world.officer.authority_id), stix_id,
+                         taxii.Filters())

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from hcx.api import create_app
 from hcx.config import Settings
@@ -177,6 +178,39 @@ def test_a_cancelled_upload_takes_no_more_chunks_and_its_bytes_are_gone(api: Api
     assert "cancelled" in assert_error(put(api, olga, upload["id"], CHUNK, data[CHUNK:]), 409)["message"]
     store = node.ctx.blob_store()
     assert isinstance(store, FileBlobStore) and store.partial_size(f"uploads/{upload['id']}") == 0
+
+
+def test_a_cancel_that_fails_to_commit_keeps_the_bytes_and_a_repeat_discards_them(api: Api, node: World) -> None:
+    olga = api.login("olga")
+    data = os.urandom(2 * CHUNK)
+    upload = declare(api, olga, data)
+    assert put(api, olga, upload["id"], 0, data[:CHUNK]).status_code == 200
+    store = node.ctx.blob_store()
+    assert isinstance(store, FileBlobStore)
+
+    def failing_commit() -> Any:  # the database refuses the commit (disk full, connection lost)
+        uow = node.ctx.unit_of_work()
+
+        def commit() -> None:
+            raise OSError("the commit failed")
+        uow.commit = commit  # type: ignore[method-assign]
+        return uow
+
+    broken = dataclasses.replace(node.ctx, unit_of_work=failing_commit)
+    olga_principal = node.officer
+    with pytest.raises(OSError, match="commit failed"):
+        uploads.cancel(broken, olga_principal, upload["id"])
+    assert store.partial_size(f"uploads/{upload['id']}") == CHUNK  # still open, its bytes kept
+    assert put(api, olga, upload["id"], CHUNK, data[CHUNK:]).status_code == 200
+    # a crash after the commit but before the discard: cancelling again removes the bytes
+    upload = declare(api, olga, data, name="second.dd")
+    assert put(api, olga, upload["id"], 0, data[:CHUNK]).status_code == 200
+    with node.ctx.unit_of_work() as uow:
+        uow.session.execute(text("UPDATE uploads SET status = 'cancelled' WHERE id = :id"), {"id": upload["id"]})
+        uow.commit()
+    assert store.partial_size(f"uploads/{upload['id']}") == CHUNK
+    uploads.cancel(node.ctx, olga_principal, upload["id"])
+    assert store.partial_size(f"uploads/{upload['id']}") == 0
 
 
 @pytest.mark.parametrize("body", [

@@ -166,7 +166,9 @@ def test_a_peer_download_killed_midway_resumes_and_ranges_are_served(cluster: Cl
     stranger = SigningKey.generate()  # not AUS's pinned node key
 
     def signed_by(key: SigningKey, party: str) -> dict[str, str]:
-        message = blob_transfer.signed_bytes("GET", httpx.URL(capability.url).path, headers["Date"])
+        url = httpx.URL(capability.url)
+        message = blob_transfer.signed_bytes("GET", url.netloc.decode(), url.path, url.path.rpartition("/")[2],
+                                             headers["Date"])
         return headers | {"Hcx-Party": party, "Hcx-Signature": base64.b64encode(key.sign(message)).decode()}
 
     attempts = {

@@ -68,12 +68,18 @@ def _write(path: Path, data: bytes) -> None:
 
 
 def write_export(folder: Path, data: ExportInput, *, payload: PayloadWriter) -> None:
+    write_records(folder, data, write_bag(folder, data.tags, payload=payload))
+
+
+def write_bag(folder: Path, tags: dict[str, bytes], *, payload: PayloadWriter) -> list[dict[str, Any]]:
+    """The bag (tag files and the decrypted payload): the long part of an export, which may fail.
+    Returns the files written (path, size, sha256) for `write_records`."""
     bag = folder / "bag"
     for name in (*PACKAGE_TAGS, TAGMANIFEST, SIGNATURE_NAME):
-        _write(bag / name, data.tags[name])
+        _write(bag / name, tags[name])
     (bag / "data").mkdir(exist_ok=True)
     files = []
-    for number, (path, digest) in enumerate(manifest_entries(data.tags["manifest-sha256.txt"])):
+    for number, (path, digest) in enumerate(manifest_entries(tags["manifest-sha256.txt"])):
         target = bag / path
         target.parent.mkdir(parents=True, exist_ok=True)
         with target.open("xb") as stream:
@@ -81,6 +87,12 @@ def write_export(folder: Path, data: ExportInput, *, payload: PayloadWriter) -> 
             stream.flush()
             os.fsync(stream.fileno())
         files.append({"path": path, "size": size, "sha256": digest})
+    return files
+
+
+def write_records(folder: Path, data: ExportInput, files: list[dict[str, Any]]) -> None:
+    """Keys, custody (checkpoint and proofs, the "exported" entry's included), case and report:
+    written once the bag is whole and its custody entry recorded."""
     signature = ManifestSignature.parse(data.tags[SIGNATURE_NAME])
     node_key = VerifyKey(b64d(data.descriptor["document"]["node_key"]["key"]))
     _write(folder / "keys" / "descriptor.json", canonical(data.descriptor))  # exact bytes: RFC 8785

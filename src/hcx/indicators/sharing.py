@@ -161,6 +161,25 @@ def decide(markings: Iterable[str], *, recipients: Iterable[str] = (), to: Desti
     return Decision(False, level, f"{why}: only to named recipients, and {sorted(to.names())[-1]} is not one")
 
 
+NO_POSTING = "no posting of the value is known"
+
+
+def decide_value(postings: Iterable[tuple[Iterable[str], Iterable[str]]], *, to: Destination,
+                 unmarked: Level = UNMARKED) -> Decision:
+    """May a value go to `to`, given every posting of it in the owning authority (one per case, each
+    as (markings, named recipients))? Only if every posting may: a value TLP:RED in one case does not
+    leave because another case holds it as GREEN. The answer is the first refusal, or else the
+    decision of the strictest posting. No posting at all: refused (nothing is known of the value)."""
+    chosen: Decision | None = None
+    for markings, recipients in postings:
+        decision = decide(markings, recipients=recipients, to=to, unmarked=unmarked)
+        if not decision.allowed:
+            return decision
+        if chosen is None or decision.level > chosen.level:
+            chosen = decision
+    return chosen if chosen is not None else Decision(False, unmarked, NO_POSTING)
+
+
 RecipientsOf = Callable[[Indicator], Iterable[str]]  # the recipients named for an indicator
 
 
@@ -178,5 +197,5 @@ def shareable(indicators: Iterable[Indicator], *, to: Destination,
     return allowed, refused
 
 
-__all__ = ["RULES", "Decision", "Destination", "Level", "Route", "Rule", "decide",
+__all__ = ["NO_POSTING", "RULES", "Decision", "Destination", "Level", "Route", "Rule", "decide", "decide_value",
            "level_of", "parse_recipient", "shareable"]

@@ -25,9 +25,10 @@ from typing import Any, Literal, Protocol, cast
 from hcx.domain.model import Draft
 from hcx.domain.ports import UnitOfWork
 from hcx.errors import InvalidInput, NotFound, PolicyDenied
+from hcx.indicators.sharing import Destination, Level, Route
 from hcx.rules.schema import Role
 from hcx.services import requests
-from hcx.services.context import Context, Principal
+from hcx.services.context import Context, Principal, require_role
 from hcx.services.requests import NewRequest
 from hcx.services.views import RequestView
 
@@ -50,6 +51,7 @@ class PostingLike(Protocol):
 class AlertRecord(Protocol):
     id: str
     authority_id: str
+    key: bytes
     kind: str
     value: str
     case_ref: str
@@ -137,15 +139,22 @@ def _alert_rows(new: NewPosting, other: PostingLike, *, authority_id: str, own_p
             if country == own_party]  # a counterpart's case is alerted on its own node
 
 
+# How a responder-side match alert names the peer: the positions came from the initiator, which this
+# node cannot check (docs/matching.md, "What each side learns").
+PEER_ASSERTED = "(match asserted by the peer, not confirmed by this node)"
+
+
 def record_match_alerts(uow: UnitOfWork, *, authority_id: str, peer_party: str, peer_authority: str,
                         matched: Sequence[tuple[bytes, str, str, str]], now: dt.datetime,
-                        new_id: Callable[[], str]) -> int:
+                        new_id: Callable[[], str], asserted_by_peer: bool = False) -> int:
     """Alert the local cases holding values that private matching found at a peer: (key, kind, value,
     case_ref) each. The peer's case is not disclosed by the protocol, so the alert names its authority
-    only; a repeated match of the same value with the same party alerts once."""
+    only; a repeated match of the same value with the same party alerts once. On the responder's
+    side the matches are the initiator's word (`asserted_by_peer`): the alert says so."""
+    other = f"{peer_authority} {PEER_ASSERTED}" if asserted_by_peer else peer_authority
     rows = [{"id": new_id(), "authority_id": authority_id, "key": key, "kind": kind, "value": value,
              "case_ref": case_ref, "other_case_ref": "", "other_country": peer_party,
-             "other_authority": peer_authority, "created_at": now, "acknowledged_at": None,
+             "other_authority": other, "created_at": now, "acknowledged_at": None,
              "acknowledged_by": None, "request_id": None}
             for key, kind, value, case_ref in matched]
     return _store(uow).add_alerts(rows) if rows else 0
@@ -178,16 +187,10 @@ def _view(record: AlertRecord, own_party: str) -> AlertView:
                      FOLLOW_UPS if abroad else ())
 
 
-def _require(principal: Principal, roles: frozenset[Role], what: str) -> None:
-    if principal.role not in roles:
-        allowed = ", ".join(sorted(role.value for role in roles))
-        raise PolicyDenied(f"only {allowed} users may {what}")
-
-
 def list_alerts(ctx: Context, principal: Principal, *, open_only: bool = True, limit: int = 100,
                 offset: int = 0) -> list[AlertView]:
     """The alerts of the principal's authority, newest first."""
-    _require(principal, READERS, "read alerts")
+    require_role(principal, READERS, "read alerts")
     if not 1 <= limit <= 1000 or offset < 0:
         raise InvalidInput("limit is 1 to 1000 and offset at least 0")
     with ctx.reading() as uow:
@@ -205,7 +208,7 @@ def _get(uow: UnitOfWork, principal: Principal, alert_id: str) -> AlertRecord:
 
 def acknowledge(ctx: Context, principal: Principal, alert_id: str) -> AlertView:
     """Mark an alert seen. Acknowledging it again changes nothing."""
-    _require(principal, ACKNOWLEDGERS, "acknowledge alerts")
+    require_role(principal, ACKNOWLEDGERS, "acknowledge alerts")
     now = ctx.clock.now()
     with ctx.unit_of_work() as uow:
         _get(uow, principal, alert_id)
@@ -219,7 +222,8 @@ def acknowledge(ctx: Context, principal: Principal, alert_id: str) -> AlertView:
 
 def follow_up_draft(alert: AlertView, *, type: FollowUp, requesting_party: str, authority_name: str,
                     authority_kind: str, language: str) -> Draft:
-    """The draft an alert offers: the shared indicator, both case references and the counterpart."""
+    """The draft an alert offers: the shared indicator, both case references and the counterpart.
+    Pure: it does not check TLP; `open_draft` does, before calling it."""
     if not alert.abroad:
         raise InvalidInput("both cases are this node's: there is no counterpart to inform or invite")
     counterpart = alert.other_authority or f"the authorities of {alert.other_country}"
@@ -240,6 +244,41 @@ def follow_up_draft(alert: AlertView, *, type: FollowUp, requesting_party: str, 
                  language=language, fields=fields)
 
 
+# An officer's follow-up to the counterpart that holds the value is a deliberate need-to-know
+# decision: a posting with no TLP marking does not stop it; an explicit marking is the policy's.
+FOLLOW_UP_UNMARKED = Level.CLEAR
+
+
+def _may_go_to_counterpart(ctx: Context, principal: Principal, alert: AlertView, key: bytes) -> None:
+    """Refuse (PolicyDenied, naming the marking) a follow-up whose indicator TLP keeps from the
+    counterpart's party: every posting of the value in the authority must allow it."""
+    from hcx.services import taxii  # here, not above: taxii imports the index, which imports this module
+
+    with ctx.reading() as uow:
+        to = Destination(Route.FOREIGN, alert.other_country, None,
+                         pinned_peer=uow.get_peer(alert.other_country) is not None)
+        found = taxii.value_decisions(taxii.store(uow), authority_id=principal.authority_id, keys=[key], to=to,
+                                      unmarked=FOLLOW_UP_UNMARKED)
+    decision = found[bytes(key)]
+    if not decision.allowed:
+        raise PolicyDenied(f"the {alert.kind} of alert {alert.id} may not go to {alert.other_country}: "
+                           f"{decision.reason}")
+
+
+_DRAFTS_SCANNED = 500  # the authority's newest drafts of that type, where an orphan of a crash would be
+
+
+def _same_draft(ctx: Context, principal: Principal, draft: Draft) -> str | None:
+    """The id of an outgoing draft of the authority holding exactly `draft`, if there is one."""
+    wanted = draft.model_dump(mode="json")
+    with ctx.reading() as uow:
+        for record in uow.list_requests(authority_id=principal.authority_id, state="draft", type=draft.type,
+                                        direction="outgoing", limit=_DRAFTS_SCANNED):
+            if record.document == wanted:
+                return record.id
+    return None
+
+
 def open_draft(ctx: Context, principal: Principal, alert_id: str, *, type: FollowUp,
                language: str = "en") -> RequestView:
     """Open spontaneous information or a joint-investigation proposal to the counterpart of an alert,
@@ -247,15 +286,21 @@ def open_draft(ctx: Context, principal: Principal, alert_id: str, *, type: Follo
     and the alert is acknowledged and points at it."""
     if type not in FOLLOW_UPS:
         raise InvalidInput(f"a follow-up is one of {', '.join(FOLLOW_UPS)}")
-    _require(principal, READERS, "read alerts")
+    require_role(principal, READERS, "read alerts")
     with ctx.reading() as uow:
-        alert = _view(_get(uow, principal, alert_id), principal.party)
+        record = _get(uow, principal, alert_id)
+        alert, key = _view(record, principal.party), bytes(record.key)
         authority = uow.get_authority(principal.authority_id)
         assert authority is not None
         authority_name, authority_kind = authority.name, authority.kind
+    _may_go_to_counterpart(ctx, principal, alert, key)
     draft = follow_up_draft(alert, type=type, requesting_party=principal.party, authority_name=authority_name,
                             authority_kind=authority_kind, language=language)
-    view = requests.create(ctx, principal, NewRequest(draft=draft, counterpart=alert.other_authority[:200]))
+    # requests.create commits on its own: after a crash before the alert is linked below, a retry
+    # finds that draft (the same document: drafts are deterministic) and links it, not a second one
+    existing = _same_draft(ctx, principal, draft)
+    view = (requests.show(ctx, principal, existing) if existing is not None
+            else requests.create(ctx, principal, NewRequest(draft=draft, counterpart=alert.other_authority[:200])))
     now = ctx.clock.now()
     with ctx.unit_of_work() as uow:
         index = _store(uow)

@@ -4,8 +4,11 @@ The sender grants a capability for one blob to one pinned peer (`grant_capabilit
 token (stored only as its SHA-256) with an expiry, handed to the peer inside the encrypted
 federation message as `Capability(url, token, sha256, size)`. The peer fetches with
 `fetch_blob`: each GET carries the token as a bearer secret and a signature by the peer's node
-key over (method, path, date), which the sender checks against the peer's pinned descriptor
-(`authorize`). Downloads resume from the bytes already staged and end with a SHA-256 check.
+key over (method, host, path, capability id, date), which the sender checks against the peer's
+pinned descriptor and its own public URL (`authorize`). The capability comes from a peer, so the
+fetcher first checks it: its URL must be on the origin of a pinned peer's URL (our credentials go
+nowhere else) and its size within `upload_max_bytes`. Downloads resume from the bytes already
+staged and end with a SHA-256 check.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from hcx.services.context import Context
 from hcx.services.uploads import staging, transfers
 
 log = logging.getLogger(__name__)
-SIGNED = b"hcx-blob-get/v1\n"  # domain separation: these signatures mean nothing elsewhere
+SIGNED = b"hcx-blob-get/v2\n"  # domain separation: these signatures mean nothing elsewhere
 WRITE_BYTES = 4 << 20  # staged (and fsynced) every 4 MiB of a download
 PARTY_HEADER = "Hcx-Party"
 SIGNATURE_HEADER = "Hcx-Signature"
@@ -61,8 +64,38 @@ def _token_hash(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-def signed_bytes(method: str, path: str, date: str) -> bytes:
-    return SIGNED + f"{method.upper()}\n{path}\n{date}".encode()
+def signed_bytes(method: str, host: str, path: str, capability_id: str, date: str) -> bytes:
+    """What a blob GET signs: the host binds it to the node it was meant for (a capability URL
+    pointing elsewhere cannot reuse it), the capability id to the one blob."""
+    return SIGNED + f"{method.upper()}\n{host.lower()}\n{path}\n{capability_id}\n{date}".encode()
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
+
+
+def check_capability(ctx: Context, capability: Capability) -> str:
+    """The pinned peer whose URL the capability's URL is on (same scheme, host and port, under its
+    path), or PolicyDenied: a peer-supplied URL is never sent our credentials unchecked. Also refuses
+    a size above `upload_max_bytes`."""
+    parts = urlsplit(capability.url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.username or parts.password:
+        raise PolicyDenied(f"the capability URL {capability.url!r} is not a plain http(s) URL")
+    if capability.size > ctx.policy.upload_max_bytes:
+        raise PolicyDenied(f"the capability announces {capability.size} bytes, above this node's limit of "
+                           f"{ctx.policy.upload_max_bytes}")
+    with ctx.reading() as uow:
+        peers = [(peer.party, peer.url) for peer in uow.list_peers()]
+    for party, url in peers:
+        if (_origin(url) == _origin(capability.url)
+                and parts.path.startswith(urlsplit(url).path.rstrip("/") + "/federation/blobs/")):
+            return party
+    raise PolicyDenied(f"the capability URL {capability.url!r} is not on the URL of a pinned peer")
+
+
+def _capability_id(url: str) -> str:
+    return urlsplit(url).path.rstrip("/").rpartition("/")[2]
 
 
 def blob_digest(ctx: Context, key: str) -> str:
@@ -121,6 +154,9 @@ def authorize(ctx: Context, *, capability_id: str, method: str, path: str, autho
         peer = uow.get_peer(party)
         if peer is None:
             raise PolicyDenied(f"{party} is not a pinned peer")
+        node = uow.get_node()
+        if node is None or not node.url:
+            raise PolicyDenied("this node has no public URL to check the signed host against")
         if peer.expires_at <= now:
             raise PolicyDenied(f"the pinned descriptor of {party} has expired")
         try:
@@ -130,8 +166,9 @@ def authorize(ctx: Context, *, capability_id: str, method: str, path: str, autho
         if sent.tzinfo is None or abs(now - sent) > ctx.policy.clock_skew:
             raise PolicyDenied(f"the Date header {date!r} is too far from this node's clock")
         try:
-            VerifyKey.from_bytes(peer.node_key).verify(base64.b64decode(signature, validate=True),
-                                                       signed_bytes(method, path, date))
+            VerifyKey.from_bytes(peer.node_key).verify(
+                base64.b64decode(signature, validate=True),
+                signed_bytes(method, urlsplit(node.url).netloc, path, capability_id, date))
         except (ValueError, VerificationError) as exc:
             raise PolicyDenied(f"the signature of {party} over {method} {path} does not verify") from exc
         return Grant(capability_id=capability_id, peer_party=party, blob_key=capability.blob_key,
@@ -148,13 +185,15 @@ def record_read(ctx: Context, grant: Grant, first: int, last: int) -> None:
 
 
 def request_headers(ctx: Context, capability: Capability, *, method: str = "GET") -> dict[str, str]:
-    """This node's credentials for one GET of a capability URL."""
-    path = urlsplit(capability.url).path
+    """This node's credentials for one GET of a capability URL (checked first: `check_capability`)."""
+    check_capability(ctx, capability)
+    parts = urlsplit(capability.url)
     date = email.utils.format_datetime(ctx.clock.now().astimezone(dt.UTC), usegmt=True)
     with ctx.reading() as uow:
         key = federation.signing_key(ctx, uow, federation.NODE)
         party = federation.own_party(ctx, uow)
-    signature = base64.b64encode(key.sign(signed_bytes(method, path, date))).decode()
+    signature = base64.b64encode(
+        key.sign(signed_bytes(method, parts.netloc, parts.path, _capability_id(capability.url), date))).decode()
     return {"Authorization": f"Bearer {capability.token}", "Date": date, PARTY_HEADER: party,
             SIGNATURE_HEADER: signature}
 
@@ -168,6 +207,7 @@ def fetch_blob(ctx: Context, capability: Capability, dest_key: str, *, fetcher: 
         raise ConfigError("this node has no transport for fetching blobs")
     if not capability.sha256 or len(capability.sha256) != 64 or capability.size < 0:
         raise InvalidInput("the capability names no valid SHA-256 and size")
+    check_capability(ctx, capability)  # before anything is staged or sent
     partial, store = staging(ctx), ctx.blob_store()
     if store.size(dest_key) == capability.size and blob_digest(ctx, dest_key) == capability.sha256:
         return dest_key  # fetched already

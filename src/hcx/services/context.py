@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
 from ulid import ULID
 
 from hcx.domain.ports import BlobStore, Clock, PeerTransport, UnitOfWork
-from hcx.errors import ConfigError
+from hcx.errors import ConfigError, PolicyDenied
 from hcx.rules.schema import Role, Rules
 
 
@@ -81,3 +81,10 @@ class Principal:
     role: Role
     authority_id: str
     party: str
+
+
+def require_role(principal: Principal, roles: Collection[Role], what: str) -> None:
+    """The one role check of the services: PolicyDenied naming the roles that may do `what`."""
+    if principal.role not in roles:
+        allowed = ", ".join(sorted(role.value for role in roles))
+        raise PolicyDenied(f"only {allowed} users may {what}")

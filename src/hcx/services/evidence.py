@@ -28,16 +28,16 @@ from hcx import __version__
 from hcx.crypto.age import AgeIdentity, AgeRecipient
 from hcx.crypto.keys import VerifyKey, fingerprint, kid_of
 from hcx.domain.ports import UnitOfWork
-from hcx.errors import Conflict, Error, InvalidInput, NotFound, PolicyDenied
+from hcx.errors import Conflict, Error, InvalidInput, NotFound
 from hcx.evidence import package as pkg
-from hcx.evidence.export import ExportInput, write_export
+from hcx.evidence.export import ExportInput, write_bag, write_records
 from hcx.evidence.package import PackageMeta
 from hcx.ledger.checkpoint import CosignatureVerifier, open_checkpoint
 from hcx.ledger.entry import CustodyEvent
 from hcx.ledger.note import Ed25519NoteVerifier
 from hcx.rules.schema import Role
 from hcx.services import custody, federation
-from hcx.services.context import Context, Principal
+from hcx.services.context import Context, Principal, require_role
 
 log = logging.getLogger(__name__)
 
@@ -116,11 +116,6 @@ class ExportView:
     node_fingerprint: str
 
 
-def _require(principal: Principal, roles: frozenset[Role], what: str) -> None:
-    if principal.role not in roles:
-        raise PolicyDenied(f"a {principal.role.value} may not {what}")
-
-
 # --- age identities --------------------------------------------------------------------------
 
 def age_identity(ctx: Context, authority_id: str) -> AgeIdentity:
@@ -178,7 +173,7 @@ def plan(paths: Sequence[Path]) -> list[pkg.SourceFile]:
 def seal(ctx: Context, principal: Principal, paths: Sequence[Path], *, case_ref: str, request_id: str | None = None,
          progress: Progress | None = None) -> PackageView:
     """Seal local files into a package of the principal's authority; record custody "sealed"."""
-    _require(principal, SEALERS, "seal evidence")
+    require_role(principal, SEALERS, "seal evidence")
     if not _CASE_REF.fullmatch(case_ref):
         raise InvalidInput("a case reference is 1 to 64 characters, without control characters")
     return seal_sources(ctx, principal, pkg.collect_sources(paths), case_ref=case_ref, request_id=request_id,
@@ -188,7 +183,7 @@ def seal(ctx: Context, principal: Principal, paths: Sequence[Path], *, case_ref:
 def seal_sources(ctx: Context, principal: Principal, sources: Sequence[pkg.SourceFile], *, case_ref: str,
                  request_id: str | None = None, progress: Progress | None = None) -> PackageView:
     """`seal`, for files already chosen (local files or completed uploads in the blob store)."""
-    _require(principal, SEALERS, "seal evidence")
+    require_role(principal, SEALERS, "seal evidence")
     if not _CASE_REF.fullmatch(case_ref):
         raise InvalidInput("a case reference is 1 to 64 characters, without control characters")
     blobs = ctx.blob_store()
@@ -229,7 +224,7 @@ def seal_sources(ctx: Context, principal: Principal, sources: Sequence[pkg.Sourc
 
 
 def get(ctx: Context, principal: Principal, package_id: str) -> PackageView:
-    _require(principal, EXPORTERS, "read evidence packages")
+    require_role(principal, EXPORTERS, "read evidence packages")
     with ctx.reading() as uow:
         row = store(uow).get(package_id)
         if row is None or row.authority_id != principal.authority_id:
@@ -238,7 +233,7 @@ def get(ctx: Context, principal: Principal, package_id: str) -> PackageView:
 
 
 def list_packages(ctx: Context, principal: Principal) -> list[PackageView]:
-    _require(principal, EXPORTERS, "read evidence packages")
+    require_role(principal, EXPORTERS, "read evidence packages")
     with ctx.reading() as uow:
         return [PackageView.of(r) for r in store(uow).list(authority_id=principal.authority_id)]
 
@@ -276,6 +271,11 @@ def export(ctx: Context, principal: Principal, package_id: str, out: Path, *, pr
             authority = uow.get_authority(view.authority_id)
             assert authority is not None
             authority_name = authority.name
+        # the bag (the decrypted payload) first: custody "exported" is recorded only once it is
+        # whole, so a failed write leaves no export in the append-only log; the proofs that include
+        # the entry are written after it, before the folder appears under its name
+        files = write_bag(partial, tags, payload=lambda number, digest, dst: pkg.open_payload(
+            package_id, number, digest, blobs=blobs, identities=identities, dst=dst, progress=progress))
         now = ctx.clock.now()
         with ctx.unit_of_work() as uow:
             custody.record(ctx, uow, CustodyEvent.exported, object_digest=view.digest,
@@ -291,13 +291,11 @@ def export(ctx: Context, principal: Principal, package_id: str, out: Path, *, pr
         witnesses = [CosignatureVerifier(custody.origin(p), VerifyKey(key)).vkey() for p, key in peers]
         descriptor = federation.descriptor(ctx)
         node_fingerprint = fingerprint(VerifyKey(log_key.public.raw).raw)
-        write_export(partial, ExportInput(
+        write_records(partial, ExportInput(
             package_id=package_id, case_ref=view.case_ref, party=party, authority_name=authority_name,
             digest=view.digest, tags=tags, sealed_at=view.created_at, exported_at=now,
             checkpoint=checkpoint_text, log_vkey=log_key.vkey(), witness_vkeys=witnesses, proofs=proofs,
-            descriptor=descriptor, tool_version=__version__),
-            payload=lambda number, digest, dst: pkg.open_payload(package_id, number, digest, blobs=blobs,
-                                                                 identities=identities, dst=dst, progress=progress))
+            descriptor=descriptor, tool_version=__version__), files)
         if out.exists():
             out.rmdir()
         partial.rename(out)

@@ -47,7 +47,7 @@ from hcx.ledger.note import Ed25519NoteVerifier
 from hcx.ledger.proof import TlogProof, verify_tlog_proof
 from hcx.services import blob_transfer, custody, evidence, federation, uploads
 from hcx.services.blob_transfer import Capability
-from hcx.services.context import Context, Principal
+from hcx.services.context import Context, Principal, require_role
 from hcx.services.evidence import PackageView, Progress
 
 log = logging.getLogger(__name__)
@@ -125,11 +125,6 @@ class SentView:
     files: int
 
 
-def _require(principal: Principal, what: str) -> None:
-    if principal.role not in evidence.SEALERS:
-        raise PolicyDenied(f"a {principal.role.value} may not {what}")
-
-
 # --- B: sealing from uploads -----------------------------------------------------------------
 
 def _incoming_request(uow: UnitOfWork, principal: Principal, request_id: str) -> RequestRecord:
@@ -154,7 +149,7 @@ def seal_uploads(ctx: Context, principal: Principal, upload_ids: list[str], *, c
                  progress: Progress | None = None) -> PackageView:
     """Seal completed uploads into a package answering an incoming request. Each upload's bytes are
     read once from the blob store; their SHA-256 must still be the one declared at upload."""
-    _require(principal, "seal evidence")
+    require_role(principal, evidence.SEALERS, "seal evidence")
     if not upload_ids:
         raise InvalidInput("name at least one upload to seal")
     if len(set(upload_ids)) != len(upload_ids):
@@ -237,7 +232,7 @@ class Prepared:
 
 
 def prepare(ctx: Context, principal: Principal, package_id: str) -> Prepared:
-    _require(principal, "send evidence")
+    require_role(principal, evidence.SEALERS, "send evidence")
     view = evidence.get(ctx, principal, package_id)
     if view.state != "sealed":
         raise Conflict(f"package {package_id} is {view.state}; only a sealed package can be sent")

@@ -27,19 +27,20 @@ import hmac
 import re
 import secrets
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal, Protocol, cast
 
 from hcx.domain.ports import UnitOfWork
-from hcx.errors import InvalidInput, PolicyDenied
+from hcx.errors import InvalidInput
 from hcx.indicators.markings import TLP_LEVEL_BY_ID
 from hcx.indicators.model import ImportReport, Indicator
 from hcx.indicators.normalise import normalise
+from hcx.indicators.sharing import Level, level_of
 from hcx.rules.schema import Role
 from hcx.services import alerts, federation
-from hcx.services.context import Context, Principal
+from hcx.services.context import Context, Principal, require_role
 
 IMPORTERS = frozenset({Role.analyst, Role.officer})
 READERS = IMPORTERS | {Role.auditor}
@@ -78,6 +79,9 @@ class IndicatorStore(Protocol):
     def cross_country_keys(self, *, authority_id: str, max_cases: int) -> list[tuple[bytes, int]]: ...
     def postings_for_keys(self, *, authority_id: str, keys: Iterable[bytes]) -> Sequence[alerts.PostingLike]: ...
     def add_postings(self, rows: Sequence[dict[str, Any]]) -> None: ...
+    def markings_for(self, *, authority_id: str, case_ref: str, country: str, keys: Iterable[bytes]
+                     ) -> dict[bytes, str]: ...
+    def set_markings(self, *, authority_id: str, case_ref: str, country: str, markings: dict[bytes, str]) -> None: ...
     def postings_for(self, *, authority_id: str, key: bytes) -> Sequence[PostingRecord]: ...
     def shared_postings(self, *, authority_id: str, max_cases: int) -> Sequence[PostingRecord]: ...
     def generic_keys(self, *, authority_id: str, max_cases: int) -> list[tuple[str, str, int]]: ...
@@ -170,6 +174,12 @@ class _Keys:
 SECRET_PURPOSE = "indicator index"  # noqa: S105 - a label, not a secret
 
 
+def posting_keys(ctx: Context) -> Callable[[str, str], bytes] | None:
+    """The index key of a (kind, canonical value), or None while the index holds nothing."""
+    keys = _keys(ctx, create=False)
+    return keys.posting_key if keys is not None else None
+
+
 def _keys(ctx: Context, *, create: bool) -> _Keys | None:
     """The index keys, from the node secret kept sealed by the node's key vault."""
     with ctx.reading() as uow:
@@ -184,12 +194,6 @@ def _keys(ctx: Context, *, create: bool) -> _Keys | None:
 
 
 # --- use cases -------------------------------------------------------------------------------
-
-def _require(principal: Principal, roles: frozenset[Role], what: str) -> None:
-    if principal.role not in roles:
-        allowed = ", ".join(sorted(role.value for role in roles))
-        raise PolicyDenied(f"only {allowed} users may {what}")
-
 
 def _case_ref(value: str) -> str:
     ref = value.strip()
@@ -256,7 +260,7 @@ def import_file(ctx: Context, principal: Principal, path: Path, *, case_ref: str
     transaction is open meanwhile; big CSV files in worker processes); its postings are then written
     in one transaction, where each key is looked up once and every new link to another case (not
     generic) becomes an alert. Re-importing a file adds nothing."""
-    _require(principal, IMPORTERS, "import indicators")
+    require_role(principal, IMPORTERS, "import indicators")
     case = _case_ref(case_ref)
     region = _region(default_region)
     case_country = _country(country, principal.party)
@@ -292,6 +296,13 @@ def import_file(ctx: Context, principal: Principal, path: Path, *, case_ref: str
                  for key, i in postings.items() if key not in known]
         index.add_postings([_row(key, postings[key], case, principal.authority_id, now, case_country, origin)
                             for key in (p.key for p in fresh)])
+        tightened = _tighten(index, principal.authority_id, case, case_country, {k: postings[k] for k in known})
+        if tightened:  # a marking only ever gets stricter on re-import, and the change is on the trail
+            uow.audit(id=ctx.new_id(), at=now, actor_id=principal.user_id, action="indicators.marking_tightened",
+                      object_type="case", object_id=case,
+                      details={"file": path.name, "country": case_country, "tightened": len(tightened),
+                               "postings": [{"key": key.hex(), "from": before, "to": after}
+                                            for key, (before, after) in list(tightened.items())[:100]]})
         linked = alerts.record_links(uow, authority_id=principal.authority_id, own_party=principal.party, new=fresh,
                                      holders=holders, max_cases=max_cases, now=now, new_id=ctx.new_id)
         outcome = ImportOutcome(case, fmt, report, len(fresh), len(known), case_country, linked)
@@ -300,9 +311,31 @@ def import_file(ctx: Context, principal: Principal, path: Path, *, case_ref: str
                   details={"file": path.name, "format": fmt, "accepted": report.counts(), "new": outcome.new,
                            "known": outcome.known, "rejected": len(report.rejections),
                            "duplicates": report.duplicates, "country": case_country, "origin": origin,
-                           "links": linked})
+                           "links": linked, "tightened": len(tightened)})
         uow.commit()
     return outcome
+
+
+def _tighten(index: IndicatorStore, authority_id: str, case: str, country: str,
+             known: dict[bytes, Indicator]) -> dict[bytes, tuple[str, str]]:
+    """Re-imported postings whose new markings are stricter (TLP level) than the stored ones get both
+    (the strictest wins when shared); a looser or equal marking, or none, changes nothing. Returns, per key
+    changed, (markings before, markings after)."""
+    if not known:
+        return {}
+    stored = index.markings_for(authority_id=authority_id, case_ref=case, country=country, keys=list(known))
+    changed: dict[bytes, tuple[str, str]] = {}
+    for key, indicator in known.items():
+        before = stored.get(key)
+        if before is None:
+            continue
+        new = tlp_text(indicator.markings)
+        if level_of(new.split(), unmarked=Level.CLEAR)[0] > level_of(before.split())[0]:  # no marking: no change
+            changed[key] = (before, " ".join(sorted(set(before.split()) | set(new.split()))))
+    if changed:
+        index.set_markings(authority_id=authority_id, case_ref=case, country=country,
+                           markings={key: after for key, (_, after) in changed.items()})
+    return changed
 
 
 def _row(key: bytes, indicator: Indicator, case: str, authority_id: str, at: dt.datetime, country: str,
@@ -322,7 +355,7 @@ def links(ctx: Context, principal: Principal, *, max_cases: int = DEFAULT_MAX_CA
 
     A value in more than `max_cases` cases (a bank's switchboard, a public resolver) is generic:
     it is listed apart and makes no pairs (n cases would make n(n-1)/2)."""
-    _require(principal, READERS, "read the correlation index")
+    require_role(principal, READERS, "read the correlation index")
     if max_cases < 2:
         raise InvalidInput("max_cases is at least 2")
     with ctx.reading() as uow:
@@ -352,7 +385,7 @@ def _pairs(shared: Iterable[tuple[SharedIndicator, list[str]]], generic: list[tu
 def cases_with(ctx: Context, principal: Principal, kind: str | None, raw_value: str, *,
                default_region: str | None = None) -> Found:
     """The authority's cases that hold `raw_value` (normalised first; `kind` None detects it)."""
-    _require(principal, READERS, "read the correlation index")
+    require_role(principal, READERS, "read the correlation index")
     keys = _keys(ctx, create=False)
     card_key = keys.card if keys is not None else secrets.token_bytes(SECRET_BYTES)  # nothing indexed yet
     indicator = normalise(kind, raw_value, default_region=_region(default_region), card_key=card_key)
@@ -368,7 +401,7 @@ def cases_with(ctx: Context, principal: Principal, kind: str | None, raw_value: 
 def cross_country_links(ctx: Context, principal: Principal, *, max_cases: int = DEFAULT_MAX_CASES) -> Links:
     """The full cross-country link report, recomputed (a batch job; ingest finds new links itself):
     the pairs of cases of different countries sharing a value that is not generic."""
-    _require(principal, READERS, "read the correlation index")
+    require_role(principal, READERS, "read the correlation index")
     if max_cases < 2:
         raise InvalidInput("max_cases is at least 2")
     with ctx.reading() as uow:

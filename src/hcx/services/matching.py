@@ -32,11 +32,21 @@ from hcx.crypto.canonical import canonical
 from hcx.crypto.envelope import Opened, open_, seal
 from hcx.crypto.keys import DecryptionKey, EncryptionKey, VerifyKey, b64d, b64e
 from hcx.domain.ports import UnitOfWork
-from hcx.errors import Conflict, Error, InvalidInput, NotFound, PeerProtocolError, PolicyDenied, VerificationError
+from hcx.errors import (
+    Conflict,
+    Error,
+    InvalidInput,
+    MatchRefused,
+    NotFound,
+    PeerProtocolError,
+    PolicyDenied,
+    VerificationError,
+)
+from hcx.indicators.sharing import Destination, Level, Route, decide_value
 from hcx.rules.schema import Role
 from hcx.services import alerts, federation
 from hcx.services import indicators as index
-from hcx.services.context import Context, Principal
+from hcx.services.context import Context, Principal, require_role
 from hcx.services.workers import process_pool
 
 log = logging.getLogger(__name__)
@@ -105,6 +115,8 @@ class MatchStore(Protocol):
                        at: dt.datetime) -> int: ...
     def unmark_shareable(self, *, authority_id: str, case_ref: str) -> int: ...
     def shareable_postings(self, *, authority_id: str) -> list[tuple[bytes, str, str, str, str]]: ...
+    def shared_value_postings(self, *, authority_id: str) -> list[tuple[bytes, str, str, str, str, bool]]: ...
+    def named_recipients(self, *, authority_id: str) -> dict[tuple[str, str, str], set[str]]: ...
     def add_session(self, **columns: Any) -> SessionRecord: ...
     def get_session(self, session_id: str, role: str) -> SessionRecord | None: ...
     def open_session_with(self, *, authority_id: str, peer_party: str, peer_authority: str
@@ -134,15 +146,10 @@ class MatchTransport(Protocol):
 
 # --- the shareable set ---------------------------------------------------------------------------
 
-def _require(principal: Principal, roles: frozenset[Role], what: str) -> None:
-    if principal.role not in roles:
-        raise PolicyDenied(f"only {', '.join(sorted(r.value for r in roles))} users may {what}")
-
-
 def mark_shareable(ctx: Context, principal: Principal, case_ref: str, *, keys: Iterable[bytes] | None = None) -> int:
     """Mark the case's postings (or those with `keys`) shareable for matching with other nodes.
     TLP:RED postings may carry the mark but are never matched. Returns the case's marked count."""
-    _require(principal, RUNNERS, "mark indicators shareable")
+    require_role(principal, RUNNERS, "mark indicators shareable")
     now = ctx.clock.now()
     with ctx.unit_of_work() as uow:
         marked = store(uow).mark_shareable(authority_id=principal.authority_id, case_ref=case_ref.strip(),
@@ -163,7 +170,7 @@ def mark_imported_shareable(ctx: Context, principal: Principal, outcome: index.I
 
 
 def unmark_shareable(ctx: Context, principal: Principal, case_ref: str) -> int:
-    _require(principal, RUNNERS, "mark indicators shareable")
+    require_role(principal, RUNNERS, "mark indicators shareable")
     now = ctx.clock.now()
     with ctx.unit_of_work() as uow:
         removed = store(uow).unmark_shareable(authority_id=principal.authority_id, case_ref=case_ref.strip())
@@ -190,16 +197,29 @@ class SharedSet:
     digest: str
 
 
-def _is_red(tlp: str) -> bool:
-    return "tlp:red" in tlp.split()
+# The owner's shareable mark is consent to matching with pinned peers: a posting with no TLP marking
+# counts as TLP:GREEN here (elsewhere: AMBER), an explicit marking is the policy's as everywhere.
+MATCH_UNMARKED = Level.GREEN
 
 
-def _shared_set(uow: UnitOfWork, authority_id: str, scalar: bytes) -> SharedSet:
+def peer_destination(uow: UnitOfWork, party: str, authority: str) -> Destination:
+    """The foreign authority a session matches with, as the TLP policy sees it."""
+    return Destination(Route.FOREIGN, party, authority, pinned_peer=uow.get_peer(party) is not None)
+
+
+def _shared_set(uow: UnitOfWork, authority_id: str, scalar: bytes, to: Destination) -> SharedSet:
+    """The postings marked shareable whose value may go to `to`: every posting of the value (marked
+    or not, in every case) and the recipients named for each must allow it (`decide_value`)."""
+    rows = store(uow).shared_value_postings(authority_id=authority_id)
+    named = store(uow).named_recipients(authority_id=authority_id) if rows else {}
+    markings: dict[tuple[str, str], list[tuple[list[str], set[str]]]] = {}
+    for _, kind, value, case_ref, tlp, _ in rows:
+        markings.setdefault((kind, value), []).append((tlp.split(), named.get((case_ref, kind, value), set())))
+    allowed = {found: decide_value(held, to=to, unmarked=MATCH_UNMARKED).allowed for found, held in markings.items()}
     postings: dict[bytes, list[Posting]] = {}
-    for key, kind, value, case_ref, tlp in store(uow).shareable_postings(authority_id=authority_id):
-        if kind in NEVER_SHARED_KINDS or _is_red(tlp):
-            continue
-        postings.setdefault(psi.element(kind, value), []).append(Posting(key, kind, value, case_ref))
+    for key, kind, value, case_ref, _, marked in rows:
+        if marked and kind not in NEVER_SHARED_KINDS and allowed[(kind, value)]:
+            postings.setdefault(psi.element(kind, value), []).append(Posting(key, kind, value, case_ref))
     digest = hashlib.sha256()
     for item in sorted(postings):
         digest.update(len(item).to_bytes(4, "big") + item)
@@ -327,10 +347,6 @@ def _chunk_len(size: int, chunk: int, index: int) -> int:
 
 # --- the responder ---------------------------------------------------------------------------------
 
-class Refused(PolicyDenied):
-    """The responder declines (rate limit, size cap, unknown session): told to the peer, sealed."""
-
-
 def handle(ctx: Context, wire: bytes) -> bytes:
     """Verify one protocol message from a peer and return the sealed answer (or raise for an
     unverifiable message: the router refuses those opaquely)."""
@@ -341,7 +357,7 @@ def handle(ctx: Context, wire: bytes) -> bytes:
     try:
         body = _dispatch(ctx, opened)
         kind = ANSWER
-    except (Refused, Conflict, InvalidInput, ValidationError) as exc:
+    except (MatchRefused, Conflict, InvalidInput, ValidationError) as exc:
         reason = exc.message if isinstance(exc, Error) else "the message body is malformed"
         log.warning("match: refused %s %s from %s/%s: %s", envelope.type, envelope.id, party, authority, reason)
         body, kind = {"reason": reason[:300]}, REFUSED
@@ -368,9 +384,9 @@ def _responder_session(uow: UnitOfWork, opened: Opened, session_id: str) -> Sess
     session = store(uow).get_session(session_id, RESPONDER)
     sender = (opened.envelope.from_.party, opened.envelope.from_.authority, opened.envelope.to.authority)
     if session is None or (session.peer_party, session.peer_authority, session.authority_id) != sender:
-        raise Refused(f"no match session {session_id} with this peer")
+        raise MatchRefused(f"no match session {session_id} with this peer")
     if session.state == "failed":
-        raise Refused(f"match session {session_id} failed: {session.error}")
+        raise MatchRefused(f"match session {session_id} failed: {session.error}")
     return session
 
 
@@ -389,7 +405,7 @@ def _declined_open(uow: UnitOfWork, rules: Limits, party: str, body: OpenBody, n
 
 def _on_open(ctx: Context, opened: Opened, body: OpenBody) -> dict[str, Any]:
     if body.protocol != psi.PROTOCOL:
-        raise Refused(f"unknown protocol {body.protocol!r}; this node speaks {psi.PROTOCOL}")
+        raise MatchRefused(f"unknown protocol {body.protocol!r}; this node speaks {psi.PROTOCOL}")
     party, authority, own = opened.envelope.from_.party, opened.envelope.from_.authority, opened.envelope.to.authority
     rules, now = limits(ctx), ctx.clock.now()
     with ctx.reading() as uow:
@@ -397,19 +413,19 @@ def _on_open(ctx: Context, opened: Opened, body: OpenBody) -> dict[str, Any]:
         if known is not None:  # a resent open: the same answer, nothing charged twice
             session = _responder_session(uow, opened, body.session)
             if (session.peer_size, session.chunk_size) != (body.x_size, body.chunk_size):
-                raise Refused("the session was opened with other sizes")
+                raise MatchRefused("the session was opened with other sizes")
             return {"session": session.id, "y_size": session.own_size}
         if (reason := _declined_open(uow, rules, party, body, now)) is not None:
-            raise Refused(reason)
+            raise MatchRefused(reason)
     scalar = psi.new_scalar()
     with ctx.reading() as uow:  # the set is read and ordered outside the write transaction
-        shared = _shared_set(uow, own, scalar)
+        shared = _shared_set(uow, own, scalar, peer_destination(uow, party, authority))
         sealed = federation.vault(ctx, uow).seal_secret(scalar, purpose=SECRET_PURPOSE)
     with ctx.unit_of_work() as uow:
         if store(uow).get_session(body.session, RESPONDER) is not None:
-            raise Refused("the session was opened meanwhile")
+            raise MatchRefused("the session was opened meanwhile")
         if (reason := _declined_open(uow, rules, party, body, now)) is not None:
-            raise Refused(reason)
+            raise MatchRefused(reason)
         store(uow).add_session(id=body.session, role=RESPONDER, authority_id=own, peer_party=party,
                                peer_authority=authority, state="open", scalar_sealed=sealed, set_digest=shared.digest,
                                own_size=len(shared.elements), peer_size=body.x_size, chunk_size=body.chunk_size,
@@ -439,7 +455,8 @@ def _secret_and_set(ctx: Context, uow: UnitOfWork, session: SessionRecord) -> tu
     if cached is not None:
         return cast(tuple[bytes, SharedSet], cached)
     scalar = federation.vault(ctx, uow).open_secret(session.scalar_sealed, purpose=SECRET_PURPOSE)
-    shared = _shared_set(uow, session.authority_id, scalar)
+    shared = _shared_set(uow, session.authority_id, scalar,
+                         peer_destination(uow, session.peer_party, session.peer_authority))
     if shared.digest != session.set_digest:
         raise Conflict("the shareable set changed since the session opened; start a new session")
     _remember(ctx, session.id, scalar, shared)
@@ -452,15 +469,15 @@ def _on_x(ctx: Context, opened: Opened, body: XBody) -> dict[str, Any]:
     with ctx.unit_of_work() as uow:
         session = _responder_session(uow, opened, body.session)
         if session.state != "open":
-            raise Refused("the session is finished")
+            raise MatchRefused("the session is finished")
         count = _chunk_len(session.peer_size, session.chunk_size, body.index)
         if body.index > session.x_chunks or count == 0:
-            raise Refused(f"chunk {body.index} is out of turn (next: {session.x_chunks})")
+            raise MatchRefused(f"chunk {body.index} is out of turn (next: {session.x_chunks})")
         points = _points(body.points, count=count)
         digest = hashlib.sha256(points).digest()
         store(uow).put_chunk(session_id=session.id, role=RESPONDER, part="x", idx=body.index, data=digest)
         if store(uow).get_chunk(session_id=session.id, role=RESPONDER, part="x", idx=body.index) != digest:
-            raise Refused(f"chunk {body.index} was already answered with other points")
+            raise MatchRefused(f"chunk {body.index} was already answered with other points")
         session.x_chunks = max(session.x_chunks, body.index + 1)
         session.updated_at = ctx.clock.now()
         scalar = federation.vault(ctx, uow).open_secret(session.scalar_sealed, purpose=SECRET_PURPOSE)
@@ -472,12 +489,12 @@ def _on_y(ctx: Context, opened: Opened, body: YBody) -> dict[str, Any]:
     with ctx.reading() as uow:
         session = _responder_session(uow, opened, body.session)
         if session.state != "open":
-            raise Refused("the session is finished")
+            raise MatchRefused("the session is finished")
         scalar, shared = _secret_and_set(ctx, uow, session)
         chunk = session.chunk_size
     start = body.index * chunk
     if start >= len(shared.elements):
-        raise Refused(f"there is no chunk {body.index}")
+        raise MatchRefused(f"there is no chunk {body.index}")
     points = _blind(ctx, scalar, body.session, shared.elements[start:start + chunk])
     return {"session": body.session, "index": body.index, "points": b64e(points)}
 
@@ -489,10 +506,10 @@ def _on_result(ctx: Context, opened: Opened, body: ResultBody) -> dict[str, Any]
         if session.state == "done":
             return {"session": session.id, "matches": session.matches}
         if session.x_chunks < _chunks(session.peer_size, session.chunk_size):
-            raise Refused("the session's chunks are not all exchanged")
+            raise MatchRefused("the session's chunks are not all exchanged")
         positions = set(body.positions)
         if len(positions) != len(body.positions) or any(not 0 <= i < session.own_size for i in positions):
-            raise Refused("the matched positions are repeated or out of range")
+            raise MatchRefused("the matched positions are repeated or out of range")
         _, shared = _secret_and_set(ctx, uow, session)
         matched = [shared.elements[i] for i in sorted(positions)]
         _record(ctx, uow, session, shared, matched, now)
@@ -517,7 +534,8 @@ def _record(ctx: Context, uow: UnitOfWork, session: SessionRecord, shared: Share
         for posting in postings])
     alerts.record_match_alerts(uow, authority_id=session.authority_id, peer_party=session.peer_party,
                                peer_authority=session.peer_authority, now=at, new_id=ctx.new_id,
-                               matched=[(p.key, p.kind, p.value, p.case_ref) for p in postings])
+                               matched=[(p.key, p.kind, p.value, p.case_ref) for p in postings],
+                               asserted_by_peer=session.role == RESPONDER)
 
 
 # --- the initiator ---------------------------------------------------------------------------------
@@ -594,7 +612,7 @@ def run(ctx: Context, principal: Principal, party: str, *, authority: str | None
         chunk_size: int | None = None) -> Summary:
     """Match the authority's shareable indicators with a peer authority's; resume the unfinished
     session with that peer if there is one (and the set has not changed)."""
-    _require(principal, RUNNERS, "match indicators with other nodes")
+    require_role(principal, RUNNERS, "match indicators with other nodes")
     chunk = chunk_size or limits(ctx).chunk
     if not 1 <= chunk <= MAX_CHUNK:
         raise InvalidInput(f"the chunk size is 1 to {MAX_CHUNK}")
@@ -607,14 +625,14 @@ def run(ctx: Context, principal: Principal, party: str, *, authority: str | None
         shared: SharedSet | None = None
         if session is not None:
             scalar = federation.vault(ctx, uow).open_secret(session.scalar_sealed, purpose=SECRET_PURPOSE)
-            shared = _shared_set(uow, principal.authority_id, scalar)
+            shared = _shared_set(uow, principal.authority_id, scalar, peer_destination(uow, party, peer_authority))
             if shared.digest != session.set_digest:  # the set changed: that session cannot finish
                 session.state, session.error, session.updated_at = "failed", "the shareable set changed", now
                 store(uow).drop_chunks(session_id=session.id, role=INITIATOR)
                 session, shared, resumed = None, None, False
         if session is None:
             scalar = psi.new_scalar()
-            shared = _shared_set(uow, principal.authority_id, scalar)
+            shared = _shared_set(uow, principal.authority_id, scalar, peer_destination(uow, party, peer_authority))
             session = store(uow).add_session(
                 id=ctx.new_id(), role=INITIATOR, authority_id=principal.authority_id, peer_party=party,
                 peer_authority=peer_authority, state="open",
@@ -722,14 +740,14 @@ class Match:
 
 def list_matches(ctx: Context, principal: Principal, *, limit: int = 10_000) -> list[Match]:
     """The indicators of the authority's cases found at a peer, newest first."""
-    _require(principal, READERS, "read matches")
+    require_role(principal, READERS, "read matches")
     with ctx.reading() as uow:
         return [Match(r.case_ref, r.kind, r.value, r.peer_party, r.peer_authority, r.session_id, r.found_at)
                 for r in store(uow).list_results(authority_id=principal.authority_id, limit=limit)]
 
 
 def list_sessions(ctx: Context, principal: Principal) -> list[dict[str, Any]]:
-    _require(principal, READERS, "read matches")
+    require_role(principal, READERS, "read matches")
     with ctx.reading() as uow:
         return [{"session": s.id, "role": s.role, "peer": s.peer_party, "peer_authority": s.peer_authority,
                  "state": s.state, "own_size": s.own_size, "peer_size": s.peer_size, "matches": s.matches,

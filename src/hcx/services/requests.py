@@ -19,7 +19,7 @@ from hcx.domain.validation import validate
 from hcx.errors import Conflict, InvalidInput, NotFound, PolicyDenied
 from hcx.rules.schema import AuthorityKind, Role
 from hcx.services import federation, messaging
-from hcx.services.context import Context, Principal
+from hcx.services.context import Context, Principal, require_role
 from hcx.services.views import EventView, FindingView, RequestSummary, RequestView
 
 WRITERS = (Role.officer, Role.supervisor)
@@ -56,11 +56,6 @@ def check(ctx: Context, draft: Draft, *, sender_kind: AuthorityKind | None = Non
     return validate(draft, ctx.rules, today=ctx.clock.now().date(), sender_kind=sender_kind)
 
 
-def _require(principal: Principal, roles: tuple[Role, ...]) -> None:
-    if principal.role not in roles:
-        raise PolicyDenied(f"this needs the role {' or '.join(roles)}")
-
-
 def _sender_kind(uow: UnitOfWork, principal: Principal) -> AuthorityKind:
     authority = uow.get_authority(principal.authority_id)
     assert authority is not None
@@ -68,7 +63,7 @@ def _sender_kind(uow: UnitOfWork, principal: Principal) -> AuthorityKind:
 
 
 def create(ctx: Context, principal: Principal, new: NewRequest) -> RequestView:
-    _require(principal, WRITERS)
+    require_role(principal, WRITERS, "write requests")
     draft, direction = new.draft, new.direction
     own = draft.requesting_party if direction is Direction.outgoing else draft.requested_party
     if own != principal.party:
@@ -149,7 +144,7 @@ def record_incoming(ctx: Context, uow: UnitOfWork, draft: Draft, *, authority_id
 
 def update_draft(ctx: Context, principal: Principal, request_id: str, draft: Draft, *, version: int | None
                  ) -> RequestView:
-    _require(principal, WRITERS)
+    require_role(principal, WRITERS, "write requests")
     with ctx.unit_of_work() as uow:
         record = _locked(uow, principal, request_id)
         if record.state != ctx.rules.lifecycle.initial or record.direction != Direction.outgoing:
@@ -172,7 +167,7 @@ def update_draft(ctx: Context, principal: Principal, request_id: str, draft: Dra
 
 def list_requests(ctx: Context, principal: Principal, *, state: str | None = None, type: str | None = None,
                   direction: str | None = None, limit: int = 100, offset: int = 0) -> list[RequestSummary]:
-    _require(principal, READERS)
+    require_role(principal, READERS, "read requests")
     with ctx.reading() as uow:
         records = uow.list_requests(authority_id=principal.authority_id, state=state, type=type,
                                     direction=direction, limit=min(max(limit, 1), 500), offset=max(offset, 0))
@@ -181,7 +176,7 @@ def list_requests(ctx: Context, principal: Principal, *, state: str | None = Non
 
 def show(ctx: Context, principal: Principal, request_id: str) -> RequestView:
     """One request with its history; reading it is itself recorded in the audit trail."""
-    _require(principal, READERS)
+    require_role(principal, READERS, "read requests")
     with ctx.unit_of_work() as uow:
         record = uow.get_request(request_id, authority_id=principal.authority_id)
         if record is None:

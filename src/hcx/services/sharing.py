@@ -4,7 +4,8 @@ party/authority sits (own authority, another authority of this node, a foreign p
 not) and the recipients the owning authority named (`indicator_recipients`).
 
     destination(ctx, owner, party=…, authority_id=…, taxii=False) -> Destination
-    check(ctx, owner, items, to) -> list[Decision]        one decision per (case_ref, kind, value, tlp)
+    check(ctx, owner, items, to) -> list[Decision]        one decision per (case_ref, kind, value, tlp),
+                                                          refused too if another posting of the value is
     export(ctx, principal, to=…, case_ref=None) -> Export  a STIX bundle, RED never in it if it leaves
 
 Callers: the TAXII service (hcx.services.taxii), and federation messages and private matching,
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 
 from hcx.errors import PolicyDenied
 from hcx.indicators.model import Indicator, IndicatorKind
-from hcx.indicators.sharing import Decision, Destination, Route, decide
+from hcx.indicators.sharing import NO_POSTING, Decision, Destination, Route, decide
 from hcx.indicators.stix_export import export_stix
 from hcx.services import indicators, taxii
 from hcx.services.context import Context, Principal
@@ -43,11 +44,21 @@ def destination(ctx: Context, owner: Principal, *, party: str, authority_id: str
 
 def check(ctx: Context, owner: Principal, items: Sequence[Item], to: Destination) -> list[Decision]:
     """The policy's decision for each of the owner's postings, with the recipients it named."""
+    keys = indicators.posting_keys(ctx)
     with ctx.reading() as uow:
-        named = taxii.store(uow).recipients(authority_id=owner.authority_id,
-                                            items=[(case, kind, value) for case, kind, value, _ in items])
-    return [decide(tlp.split(), recipients=named.get((case, kind, value), ()), to=to)
-            for case, kind, value, tlp in items]
+        store = taxii.store(uow)
+        named = store.recipients(authority_id=owner.authority_id,
+                                 items=[(case, kind, value) for case, kind, value, _ in items])
+        held = {} if keys is None else taxii.value_decisions(
+            store, authority_id=owner.authority_id, keys={keys(kind, value) for _, kind, value, _ in items}, to=to)
+    decisions = []
+    for case, kind, value, tlp in items:
+        own = decide(tlp.split(), recipients=named.get((case, kind, value), ()), to=to)
+        stored = held.get(keys(kind, value)) if keys is not None else None
+        # the value leaves only if every posting of it may: those stored in its other cases too
+        refused_elsewhere = own.allowed and stored is not None and not stored.allowed and stored.reason != NO_POSTING
+        decisions.append(stored if refused_elsewhere and stored is not None else own)
+    return decisions
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,19 +74,18 @@ def export(ctx: Context, principal: Principal, *, to: Destination, case_ref: str
         raise PolicyDenied("only analysts, officers and auditors may export indicators")
     with ctx.reading() as uow:
         store = taxii.store(uow)
-        postings = [(p.case_ref, p.kind, p.value, p.tlp) for p in _all(store, principal.authority_id)
+        postings = [(bytes(p.key), p.kind, p.value, p.tlp) for p in _all(store, principal.authority_id)
                     if case_ref is None or p.case_ref == case_ref]
-        named = store.recipients(authority_id=principal.authority_id,
-                                 items=[(case, kind, value) for case, kind, value, _ in postings])
-    # one value may sit in several cases: it goes out only if every posting of it may, and then
-    # with the markings of all of them
+        # one value may sit in several cases: it goes out only if every posting of it may (the rule
+        # TAXII applies too), and then with the markings of the postings exported
+        decisions = taxii.value_decisions(store, authority_id=principal.authority_id,
+                                          keys=[key for key, _, _, _ in postings], to=to)
     markings: dict[tuple[str, str], set[str]] = {}
     refusals: dict[tuple[str, str], str] = {}
-    for case, kind, value, tlp in postings:
+    for key, kind, value, tlp in postings:
         markings.setdefault((kind, value), set()).update(taxii.posting_markings(tlp))
-        decision = decide(tlp.split(), to=to, recipients=named.get((case, kind, value), ()))
-        if not decision.allowed:
-            refusals.setdefault((kind, value), decision.reason)
+        if not decisions[key].allowed:
+            refusals[(kind, value)] = decisions[key].reason
     chosen = [Indicator(IndicatorKind(kind), value, value, tuple(sorted(marks)))
               for (kind, value), marks in markings.items() if (kind, value) not in refusals]
     now = ctx.clock.now()

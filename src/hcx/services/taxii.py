@@ -33,7 +33,17 @@ from hcx.domain.ports import UnitOfWork
 from hcx.errors import InvalidInput, NotFound, PolicyDenied
 from hcx.indicators.markings import PAP_TAGS, TLP1_IDS, TLP2_IDS
 from hcx.indicators.model import Indicator, IndicatorKind
-from hcx.indicators.sharing import Destination, Route, decide, parse_recipient
+from hcx.indicators.sharing import (
+    RULES,
+    UNMARKED,
+    Decision,
+    Destination,
+    Level,
+    Route,
+    Rule,
+    decide_value,
+    parse_recipient,
+)
 from hcx.indicators.stix_export import HCX_STIX_NAMESPACE, pattern_for
 from hcx.services import indicators
 from hcx.services.context import Context, Principal
@@ -58,6 +68,7 @@ _SCAN = 500  # postings read per query while filling a page
 
 class PostingRow(Protocol):
     id: int
+    key: bytes
     kind: str
     value: str
     case_ref: str
@@ -83,6 +94,7 @@ class TaxiiStore(Protocol):
                       after: tuple[dt.datetime, int] | None, limit: int) -> Sequence[Any]: ...
     def recipients(self, *, authority_id: str, items: Iterable[tuple[str, str, str]]
                    ) -> dict[tuple[str, str, str], set[str]]: ...
+    def postings_of(self, *, authority_id: str, keys: Iterable[bytes]) -> list[tuple[bytes, str, str, str, str]]: ...
     def add_recipients(self, rows: Sequence[dict[str, Any]]) -> None: ...
     def add_status(self, **columns: Any) -> None: ...
     def status(self, *, authority_id: str, status_id: str) -> StatusRecord | None: ...
@@ -95,6 +107,30 @@ class _TaxiiUnitOfWork(Protocol):
 
 def store(uow: UnitOfWork) -> TaxiiStore:
     return cast(_TaxiiUnitOfWork, uow).taxii
+
+
+def value_decisions(taxii: TaxiiStore, *, authority_id: str, keys: Iterable[bytes], to: Destination,
+                    unmarked: Level = UNMARKED) -> dict[bytes, Decision]:
+    """The TLP decision for each value (by its index key) of the authority, over every posting of it
+    in every case and the recipients named for each (`hcx.indicators.sharing.decide_value`): the
+    one rule TAXII answers, exports, checks and alert follow-ups apply."""
+    wanted = [bytes(key) for key in keys]
+    postings = taxii.postings_of(authority_id=authority_id, keys=wanted)
+    # named recipients matter only where a level's rule for this route is "named" (not to TAXII_OWN)
+    named = taxii.recipients(authority_id=authority_id,
+                             items=[(case, kind, value) for _, case, kind, value, _ in postings]
+                             ) if any(RULES[level][to.route] is Rule.NAMED for level in Level) else {}
+    grouped: dict[bytes, set[tuple[str, frozenset[str]]]] = {}
+    for key, case, kind, value, tlp in postings:
+        grouped.setdefault(key, set()).add((tlp, frozenset(named.get((case, kind, value), ()))))
+    decided: dict[tuple[tuple[str, frozenset[str]], ...], Decision] = {}  # most values share a few markings
+    found: dict[bytes, Decision] = {}
+    for key in dict.fromkeys(wanted):
+        held = tuple(sorted(grouped.get(key, ()), key=lambda entry: (entry[0], sorted(entry[1]))))
+        if held not in decided:
+            decided[held] = decide_value([(tlp.split(), names) for tlp, names in held], to=to, unmarked=unmarked)
+        found[key] = decided[held]
+    return found
 
 
 # --- requests and answers ----------------------------------------------------------------------
@@ -297,11 +333,14 @@ def objects(ctx: Context, principal: Principal, wanted: str, filters: Filters) -
         while True:
             batch = taxii.postings_page(authority_id=principal.authority_id, added_after=filters.added_after,
                                         after=after, limit=max(_SCAN, filters.limit + 1))
+            # a value is served only if every posting of it (in every case) may leave
+            allowed = value_decisions(taxii, authority_id=principal.authority_id, keys=[p.key for p in batch],
+                                      to=to)
             for posting in batch:
                 if len(page.objects) == filters.limit and last is not None:
                     return Page(page.objects, page.date_added, True, _encode_next(last))
                 last = posting
-                if not decide(posting.tlp.split(), to=to).allowed:
+                if not allowed[bytes(posting.key)].allowed:
                     continue
                 found = stix_object(principal.authority_id, posting)
                 if _matches(found, filters):

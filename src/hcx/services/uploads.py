@@ -22,9 +22,9 @@ from typing import Any, Protocol, cast
 from pydantic import BaseModel
 
 from hcx.domain.ports import BlobStaging, UnitOfWork
-from hcx.errors import ConfigError, Conflict, InvalidInput, NotFound, PolicyDenied, VerificationError
+from hcx.errors import ConfigError, Conflict, InvalidInput, NotFound, VerificationError
 from hcx.rules.schema import Role
-from hcx.services.context import Context, Principal
+from hcx.services.context import Context, Principal, require_role
 
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 ROLES = (Role.officer, Role.supervisor)
@@ -114,11 +114,6 @@ def _view(ctx: Context, upload: UploadRecord) -> UploadView:
                       updated_at=upload.updated_at)
 
 
-def _require(principal: Principal) -> None:
-    if principal.role not in ROLES:
-        raise PolicyDenied("uploading evidence needs the role officer or supervisor")
-
-
 def _key(upload_id: str) -> str:
     return f"uploads/{upload_id}"
 
@@ -141,7 +136,7 @@ def check_file_name(name: str) -> str:
 
 
 def create(ctx: Context, principal: Principal, *, file_name: str, size: int, sha256: str) -> UploadView:
-    _require(principal)
+    require_role(principal, ROLES, "upload evidence")
     name = check_file_name(file_name)
     sha256 = sha256.lower()
     if not SHA256_HEX.fullmatch(sha256):
@@ -163,7 +158,7 @@ def create(ctx: Context, principal: Principal, *, file_name: str, size: int, sha
 
 
 def status(ctx: Context, principal: Principal, upload_id: str) -> UploadView:
-    _require(principal)
+    require_role(principal, ROLES, "upload evidence")
     with ctx.reading() as uow:
         return _view(ctx, _get(uow, principal, upload_id))
 
@@ -171,7 +166,7 @@ def status(ctx: Context, principal: Principal, upload_id: str) -> UploadView:
 def find(ctx: Context, principal: Principal, *, status: str | None = None, sha256: str | None = None
          ) -> list[UploadView]:
     """The caller's own uploads, newest first (a client looks here for the upload to resume)."""
-    _require(principal)
+    require_role(principal, ROLES, "upload evidence")
     with ctx.reading() as uow:
         found = transfers(uow).list_uploads(user_id=principal.user_id, status=status,
                                             sha256=sha256.lower() if sha256 else None)
@@ -182,7 +177,7 @@ def append(ctx: Context, principal: Principal, upload_id: str, offset: int, data
            *, declared_length: int | None = None) -> UploadView:
     """Add one chunk at `offset`, which must be the number of bytes received so far. The same chunk
     sent again (a retry after a lost answer) changes nothing; different bytes there are refused."""
-    _require(principal)
+    require_role(principal, ROLES, "upload evidence")
     if declared_length is not None and declared_length != len(data):
         raise InvalidInput(f"the chunk is truncated: {len(data)} bytes arrived, Content-Length said "
                            f"{declared_length}; nothing was stored")
@@ -221,7 +216,7 @@ def append(ctx: Context, principal: Principal, upload_id: str, offset: int, data
 def complete(ctx: Context, principal: Principal, upload_id: str) -> UploadView:
     """Check the size and SHA-256 of all bytes received; if they match, they become a blob. If
     the digest does not match, the bytes are deleted and the upload is marked failed."""
-    _require(principal)
+    require_role(principal, ROLES, "upload evidence")
     partial, store = staging(ctx), ctx.blob_store()
     key = _key(upload_id)
     with ctx.unit_of_work() as uow:
@@ -266,24 +261,25 @@ def _check_promoted(ctx: Context, key: str, upload: UploadRecord) -> None:
 
 def cancel(ctx: Context, principal: Principal, upload_id: str) -> None:
     """Stop an open upload and delete its bytes."""
-    _require(principal)
+    require_role(principal, ROLES, "upload evidence")
     with ctx.unit_of_work() as uow:
         upload = _get(uow, principal, upload_id, lock=True)
-        if upload.status == "cancelled":
-            return
-        if upload.status != "open":
-            raise Conflict(f"upload {upload_id} is {upload.status}; only an open upload can be cancelled")
-        now = ctx.clock.now()
-        upload.status, upload.updated_at = "cancelled", now
-        staging(ctx).discard(_key(upload_id))
-        uow.audit(id=ctx.new_id(), at=now, actor_id=principal.user_id, action="upload.cancel", object_type="upload",
-                  object_id=upload_id, details={"received": upload.received})
-        uow.commit()
+        if upload.status != "cancelled":
+            if upload.status != "open":
+                raise Conflict(f"upload {upload_id} is {upload.status}; only an open upload can be cancelled")
+            now = ctx.clock.now()
+            upload.status, upload.updated_at = "cancelled", now
+            uow.audit(id=ctx.new_id(), at=now, actor_id=principal.user_id, action="upload.cancel",
+                      object_type="upload", object_id=upload_id, details={"received": upload.received})
+            uow.commit()
+    # the bytes go only once the cancellation is committed (a failed commit leaves a resumable
+    # upload whole); a crash before this line is repaired by cancelling again
+    staging(ctx).discard(_key(upload_id))
 
 
 def uploaded_blob(ctx: Context, principal: Principal, upload_id: str) -> UploadedBlob:
     """A complete upload of the caller's authority, for sealing into an evidence package."""
-    _require(principal)
+    require_role(principal, ROLES, "upload evidence")
     with ctx.reading() as uow:
         upload = _get(uow, principal, upload_id)
         if upload.status != "complete" or upload.blob_key is None:

@@ -110,6 +110,27 @@ class SqlIndicatorStore:
         for start in range(0, len(rows), _ROWS_PER_INSERT):
             self.session.execute(statement, list(rows[start : start + _ROWS_PER_INSERT]))
 
+    def markings_for(self, *, authority_id: str, case_ref: str, country: str, keys: Iterable[bytes]) -> dict[bytes, str]:
+        """The markings (`tlp` text) of the case's postings under `keys`."""
+        wanted, found = list(dict.fromkeys(keys)), dict[bytes, str]()
+        for start in range(0, len(wanted), _MAX_KEYS_PER_QUERY):
+            rows = self.session.execute(
+                select(IndicatorPosting.key, IndicatorPosting.tlp)
+                .where(IndicatorPosting.authority_id == authority_id, IndicatorPosting.case_ref == case_ref,
+                       IndicatorPosting.country == country,
+                       IndicatorPosting.key.in_(wanted[start : start + _MAX_KEYS_PER_QUERY])))
+            found.update((bytes(key), tlp) for key, tlp in rows)
+        return found
+
+    def set_markings(self, *, authority_id: str, case_ref: str, country: str, markings: dict[bytes, str]) -> None:
+        """Replace the markings of the case's postings under the given keys."""
+        for key, tlp in markings.items():
+            self.session.execute(
+                update(IndicatorPosting)
+                .where(IndicatorPosting.authority_id == authority_id, IndicatorPosting.case_ref == case_ref,
+                       IndicatorPosting.country == country, IndicatorPosting.key == key)
+                .values(tlp=tlp))
+
     def load_postings(self, rows: Iterable[dict[str, Any]], *, build_index_after: bool) -> int:
         """Bulk load: insert postings (dicts of the columns but id) that are unique and not yet in the
         index, in large batches. `build_index_after` drops the unique index and builds it once all

@@ -1,7 +1,8 @@
 """Matching between nodes in SQL (SQLite and PostgreSQL), bound to one session.
 
-The shareable set of an authority is its postings that carry a shareable mark and no TLP:RED
-marking, read by a join with the correlation index (which this module only reads).
+The shareable set of an authority is its postings that carry a shareable mark and whose value TLP
+lets go to the peer (services/matching.py decides, over every posting of the value), read by a
+join with the correlation index (which this module only reads).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from hcx.storage.indicator_models import IndicatorPosting
 from hcx.storage.matching_models import MatchChunk, MatchResult, MatchSession, MatchShareable
+from hcx.storage.taxii_models import IndicatorRecipient
 
 _ROWS_PER_INSERT = 1000
 _KEYS_PER_QUERY = 400
@@ -67,6 +69,31 @@ class SqlMatchStore:
                   & (MatchShareable.key == IndicatorPosting.key) & (MatchShareable.case_ref == IndicatorPosting.case_ref))
             .where(IndicatorPosting.authority_id == authority_id))
         return [(bytes(key), kind, value, case_ref, tlp) for key, kind, value, case_ref, tlp in rows]
+
+    def shared_value_postings(self, *, authority_id: str) -> list[tuple[bytes, str, str, str, str, bool]]:
+        """(key, kind, value, case_ref, tlp, marked) of every posting of the authority whose value has a
+        posting marked shareable: the TLP rule looks at all postings of a value, marked or not."""
+        marked_keys = select(MatchShareable.key).where(MatchShareable.authority_id == authority_id)
+        marked = (select(MatchShareable.id)
+                  .where(MatchShareable.authority_id == IndicatorPosting.authority_id,
+                         MatchShareable.key == IndicatorPosting.key, MatchShareable.case_ref == IndicatorPosting.case_ref)
+                  .exists())
+        rows = self.session.execute(
+            select(IndicatorPosting.key, IndicatorPosting.kind, IndicatorPosting.value, IndicatorPosting.case_ref,
+                   IndicatorPosting.tlp, marked)
+            .where(IndicatorPosting.authority_id == authority_id, IndicatorPosting.key.in_(marked_keys)))
+        return [(bytes(key), kind, value, case_ref, tlp, bool(is_marked))
+                for key, kind, value, case_ref, tlp, is_marked in rows]
+
+    def named_recipients(self, *, authority_id: str) -> dict[tuple[str, str, str], set[str]]:
+        """The recipients the authority named, per (case_ref, kind, value)."""
+        found: dict[tuple[str, str, str], set[str]] = {}
+        rows = self.session.execute(
+            select(IndicatorRecipient.case_ref, IndicatorRecipient.kind, IndicatorRecipient.value,
+                   IndicatorRecipient.recipient).where(IndicatorRecipient.authority_id == authority_id))
+        for case_ref, kind, value, recipient in rows:
+            found.setdefault((case_ref, kind, value), set()).add(recipient)
+        return found
 
     # --- sessions -----------------------------------------------------------------------------
 

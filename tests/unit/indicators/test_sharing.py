@@ -11,7 +11,7 @@ import pytest
 from hcx.errors import InvalidInput
 from hcx.indicators.markings import TLP1_IDS, TLP2_IDS
 from hcx.indicators.model import Indicator, IndicatorKind
-from hcx.indicators.sharing import RULES, Destination, Level, Route, decide, level_of, parse_recipient
+from hcx.indicators.sharing import RULES, Destination, Level, Route, decide, decide_value, level_of, parse_recipient
 from hcx.indicators.stix_export import export_for
 from hcx.indicators.stix_import import import_stix
 
@@ -132,3 +132,17 @@ def test_an_export_keeps_markings_and_never_carries_red() -> None:
     to_stranger, refused = export_for(chosen, to=STRANGER, created=dt.datetime(2026, 11, 23, tzinfo=dt.UTC))
     assert sorted(i.value for i, _ in refused) == ["amber-shop.com", "green-shop.com", "red-shop.com"]
     assert "red-shop.com" not in to_stranger and "clear-shop.com" in to_stranger
+
+
+def test_a_value_leaves_only_if_every_posting_of_it_may() -> None:
+    aus = Destination(Route.FOREIGN, "AUS", "01AUS", pinned_peer=True)
+    taxii_own = Destination(Route.TAXII_OWN, "VNM", "01VNM")
+    green, red, amber = (["tlp:green"], ()), (["tlp:red"], ()), (["tlp:amber"], ())
+    assert decide_value([green, red], to=taxii_own).allowed is False
+    assert decide_value([green, red], to=taxii_own).level is Level.RED
+    assert decide_value([green, green], to=aus).allowed is True
+    assert decide_value([green, amber], to=aus).allowed is False  # AMBER not named for AUS in one case
+    assert decide_value([green, (["tlp:amber"], ["AUS"])], to=aus).level is Level.AMBER
+    assert decide_value([], to=aus).allowed is False
+    assert decide_value([([], ())], to=aus).allowed is False  # unmarked counts as AMBER
+    assert decide_value([([], ())], to=aus, unmarked=Level.GREEN).allowed is True

@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hcx import errors
 from hcx.api.errors import status_of
-from hcx.errors import InvalidInput, Unauthenticated
+from hcx.errors import InvalidInput, NotAcceptable, Unauthenticated, UnsupportedMediaType
 from hcx.services import accounts, taxii
 from hcx.services.context import Context, Principal
 
@@ -34,14 +34,6 @@ CHALLENGE = 'Basic realm="hcx TAXII", Bearer'
 
 class TaxiiResponse(JSONResponse):
     media_type = taxii.TAXII_MEDIA_TYPE
-
-
-class NotAcceptable(errors.Error):
-    code = "not_acceptable"
-
-
-class UnsupportedMediaType(errors.Error):
-    code = "unsupported_media_type"
 
 
 STATUS = {InvalidInput: 400, NotAcceptable: 406, UnsupportedMediaType: 415}
