@@ -32,7 +32,7 @@ from hcx.evidence.signature import SIGNATURE_NAME, ManifestSignature
 from hcx.ledger.entry import SALT_SIZE, CustodyEntry
 from hcx.ledger.proof import TlogProof
 
-__all__ = ["PEER_README", "ExportInput", "render_report", "write_export"]
+__all__ = ["PEER_README", "ExportInput", "render_report", "write_bag", "write_records"]
 
 PEER_README: Final = """The other side's custody entries for this package go here, one c2sp.org/tlog-proof
 per entry (<index>.tlog-proof), with its log verifier key in log.vkey. The federation exchange
@@ -65,10 +65,6 @@ def _write(path: Path, data: bytes) -> None:
         stream.write(data)
         stream.flush()
         os.fsync(stream.fileno())
-
-
-def write_export(folder: Path, data: ExportInput, *, payload: PayloadWriter) -> None:
-    write_records(folder, data, write_bag(folder, data.tags, payload=payload))
 
 
 def write_bag(folder: Path, tags: dict[str, bytes], *, payload: PayloadWriter) -> list[dict[str, Any]]:

@@ -252,6 +252,19 @@ def _fresh_folder(out: Path) -> Path:
     return partial
 
 
+def record_exported(ctx: Context, principal: Principal, view: PackageView) -> dt.datetime:
+    """Custody "exported" and its audit entry, in one transaction, once the bag is whole on disk
+    (a failed write leaves no export in the append-only log); returns when it was recorded."""
+    now = ctx.clock.now()
+    with ctx.unit_of_work() as uow:
+        custody.record(ctx, uow, CustodyEvent.exported, object_digest=view.digest,
+                       actor_role=principal.role.value, ref=view.id, at=now)
+        uow.audit(id=ctx.new_id(), at=now, actor_id=principal.user_id, action="evidence.exported",
+                  object_type="evidence_package", object_id=view.id, details={"digest": view.digest})
+        uow.commit()
+    return now
+
+
 def export(ctx: Context, principal: Principal, package_id: str, out: Path, *, progress: Progress | None = None
            ) -> ExportView:
     """Write the court folder of a package (docs/evidence.md) and record custody "exported"."""
@@ -276,13 +289,7 @@ def export(ctx: Context, principal: Principal, package_id: str, out: Path, *, pr
         # the entry are written after it, before the folder appears under its name
         files = write_bag(partial, tags, payload=lambda number, digest, dst: pkg.open_payload(
             package_id, number, digest, blobs=blobs, identities=identities, dst=dst, progress=progress))
-        now = ctx.clock.now()
-        with ctx.unit_of_work() as uow:
-            custody.record(ctx, uow, CustodyEvent.exported, object_digest=view.digest,
-                           actor_role=principal.role.value, ref=package_id, at=now)
-            uow.audit(id=ctx.new_id(), at=now, actor_id=principal.user_id, action="evidence.exported",
-                      object_type="evidence_package", object_id=package_id, details={"digest": view.digest})
-            uow.commit()
+        now = record_exported(ctx, principal, view)
         checkpoint_text = custody.checkpoint(ctx)
         log_key = Ed25519NoteVerifier.from_vkey(custody.log_vkey(ctx))
         checkpoint, _ = open_checkpoint(checkpoint_text, [log_key], origin=log_key.name)

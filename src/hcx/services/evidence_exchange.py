@@ -40,7 +40,7 @@ from hcx.domain.ports import RequestRecord, UnitOfWork
 from hcx.errors import Conflict, Error, InvalidInput, NotFound, PeerError, PolicyDenied, VerificationError
 from hcx.evidence import bagit
 from hcx.evidence import package as pkg
-from hcx.evidence.export import ExportInput, write_export
+from hcx.evidence.export import ExportInput, write_bag, write_records
 from hcx.evidence.signature import SIGNATURE_NAME, ManifestSignature
 from hcx.ledger.entry import SALT_SIZE, CustodyEntry, CustodyEvent, custody_leaf_hash
 from hcx.ledger.note import Ed25519NoteVerifier
@@ -573,13 +573,10 @@ def export_received(ctx: Context, principal: Principal, package_id: str, out: Pa
     sealed_at = min((CustodyEntry.parse(p.extra[SALT_SIZE:]).at for p in sender_proofs if p.extra), default=None)
     partial = evidence.fresh_folder(out)
     try:
-        now = ctx.clock.now()
-        with ctx.unit_of_work() as uow:
-            custody.record(ctx, uow, CustodyEvent.exported, object_digest=view.digest,
-                           actor_role=principal.role.value, ref=package_id, at=now)
-            uow.audit(id=ctx.new_id(), at=now, actor_id=principal.user_id, action="evidence.exported",
-                      object_type="evidence_package", object_id=package_id, details={"digest": view.digest})
-            uow.commit()
+        # the bag first, then custody "exported", then the proofs that include it (as evidence.export)
+        files = write_bag(partial, tags, payload=lambda number, digest, dst: pkg.open_payload(
+            package_id, number, digest, blobs=blobs, identities=identities, dst=dst, progress=progress))
+        now = evidence.record_exported(ctx, principal, view)
         custody.checkpoint(ctx)
         with ctx.reading() as uow:
             latest = uow.ledger.latest_checkpoint()
@@ -587,15 +584,13 @@ def export_received(ctx: Context, principal: Principal, package_id: str, out: Pa
         own = [custody.prove_inclusion(ctx, e.index, latest.size)
                for e in custody.entries_for(ctx, package_id) if e.index < latest.size]
         log_key = Ed25519NoteVerifier(custody.origin(party), VerifyKey(sender_key))
-        write_export(partial, ExportInput(
+        write_records(partial, ExportInput(
             package_id=package_id, case_ref=view.case_ref, party=sender.party,
             authority_name=described.name if described else signature.authority, digest=view.digest, tags=tags,
             sealed_at=sealed_at or view.created_at, exported_at=now, checkpoint=body.custody.checkpoint,
             log_vkey=log_key.vkey(), witness_vkeys=[custody.cosigner_vkey(ctx)],
             proofs=[(p.index, p.format()) for p in sender_proofs], descriptor=body.descriptor,
-            tool_version=__version__),
-            payload=lambda number, digest, dst: pkg.open_payload(package_id, number, digest, blobs=blobs,
-                                                                 identities=identities, dst=dst, progress=progress))
+            tool_version=__version__), files)
         peer_dir = partial / "custody" / "peer"
         (peer_dir / "log.vkey").write_text(custody.log_vkey(ctx) + "\n", encoding="ascii")
         for proof in own:
