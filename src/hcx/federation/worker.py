@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from hcx.errors import Error
 from hcx.services import delivery, evidence_exchange, federation, witness
@@ -57,34 +58,41 @@ class DeliveryWorker:
         except Error as exc:
             log.warning("the key vault could not be opened yet: %s", exc.message)
 
-    def _deliver(self, wake: threading.Event) -> None:
-        """One lane: a full batch is followed at once by the next one."""
+    def _repeat(self, what: str, step: Callable[[], bool], idle: Callable[[], object]) -> None:
+        """Run `step` until stopped, logging its failures and going on; `idle()` whenever it found
+        nothing to do (or failed)."""
         while not self._stop.is_set():
             try:
-                busy = delivery.deliver_due(self.ctx) > 0
+                busy = step()
             except Error as exc:
-                log.warning("delivery round failed: %s", exc.message)
+                log.warning("%s failed: %s", what, exc.message)
                 busy = False
             except Exception:
-                log.exception("delivery round crashed; continuing")
+                log.exception("%s crashed; continuing", what)
                 busy = False
             if not busy:
-                wake.wait(self.interval)  # a message queued by this process wakes it at once
-                wake.clear()
+                idle()
+
+    def _deliver(self, wake: threading.Event) -> None:
+        """One lane: a full batch is followed at once by the next one."""
+        def wait() -> None:
+            wake.wait(self.interval)  # a message queued by this process wakes it at once
+            wake.clear()
+
+        self._repeat("delivery round", lambda: delivery.deliver_due(self.ctx) > 0, wait)
 
     def _keep_house(self) -> None:
         next_refresh = 0.0
-        while not self._stop.is_set():
-            try:
-                if time.monotonic() >= next_refresh:
-                    next_refresh = time.monotonic() + REFRESH_EVERY_SECONDS
-                    federation.refresh_due_peers(self.ctx)
-                witness.exchange_due(self.ctx)  # peers cosign our checkpoint once it grew (docs/witness.md)
-            except Error as exc:
-                log.warning("housekeeping failed: %s", exc.message)
-            except Exception:
-                log.exception("housekeeping crashed; continuing")
-            self._stop.wait(self.interval)
+
+        def step() -> bool:
+            nonlocal next_refresh
+            if time.monotonic() >= next_refresh:
+                next_refresh = time.monotonic() + REFRESH_EVERY_SECONDS
+                federation.refresh_due_peers(self.ctx)
+            witness.exchange_due(self.ctx)  # peers cosign our checkpoint once it grew (docs/witness.md)
+            return False
+
+        self._repeat("housekeeping", step, lambda: self._stop.wait(self.interval))
 
     def wake(self) -> None:
         for wake in self._wakes:
@@ -92,17 +100,8 @@ class DeliveryWorker:
 
     def _fetch_evidence(self) -> None:
         """Evidence packages peers sent, downloaded beside delivery (a large one takes a while)."""
-        while not self._stop.is_set():
-            try:
-                busy = evidence_exchange.fetch_due(self.ctx) > 0
-            except Error as exc:
-                log.warning("evidence fetch round failed: %s", exc.message)
-                busy = False
-            except Exception:
-                log.exception("evidence fetch round crashed; continuing")
-                busy = False
-            if not busy:
-                self._stop.wait(self.interval)
+        self._repeat("evidence fetch round", lambda: evidence_exchange.fetch_due(self.ctx) > 0,
+                     lambda: self._stop.wait(self.interval))
 
     def start(self) -> None:
         self.ctx.outbox_listeners.append(self.wake)
