@@ -131,14 +131,19 @@ class SystemNode(DemoNode):
 
 
 class DroppingProxy:
-    """A TCP proxy that relays everything, except that for the first `drop` POSTs to the inbox it
-    forwards the request and then closes the client's connection instead of relaying the answer:
-    the receiver has stored the message, the sender never learns it."""
+    """A TCP proxy that relays everything, except answers to POSTs to the inbox:
+    - for the first `drop` of them it forwards the request and then closes the client's connection
+      instead of relaying the answer: the receiver has stored the message, the sender never learns it;
+    - once `hold_after` answers have been relayed, it forwards each further request but withholds its
+      answer (the sender waits) until `release()`: a sender can be stopped at a known point mid-delivery."""
 
-    def __init__(self, target_port: int, *, drop: int = 0) -> None:
+    def __init__(self, target_port: int, *, drop: int = 0, hold_after: int | None = None) -> None:
         self.target_port = target_port
         self.drop = drop
         self.dropped = 0
+        self.hold_after = hold_after
+        self.answered = 0
+        self.held = 0
         self.inbox_posts = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -152,12 +157,22 @@ class DroppingProxy:
         self._accepting = threading.Thread(target=self._accept, name="proxy-accept", daemon=True)
         self._accepting.start()
 
-    def _take_drop(self) -> bool:
+    def _answer_fate(self) -> str:
+        """What becomes of the answer to an inbox POST: "drop", "hold" or "relay"."""
         with self._lock:
             if self.dropped < self.drop:
                 self.dropped += 1
-                return True
-            return False
+                return "drop"
+            if self.hold_after is not None and self.answered >= self.hold_after:
+                self.held += 1
+                return "hold"
+            self.answered += 1
+            return "relay"
+
+    def release(self) -> None:
+        """Stop withholding answers from now on (answers already withheld stay lost)."""
+        with self._lock:
+            self.hold_after = None
 
     def _accept(self) -> None:
         while not self._stop.is_set():
@@ -178,6 +193,7 @@ class DroppingProxy:
             client.close()
             return
         inbox_pending = False
+        holding = False
         with client, upstream:
             while not self._stop.is_set():
                 readable, _, _ = select.select([client, upstream], [], [], 0.1)
@@ -195,10 +211,14 @@ class DroppingProxy:
                                 self.inbox_posts += 1
                         upstream.sendall(data)
                     else:
-                        if inbox_pending and self._take_drop():
-                            return  # both sockets close: the answer is lost
-                        inbox_pending = False
-                        client.sendall(data)
+                        if inbox_pending:
+                            fate = self._answer_fate()
+                            if fate == "drop":
+                                return  # both sockets close: the answer is lost
+                            holding = fate == "hold"
+                            inbox_pending = False
+                        if not holding:
+                            client.sendall(data)
 
     def close(self) -> None:
         self._stop.set()
@@ -231,14 +251,15 @@ class Cluster:
         self.nodes: list[SystemNode] = []
         self.proxies: list[DroppingProxy] = []
 
-    def node(self, party: str, *, drop: int | None = None) -> SystemNode:
-        """A fresh node of `party`; with `drop`, behind a DroppingProxy that peers are pinned to."""
+    def node(self, party: str, *, drop: int | None = None, hold_after: int | None = None) -> SystemNode:
+        """A fresh node of `party`; with `drop` or `hold_after`, behind a DroppingProxy that peers are
+        pinned to."""
         template = self.templates[party]
         data_dir = self.base / f"{party.lower()}-{len(self.nodes)}"
         _copy_node(template.data_dir, data_dir)
         node = SystemNode(party, free_port(), data_dir, passwords=dict(template.passwords), log_dir=data_dir)
-        if drop is not None:
-            proxy = DroppingProxy(node.port, drop=drop)
+        if drop is not None or hold_after is not None:
+            proxy = DroppingProxy(node.port, drop=drop or 0, hold_after=hold_after)
             self.proxies.append(proxy)
             node.public_port = proxy.port
         federation.set_url(node.ctx, node.url)
