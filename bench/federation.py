@@ -242,11 +242,11 @@ def run_nodes(base: Path, *, single: int, batch: int) -> tuple[dict[str, Any], d
         receiver_cpu, idle_until = cpu_seconds(aus.process.pid), time.monotonic()
         idle_rate = (receiver_cpu - idle_cpu) / (idle_until - idle_from) if receiver_cpu and idle_cpu else 0.0
         demo.start(vnm, base)
-        with ctx.unit_of_work() as uow:
+        with ctx.reading() as uow:
             wire_size = len(uow.get_outbox(ids[0]).wire)  # type: ignore[union-attr]
 
         def all_delivered() -> list[dt.datetime] | None:
-            with ctx.unit_of_work() as uow:
+            with ctx.reading() as uow:  # a writing poll would hold the sender's write lock against its lanes
                 found = [uow.get_outbox(i) for i in ids]
                 times = [m.delivered_at for m in found if m is not None and m.status == "delivered"]
                 return [t for t in times if t is not None] if len(times) == batch else None
@@ -254,7 +254,7 @@ def run_nodes(base: Path, *, single: int, batch: int) -> tuple[dict[str, Any], d
         receipts = sorted(wait(all_delivered, 600, "the batch to be delivered", every=0.2))
         idle = idle_rate * (time.monotonic() - idle_until)
         receiver_cpu_ms = cpu_ms_per(aus.process.pid, receiver_cpu + idle if receiver_cpu else None, batch)
-        with receiver.unit_of_work() as uow:
+        with receiver.reading() as uow:
             found = [uow.get_inbox(i) for i in ids]
             arrivals = sorted(m.received_at for m in found if m is not None)
         assert len(arrivals) == batch, "the receiver does not hold every message"
