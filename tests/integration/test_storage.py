@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+from pathlib import Path
+
+import pytest
 from alembic import command
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from hcx.storage.db import alembic_config, make_engine, migrate
 from hcx.storage.models import Base
@@ -33,3 +38,38 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: object) -> None:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
     engine.dispose()
+
+
+def test_writers_of_one_process_take_turns_at_the_write_gate_and_a_failed_one_frees_it(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/n.db"
+    engine, other = make_engine(url), make_engine(url)  # two engines on one file share one gate
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE t (n INTEGER PRIMARY KEY)"))
+    with engine.connect() as connection, other.connect() as other_connection:
+        gate = connection.connection.dbapi_connection.gate  # type: ignore[union-attr]
+        assert gate is other_connection.connection.dbapi_connection.gate  # type: ignore[union-attr]
+    assert gate is not None and not gate.locked()
+
+    second_done = threading.Event()
+
+    def second_writer() -> None:
+        with other.begin() as connection:
+            connection.execute(text("INSERT INTO t VALUES (2)"))
+        second_done.set()
+
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO t VALUES (1)"))
+        assert gate.locked()  # held from BEGIN IMMEDIATE to the commit
+        thread = threading.Thread(target=second_writer)
+        thread.start()
+        assert not second_done.wait(0.2)  # it queues on the gate while the first transaction is open
+    thread.join(timeout=10)
+    assert second_done.is_set() and not gate.locked()
+
+    with pytest.raises(IntegrityError), engine.begin() as connection:  # rolled back: the gate is freed
+        connection.execute(text("INSERT INTO t VALUES (1)"))
+    assert not gate.locked()
+    with other.begin() as connection:
+        assert connection.execute(text("SELECT count(*) FROM t")).scalar() == 2
+    engine.dispose()
+    other.dispose()
