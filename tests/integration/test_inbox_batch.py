@@ -3,8 +3,12 @@ exchanges, requests of its exchanges) must give the same outcome as one message 
 
 from __future__ import annotations
 
+import datetime as dt
+
 from hcx.domain.lifecycle import Step
+from hcx.errors import VerificationError
 from hcx.services import delivery, messaging, requests
+from tests.conftest import FixedClock
 from tests.integration.test_federation_flow import PeerNode, mla, pair
 
 __all__ = ["pair"]  # the fixture, shared with the flow tests
@@ -31,3 +35,48 @@ def test_a_batch_applies_an_early_step_after_its_submission_and_answers_a_repeat
     # sent again in a later batch: the same receipts, nothing applied twice
     assert messaging.receive_many(aus.ctx, [submission.wire, withdrawal.wire]) == [second, first]
     assert [e.action for e in aus.only_request().events] == ["register", "withdraw"]
+
+
+def _submitted(vnm: PeerNode) -> str:
+    rid = requests.create(vnm.ctx, vnm.officer, mla()).id
+    requests.transition(vnm.ctx, vnm.officer, rid, Step(action="submit"))
+    requests.transition(vnm.ctx, vnm.supervisor, rid, Step(action="approve"))
+    return rid
+
+
+def test_a_rejected_message_in_a_batch_leaves_the_others_applied(pair: tuple[PeerNode, PeerNode]) -> None:
+    vnm, aus = pair
+    first, second = _submitted(vnm), _submitted(vnm)
+    vnm.deliver()
+    theirs = {requests.show(aus.ctx, aus.officer, r.id).events[0].details["peer_reference"]: r.id
+              for r in requests.list_requests(aus.ctx, aus.officer)}
+    first_there, second_there = (theirs[requests.show(vnm.ctx, vnm.officer, rid).reference] for rid in (first, second))
+    requests.transition(vnm.ctx, vnm.officer, first, Step(action="withdraw", reasons="No longer needed."))
+    # AUS accepts the first (crossing its withdrawal: VNM will refuse to apply it) and acknowledges the second
+    requests.transition(aus.ctx, aus.officer, first_there, Step(action="accept"))
+    requests.transition(aus.ctx, aus.officer, second_there, Step(action="acknowledge"))
+    acceptance, acknowledgement = sorted(delivery.claim(aus.ctx), key=lambda m: m.id)
+
+    results = messaging.receive_many(vnm.ctx, [acceptance.wire, acknowledgement.wire])
+
+    assert all(isinstance(r, dict) and r["message_id"] for r in results)  # both receipted
+    assert requests.show(vnm.ctx, vnm.officer, first).state == "withdrawn"
+    assert requests.show(vnm.ctx, vnm.officer, second).state == "acknowledged"
+    statuses = {m["id"]: m["status"] for m in delivery.list_inbox(vnm.ctx)}
+    assert statuses == {acceptance.id: "rejected", acknowledgement.id: "applied"}
+
+
+def test_a_replayed_message_in_a_batch_is_refused_alone(pair: tuple[PeerNode, PeerNode], clock: FixedClock) -> None:
+    vnm, aus = pair
+    _submitted(vnm)
+    [old] = delivery.claim(vnm.ctx)
+    clock.current += aus.ctx.policy.replay_window + aus.ctx.policy.clock_skew + dt.timedelta(minutes=1)
+    _submitted(vnm)
+    [fresh] = [m for m in delivery.claim(vnm.ctx) if m.id != old.id]  # the old one's lease has run out too
+
+    refused, receipt = messaging.receive_many(aus.ctx, [old.wire, fresh.wire])
+
+    assert isinstance(refused, VerificationError) and "replay" in refused.message
+    assert isinstance(receipt, dict) and receipt["message_id"] == fresh.id
+    assert [m["id"] for m in delivery.list_inbox(aus.ctx)] == [fresh.id]  # nothing of the replay is stored
+    assert len(requests.list_requests(aus.ctx, aus.officer)) == 1

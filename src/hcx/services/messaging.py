@@ -9,6 +9,7 @@ of order and at least once.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 from typing import Any
@@ -128,18 +129,50 @@ def receive_many(ctx: Context, wires: list[bytes]) -> list[dict[str, Any] | Erro
                 results.append(exc)
     if not opened_all:
         return results
+    try:
+        stored = _store_batch(ctx, opened_all, results, party_of_node, now, careful=False)
+    except _Uneven:
+        stored = _store_batch(ctx, opened_all, results, party_of_node, now, careful=True)
+    for message in stored:
+        log.info("received %s %s from %s: %s", message.type, message.id, message.peer_party, message.status)
+    return results
+
+
+class _Uneven(Exception):
+    """A message of a batch stored without savepoints failed: store the batch again, carefully."""
+
+
+def _store_batch(ctx: Context, opened_all: list[tuple[int, Opened, dt.datetime]],
+                 results: list[dict[str, Any] | Error], party_of_node: str, now: dt.datetime, *, careful: bool
+                 ) -> list[InboxRecord]:
+    """Store and apply the batch's verified messages in one transaction, their receipts into
+    `results`; returns the messages stored. Not `careful`, all messages share the transaction as one
+    piece (the common case, and much cheaper) and the first that fails or is rejected raises _Uneven,
+    undoing all; `careful`, each has a savepoint, so one that fails takes none of the others with it."""
+    stored_all: list[InboxRecord] = []
     with ctx.unit_of_work() as uow:
         batch = _Batch(ctx, uow, [opened for _, opened, _ in opened_all])
         for i, opened, created in opened_all:
             try:
-                with uow.savepoint():  # a message that fails takes none of the others with it
+                with uow.savepoint() if careful else contextlib.nullcontext():
                     results[i], stored, record = _store(ctx, uow, batch, opened, created, party_of_node, now)
             except Error as exc:
+                if not careful:
+                    raise _Uneven from exc
                 results[i] = exc
-            else:
-                batch.stored(stored, record)
-        uow.commit()
-    return results
+                continue
+            if stored is not None:
+                if stored.status == "rejected" and not careful:
+                    raise _Uneven  # it may have written part of its effect before it failed
+                stored_all.append(stored)
+            batch.stored(stored, record)
+        try:
+            uow.commit()
+        except Error as exc:
+            if careful:
+                raise
+            raise _Uneven from exc
+    return stored_all
 
 
 class _KeyLookups:
@@ -237,7 +270,6 @@ def _store(ctx: Context, uow: UnitOfWork, batch: _Batch, opened: Opened, created
                            status=status, error=error, received_at=now)
     if record is not None and record.exchange_id in batch.waiting:
         _apply_waiting(ctx, uow, record, to)
-    log.info("received %s %s from %s: %s", envelope.type, envelope.id, sender, status)
     return receipt, stored, record
 
 

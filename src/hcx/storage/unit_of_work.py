@@ -157,7 +157,7 @@ class SqlUnitOfWork:
 
     # requests
     def add_request(self, **values: Any) -> Request:
-        return self._flush(Request(version=1, **values))  # type: ignore[no-any-return]
+        return self._add(Request(version=1, **values))  # type: ignore[no-any-return]
 
     def get_request(self, id: str, *, authority_id: str) -> Request | None:
         return self.session.scalars(
