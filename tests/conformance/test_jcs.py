@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from hcx.crypto.canonical import canonical, parse_json
+from hcx.crypto.canonical import canonical, parse_canonical, parse_json
+from hcx.errors import InvalidInput
 from tests.conftest import CONFORMANCE
 
 JCS = CONFORMANCE / "jcs" / "testdata"
@@ -31,3 +32,13 @@ def test_canonical_matches(name: str) -> None:
 def test_canonical_is_a_fixed_point(name: str) -> None:
     expected = (JCS / "output" / f"{name}.json").read_bytes()
     assert canonical(parse_json(expected)) == expected
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_parse_canonical_accepts_exactly_the_canonical_spelling(name: str) -> None:
+    expected = (JCS / "output" / f"{name}.json").read_bytes()
+    assert parse_canonical(expected) == parse_json(expected)
+    given = (JCS / "input" / f"{name}.json").read_bytes()
+    if given != expected:
+        with pytest.raises(InvalidInput, match="canonical"):
+            parse_canonical(given)

@@ -51,11 +51,46 @@ def _parse_int(text: str) -> int | float:
 def parse_json(data: bytes) -> object:
     """Parse JSON strictly: UTF-8 only, no repeated keys, no NaN or Infinity; integers beyond
     ±(2**53 - 1) are read as doubles, so that canonical(parse_json(canonical(x))) == canonical(x)."""
+    return _parse(data, _parse_int, float)
+
+
+def parse_canonical(data: bytes) -> object:
+    """Parse JSON as `parse_json` does, and refuse it unless `data` is its RFC 8785 canonical form.
+
+    Most signed documents hold no number but integers and no character outside the Basic
+    Multilingual Plane; for those, Python's own encoder with sorted keys writes exactly the RFC 8785
+    bytes (same escapes, code-point order equals UTF-16 order in that plane), at C speed. Anything
+    else, or any difference, is decided by `canonical` itself."""
+    saw_double = False
+
+    def as_int(text: str) -> int | float:
+        nonlocal saw_double
+        value = _parse_int(text)
+        saw_double = saw_double or isinstance(value, float)
+        return value
+
+    def as_double(text: str) -> float:
+        nonlocal saw_double
+        saw_double = True
+        return float(text)
+
+    obj = _parse(data, as_int, as_double)
+    if not saw_double and max(data, default=0) < 0xF0:  # no 4-byte UTF-8 sequence: every character in the BMP
+        try:
+            if json.dumps(obj, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8") == data:
+                return obj
+        except UnicodeError:  # a lone surrogate: canonical() below refuses it
+            pass
+    if canonical(obj) != data:
+        raise InvalidInput("not in RFC 8785 canonical form")
+    return obj
+
+
+def _parse(data: bytes, parse_int: Any, parse_float: Any) -> object:
     try:
         text = data.decode("utf-8")
-        return json.loads(
-            text, object_pairs_hook=_refuse_duplicates, parse_constant=_refuse_constant, parse_int=_parse_int
-        )
+        return json.loads(text, object_pairs_hook=_refuse_duplicates, parse_constant=_refuse_constant,
+                          parse_int=parse_int, parse_float=parse_float)
     except UnicodeDecodeError as exc:
         raise InvalidInput("not UTF-8") from exc
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, or an int of over 4300 digits

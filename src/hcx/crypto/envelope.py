@@ -22,7 +22,7 @@ from typing import Annotated, Any, Final, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from hcx.crypto import _primitives as p
-from hcx.crypto.canonical import canonical, parse_json
+from hcx.crypto.canonical import canonical, parse_canonical, parse_json
 from hcx.crypto.keys import DecryptionKey, EncryptionKey, SigningKey, VerifyKey, b64d, b64e
 from hcx.errors import InvalidInput, InvalidSignature
 
@@ -210,9 +210,10 @@ def seal(envelope: dict[str, Any], *, signer: SigningKey, recipient: EncryptionK
 
 
 def _parse_signed_envelope(raw: bytes) -> Envelope:
-    obj = parse_json(raw)
-    if canonical(obj) != raw:
-        raise InvalidInput("the signed envelope is not in RFC 8785 canonical form")
+    try:
+        obj = parse_canonical(raw)
+    except InvalidInput as exc:
+        raise InvalidInput(f"the signed envelope: {exc.message}") from exc
     return _validate(Envelope, obj, "the signed envelope")
 
 

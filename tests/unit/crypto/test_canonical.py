@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hcx.crypto.canonical import canonical, parse_json
+from hcx.crypto.canonical import canonical, parse_canonical, parse_json
 from hcx.errors import InvalidInput
 from tests.unit.crypto.test_envelope import json_value
 
@@ -74,3 +74,32 @@ def test_large_integral_doubles_read_back_as_doubles() -> None:
 def test_parse_json_refuses(data: bytes) -> None:
     with pytest.raises(InvalidInput):
         parse_json(data)
+
+
+def _spellings(value: object) -> list[bytes]:
+    """Ways other programs write `value`: some canonical by chance, most not."""
+    import json
+
+    texts = [json.dumps(value), json.dumps(value, ensure_ascii=False, separators=(",", ":")),
+             json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True),
+             json.dumps(value, sort_keys=True, indent=1)]
+    return [text.encode("utf-8", "surrogatepass") for text in texts] + [canonical(value)]
+
+
+@given(value=json_value)
+def test_parse_canonical_accepts_a_spelling_exactly_when_it_is_the_canonical_one(value: object) -> None:
+    for data in _spellings(value):
+        if canonical(parse_json(data)) == data:
+            assert parse_canonical(data) == parse_json(data)
+        else:
+            with pytest.raises(InvalidInput, match="canonical"):
+                parse_canonical(data)
+
+
+@pytest.mark.parametrize("data", [b'{"a":2.0}', b'{"a":1e-07}', b"[9007199254740993]", b'{"\xef\xac\xb3":1,"\xf0\x9f\x98\x80":2}',
+                                  b'"\\u00e9"', b'{"b":1,"a":1}', b'"\\ud800"'],
+                         ids=["integral-double", "exponent", "big-int", "utf16-order", "escaped-letter", "unsorted",
+                              "surrogate"])
+def test_parse_canonical_refuses_what_only_python_would_write_so(data: bytes) -> None:
+    with pytest.raises(InvalidInput):
+        parse_canonical(data)
