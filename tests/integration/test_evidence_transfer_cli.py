@@ -91,3 +91,10 @@ def test_a_token_on_argv_still_works_with_a_warning(tmp_path: Path, refusing_nod
     result = hcx("evidence", "incoming", "P1")
     assert result.exit_code == 7 and "warning" not in result.stderr
     assert seen == ["Bearer hcx_on_argv", "Bearer hcx_in_env"]
+
+
+def test_a_usage_error_is_a_message_and_exit_code_2(tmp_path: Path) -> None:
+    (tmp_path / "f.bin").write_bytes(b"x")
+    result = Hcx(tmp_path / "none", ENV)("evidence", "upload", str(tmp_path / "f.bin"), "--chunk-bytes", "10")
+    assert result.exit_code == 2 and "Invalid value for '--chunk-bytes'" in result.stderr
+    assert "Traceback" not in result.stderr
