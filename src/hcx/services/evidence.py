@@ -19,7 +19,7 @@ import datetime as dt
 import logging
 import re
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -70,6 +70,7 @@ class EvidenceStore(Protocol):
     def add(self, **values: Any) -> PackageRecord: ...
     def get(self, package_id: str) -> PackageRecord | None: ...
     def list(self, *, authority_id: str, limit: int = 100) -> Sequence[PackageRecord]: ...
+    def states(self, package_ids: Collection[str]) -> dict[str, str]: ...
 
 
 class _EvidenceUnitOfWork(Protocol):
