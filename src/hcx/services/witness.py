@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import threading
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
@@ -54,7 +54,7 @@ log = logging.getLogger(__name__)
 
 MAX_DOCUMENT_BYTES = 262_144
 MAX_PROOF_HASHES = 128  # a consistency proof in a tree of 2**64 leaves has fewer
-_LOCK = "witness.lock"
+_LOCK = "hcx.witness"
 _LAST_ROUND = "witness.last_round"
 
 Party = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
@@ -122,11 +122,11 @@ class Witnessed:
 
 # --- helpers ----------------------------------------------------------------------------------
 
-def _lock(ctx: Context) -> threading.Lock:
-    """One lock per node process: the worker's exchanges and the peers' calls to this node read
-    and move the same views of the logs (last checkpoint seen, last signed) between transactions."""
-    lock: threading.Lock = ctx.cache.setdefault(_LOCK, threading.Lock())
-    return lock
+def _lock(ctx: Context) -> AbstractContextManager[Any]:
+    """One lock for the whole node, across its processes (a PostgreSQL advisory lock when several
+    share the database): the worker's exchanges and the peers' calls to this node read and move the
+    same views of the logs (last checkpoint seen, last signed) between transactions."""
+    return ctx.exclusive(_LOCK)
 
 
 def _utc(at: dt.datetime) -> str:
