@@ -35,12 +35,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from hcx.crypto.canonical import canonical, parse_json
 from hcx.crypto.envelope import sign_document, verify_document
 from hcx.crypto.keys import VerifyKey, b64d, b64e
-from hcx.domain.ports import PeerRecord, UnitOfWork
 from hcx.errors import (
     Error,
     InclusionProofError,
     InvalidInput,
-    NotFound,
     PeerProtocolError,
     PolicyDenied,
     VerificationError,
@@ -141,15 +139,6 @@ def _size_of(note: str) -> int:
     return Checkpoint.parse(parse_note(note).text).size
 
 
-def _pinned(ctx: Context, uow: UnitOfWork, party: str) -> PeerRecord:
-    peer = uow.get_peer(party)
-    if peer is None:
-        raise NotFound(f"{party} is not a pinned peer")
-    if peer.expires_at <= ctx.clock.now():
-        raise VerificationError(f"the descriptor of {party} expired on {peer.expires_at:%Y-%m-%d}; refresh it")
-    return peer
-
-
 def _sign(ctx: Context, kind: str, document: dict[str, Any]) -> dict[str, Any]:
     with ctx.reading() as uow:
         return sign_document(kind, document, federation.signing_key(ctx, uow, federation.NODE))
@@ -169,7 +158,7 @@ def _open(ctx: Context, kind: str, signed: object, model: type[_D], *, sender: s
         own = federation.own_party(ctx, uow)
         if claimed == own:
             raise InvalidInput(f"a {kind} from this node's own party {own}")
-        peer = _pinned(ctx, uow, claimed)
+        peer = federation.trusted_peer(ctx, uow, claimed)
         verified = verify_document(kind, signed, VerifyKey(peer.node_key))
     try:
         parsed = model.model_validate(verified)
@@ -227,7 +216,7 @@ def exchange(ctx: Context, party: str) -> Witnessed:
     """Ask `party` to cosign our latest checkpoint and cosign its own in return."""
     with ctx.reading() as uow:
         own = federation.own_party(ctx, uow)
-        url = _pinned(ctx, uow, party).url
+        url = federation.trusted_peer(ctx, uow, party).url
         cosigned = uow.ledger.latest_cosignature(party)
     assert ctx.transport is not None
     with _lock(ctx):
