@@ -12,14 +12,13 @@ from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 
 from hcx.cli.node import Node
+from hcx.cli.options import JsonOpt, UserOpt
 from hcx.cli.output import console, print_json, table
 from hcx.evidence.verify import VerifyReport, as_json, verify_folder
 from hcx.services import accounts, blob_sweep, evidence
 
 app = typer.Typer(help="Evidence packages: seal, list, export.", no_args_is_help=True)
 
-UserOpt = Annotated[str, typer.Option("--user", "--as", "-u", envvar="HCX_USER", help="the user you act as")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON for machines")]
 VERIFICATION_FAILED = 8  # as errors.VerificationError in cli/output.py
 DEFAULT_SWEEP_HOURS = blob_sweep.DEFAULT_AGE.total_seconds() / 3600
 

@@ -15,12 +15,12 @@ import typer
 
 from hcx.cli.node import Node
 from hcx.cli.node_api import DEFAULT_NODE, NodeUrl, Token, TokenStdin, connect
+from hcx.cli.options import JsonOpt, UserOpt
 from hcx.cli.output import console
 from hcx.services import accounts, evidence
 
 app = typer.Typer(help="Returning evidence: seal uploads for a request, send, follow.", no_args_is_help=True)
 
-AsJson = Annotated[bool, typer.Option("--json", help="print the result as JSON")]
 SEALING_SECONDS = 3600.0  # sealing reads every byte once: minutes for large files
 
 
@@ -44,7 +44,7 @@ def seal_upload(
     upload_ids: Annotated[list[str], typer.Argument(help="completed uploads (hcx evidence upload prints the id)")],
     case: Annotated[str, typer.Option("--case", help="the case reference")],
     request: Annotated[str, typer.Option("--request", help="the incoming request the evidence answers")],
-    node_url: NodeUrl = DEFAULT_NODE, token: Token = "", token_stdin: TokenStdin = False, as_json: AsJson = False,
+    node_url: NodeUrl = DEFAULT_NODE, token: Token = "", token_stdin: TokenStdin = False, as_json: JsonOpt = False,
 ) -> None:
     """Seal completed uploads into a package for an incoming request, encrypted to the requesting
     authority and this authority's archive key."""
@@ -58,7 +58,7 @@ def seal_upload(
 def send(
     ctx: typer.Context,
     package_id: Annotated[str, typer.Argument(help="a sealed package")],
-    node_url: NodeUrl = DEFAULT_NODE, token: Token = "", token_stdin: TokenStdin = False, as_json: AsJson = False,
+    node_url: NodeUrl = DEFAULT_NODE, token: Token = "", token_stdin: TokenStdin = False, as_json: JsonOpt = False,
 ) -> None:
     """Send a sealed package to the State whose request it answers."""
     sent = _call(ctx, "POST", f"/evidence/{package_id}/send")
@@ -70,7 +70,7 @@ def send(
 def incoming(
     ctx: typer.Context,
     package_id: Annotated[str, typer.Argument(help="a package a peer sent")],
-    node_url: NodeUrl = DEFAULT_NODE, token: Token = "", token_stdin: TokenStdin = False, as_json: AsJson = False,
+    node_url: NodeUrl = DEFAULT_NODE, token: Token = "", token_stdin: TokenStdin = False, as_json: JsonOpt = False,
 ) -> None:
     """Where the download of a package a peer sent stands: fetching, received or failed (why)."""
     status = _call(ctx, "GET", f"/evidence/{package_id}/incoming")
@@ -79,8 +79,8 @@ def incoming(
 
 
 @app.command("recipient")
-def recipient(ctx: typer.Context, user: Annotated[str, typer.Option("--user", help="a user of the authority")],
-              as_json: AsJson = False) -> None:
+def recipient(ctx: typer.Context, user: UserOpt,
+              as_json: JsonOpt = False) -> None:
     """Make (once) and print the age recipient of the user's authority; peers then encrypt evidence to it."""
     node: Node = ctx.obj
     context = node.context()

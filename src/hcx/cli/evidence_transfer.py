@@ -35,6 +35,7 @@ from rich.progress import (
 from hcx import errors
 from hcx.cli.node import Node
 from hcx.cli.node_api import DEFAULT_NODE, NodeApi, NodeUrl, Token, TokenStdin, connect
+from hcx.cli.options import JsonOpt
 from hcx.cli.output import console
 from hcx.services import blob_transfer
 from hcx.services.blob_transfer import Capability
@@ -110,7 +111,7 @@ def upload(
     resume: Annotated[bool, typer.Option("--resume", help="continue this file's open upload")] = False,
     node_url: NodeUrl = DEFAULT_NODE, token: Token = "", token_stdin: TokenStdin = False,
     chunk_bytes: Annotated[int | None, typer.Option(min=1024, help="chunk size; default the node's largest")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Upload FILE to the node in resumable chunks; the node checks its size and SHA-256."""
     size = file.stat().st_size
