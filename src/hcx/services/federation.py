@@ -164,8 +164,9 @@ def bump_descriptor(uow: UnitOfWork) -> None:
 
 # --- peers ------------------------------------------------------------------------------------
 
-def _read_descriptor(signed: Any, key: VerifyKey | None) -> tuple[Descriptor, VerifyKey]:
-    """Verify a signed descriptor with `key` (the pinned one), or with the key it names (first pinning)."""
+def read_descriptor(signed: Any, key: VerifyKey | None) -> tuple[Descriptor, VerifyKey]:
+    """Verify a signed descriptor with `key` (the pinned one), or with the key it names (first pinning).
+    A malformed one raises PeerProtocolError, one another key signed VerificationError."""
     try:
         if key is None:
             named = signed["document"]["node_key"]["key"]
@@ -182,7 +183,7 @@ def add_peer(ctx: Context, actor: Principal | None, *, url: str, expected_finger
         raise PolicyDenied("only an admin can pin a peer")
     expected = parse_fingerprint(expected_fingerprint)
     assert ctx.transport is not None
-    document, key = _read_descriptor(ctx.transport.fetch_descriptor(url), None)
+    document, key = read_descriptor(ctx.transport.fetch_descriptor(url), None)
     if fingerprint(key.raw) != expected:
         raise VerificationError(f"the node key of {url} has the fingerprint {fingerprint(key.raw)}, "
                                 f"not {expected}: not pinned")
@@ -210,7 +211,7 @@ def refresh_peer(ctx: Context, party: str) -> PeerRecord:
         peer = pinned_peer(uow, party)
         url, pinned = peer.url, VerifyKey.from_bytes(peer.node_key)
     assert ctx.transport is not None
-    document, _ = _read_descriptor(ctx.transport.fetch_descriptor(url), pinned)
+    document, _ = read_descriptor(ctx.transport.fetch_descriptor(url), pinned)
     now = ctx.clock.now()
     with ctx.unit_of_work() as uow:
         peer = pinned_peer(uow, party)  # unpinned meanwhile: NotFound
