@@ -18,7 +18,7 @@ from hcx.evidence import package as pkg
 from hcx.services import blob_sweep, evidence, uploads
 from hcx.services.context import Context
 from hcx.storage.blobs import FileBlobStore, S3BlobStore, _MultipartWriter
-from tests.blobs import MotoServer, moto_server  # noqa: F401 - the fixture
+from tests.blobs import blob_store, moto_server  # noqa: F401 - the fixture
 from tests.conftest import World
 
 DAY = dt.timedelta(days=1)
@@ -26,10 +26,7 @@ DAY = dt.timedelta(days=1)
 
 @pytest.fixture(params=["files", "s3"])
 def blobs(request: pytest.FixtureRequest, tmp_path: Path) -> FileBlobStore | S3BlobStore:
-    if request.param == "files":
-        return FileBlobStore(tmp_path / "blobs")
-    server: MotoServer = request.getfixturevalue("moto_server")
-    return server.new_store(tmp_path)
+    return blob_store(request, tmp_path)
 
 
 @pytest.fixture
@@ -144,6 +141,8 @@ def test_a_package_still_being_written_stays_whole(world: World, tmp_path: Path)
     assert len(_held(store)) == 4
     world.clock.advance(days=2)
     assert len(blob_sweep.sweep(ctx).removed) == 4
+    assert [p.name for p in store.root.iterdir()] == ["packages"]  # its directories went too, not packages/
+    assert list((store.root / "packages").iterdir()) == []
 
 
 def test_only_admins_sweep_and_never_recent_bytes(world: World, tmp_path: Path) -> None:

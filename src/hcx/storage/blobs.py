@@ -299,15 +299,19 @@ class FileBlobStore:
                     yield Stored(kind, key, _mtime(stat), stat.st_size, path.relative_to(self.root).as_posix())
 
     def remove(self, item: Stored) -> None:
-        """Delete what `inventory` listed."""
-        if item.kind == "blob":
-            self.delete(item.key)
-        elif item.kind == "partial":
-            self.discard(item.key)
-        else:
-            path = self.root / item.handle
-            path.unlink(missing_ok=True)
-            _fsync_dir(path.parent)
+        """Delete what `inventory` listed, and the directories it leaves empty below the first
+        level (`packages/<id>/…`; `packages/` and `uploads/` themselves stay for the next writer)."""
+        path = self.root / item.handle
+        path.unlink(missing_ok=True)
+        _fsync_dir(path.parent)
+        base = self.root / ".partial" if item.kind == "partial" else self.root
+        directory = path.parent
+        while len(directory.relative_to(base).parts) >= 2:
+            try:
+                directory.rmdir()
+            except OSError:  # not empty (or gone)
+                break
+            directory = directory.parent
 
 
 # --- S3-compatible object storage -----------------------------------------------------------------
