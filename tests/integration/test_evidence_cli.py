@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -70,3 +73,30 @@ def test_sweep_removes_old_orphans_only(node: Hcx, tmp_path: Path) -> None:  # n
     assert [item["key"] for item in swept["removed"]] == ["packages/01KILLEDSEAL00000000000000/payload/000000.age"]
     assert not orphan.exists()
     node.ok("evidence", "export", package_id, "--out", str(tmp_path / "court"), "-u", "olga")
+
+
+def test_a_seal_killed_midway_leaves_bytes_the_sweep_removes(node: Hcx, tmp_path: Path) -> None:  # noqa: F811
+    big = tmp_path / "disk.img"
+    with big.open("wb") as stream:  # sparse: read fast, but sealing it takes long enough to be killed
+        stream.truncate(256 << 20)
+    env = {k: v for k, v in (os.environ | node.env).items() if v is not None}
+    seal = subprocess.Popen([sys.executable, "-m", "hcx.cli.main", "--data-dir", str(node.data_dir), "evidence",
+                             "seal", str(big), "--case", "C", "--as", "olga"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    packages = node.data_dir / "blobs" / "packages"
+    try:
+        deadline = time.monotonic() + 60
+        while not any(packages.rglob("*.tmp")) and seal.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        seal.send_signal(signal.SIGKILL)
+    finally:
+        seal.wait(30)
+    assert seal.returncode == -signal.SIGKILL, "the seal ended before it could be killed"
+    assert node.ok("evidence", "list", "-u", "olga", "--json").json() == []  # no package row
+    left = [p for p in packages.rglob("*") if p.is_file()]
+    assert left and node.ok("evidence", "sweep", "--json").json()["removed"] == []  # too young
+    days_ago = time.time() - 3 * 86400
+    for path in left:
+        os.utime(path, (days_ago, days_ago))
+    swept = node.ok("evidence", "sweep", "--json").json()
+    assert len(swept["removed"]) == len(left) and list(packages.iterdir()) == []
