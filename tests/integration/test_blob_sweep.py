@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from hcx.errors import InvalidInput, PolicyDenied
+from hcx.errors import ConfigError, InvalidInput, PolicyDenied
 from hcx.evidence import package as pkg
 from hcx.services import blob_sweep, evidence, uploads
 from hcx.services.context import Context
@@ -70,7 +70,8 @@ def _unfinished_write(store: FileBlobStore | S3BlobStore, key: str) -> None:
 
 
 def _held(store: FileBlobStore | S3BlobStore) -> set[tuple[str, str]]:
-    return {(item.kind, item.key) for item in store.inventory()}
+    """What the store holds for the node's rows (not the sweep's own mark)."""
+    return {(item.kind, item.key) for item in store.inventory()} - {("blob", blob_sweep.OWNER_KEY)}
 
 
 def test_orphans_go_once_old_and_referenced_bytes_stay(node: World, tmp_path: Path) -> None:
@@ -141,7 +142,7 @@ def test_a_package_still_being_written_stays_whole(world: World, tmp_path: Path)
     assert len(_held(store)) == 4
     world.clock.advance(days=2)
     assert len(blob_sweep.sweep(ctx).removed) == 4
-    assert [p.name for p in store.root.iterdir()] == ["packages"]  # its directories went too, not packages/
+    assert sorted(p.name for p in store.root.iterdir()) == ["packages", "sweep-owner"]  # not packages/ itself
     assert list((store.root / "packages").iterdir()) == []
 
 
@@ -152,3 +153,17 @@ def test_only_admins_sweep_and_never_recent_bytes(world: World, tmp_path: Path) 
     with pytest.raises(InvalidInput):
         blob_sweep.sweep(ctx, world.admin, older_than=dt.timedelta(minutes=5))
     assert blob_sweep.sweep(ctx, world.admin).removed == []
+
+
+def test_a_store_another_node_sweeps_is_refused(world: World, tmp_path: Path) -> None:
+    """Two nodes on one store: each one's packages have no row in the other's database."""
+    store = FileBlobStore(tmp_path / "blobs")
+    ctx = dataclasses.replace(world.ctx, blobs=store)
+    assert blob_sweep.sweep(ctx, dry_run=True).removed == [] and store.size(blob_sweep.OWNER_KEY) is None
+    blob_sweep.sweep(ctx)
+    assert store.size(blob_sweep.OWNER_KEY)
+    blob_sweep.sweep(ctx)  # its own mark
+    with store.writer(blob_sweep.OWNER_KEY) as out:
+        out.write(b"AUS 2026-01-01T00:00:00+00:00")
+    with pytest.raises(ConfigError, match="another node"):
+        blob_sweep.sweep(ctx, dry_run=True)

@@ -13,6 +13,9 @@ S3 multipart upload). Nothing else ever deletes them. The sweep does, under two 
   (an in-flight seal keeps writing the package's newest file). The store is listed before the
   database is read, and each kind of row is committed before its first byte or within moments of
   its last (docs/evidence.md), so a row the sweep does not see cannot belong to bytes that old.
+
+A store is one node's: another node's packages have no row here and would all look orphaned. The
+first sweep marks the store with the node (blob `sweep-owner`); a sweep by any other node refuses.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from hcx.errors import ConfigError, InvalidInput, PolicyDenied
+from hcx.domain.ports import BlobStore
+from hcx.errors import ConfigError, InvalidInput, NotFound, PolicyDenied
 from hcx.evidence.package import prefix as package_prefix
 from hcx.rules.schema import Role
 from hcx.services import evidence, uploads
@@ -38,6 +42,7 @@ _PACKAGES = package_prefix("")  # "packages/"
 _LIVE_UPLOADS = frozenset({"open", "complete"})
 _BATCH = 500  # ids per IN (…) query
 _AUDITED_IDS = 100
+OWNER_KEY = "sweep-owner"  # which node's database accounts for this store
 
 
 class StoredLike(Protocol):
@@ -118,6 +123,7 @@ def sweep(ctx: Context, actor: Principal | None = None, *, older_than: dt.timede
     store = ctx.blob_store()
     if not isinstance(store, Sweepable):
         raise ConfigError("this node's blob store cannot list what it holds")
+    _claim(ctx, store, dry_run=dry_run)
     cutoff = ctx.clock.now() - older_than
     report = SweepReport(dry_run, older_than)
     groups: dict[tuple[str, str], list[StoredLike]] = defaultdict(list)
@@ -150,6 +156,26 @@ def sweep(ctx: Context, actor: Principal | None = None, *, older_than: dt.timede
         _audit(ctx, actor, report)
         log.warning("blob sweep removed %d orphaned items (%d bytes)", len(doomed), report.removed_bytes)
     return report
+
+
+def _claim(ctx: Context, store: BlobStore, *, dry_run: bool) -> None:
+    """Refuse a store another node marked as its own; mark an unmarked one as this node's."""
+    with ctx.reading() as uow:
+        node = uow.get_node()
+        if node is None:
+            raise NotFound("this node is not initialised")
+        own = f"{node.party} {node.created_at.isoformat()}"
+    try:
+        with store.reader(OWNER_KEY) as stream:
+            marked = stream.read(1000).decode("utf-8", "replace").strip()
+    except NotFound:
+        if not dry_run:
+            with store.writer(OWNER_KEY) as out:
+                out.write(own.encode("utf-8"))
+        return
+    if marked != own:
+        raise ConfigError(f"this blob store is swept by another node ({marked}), whose evidence has no rows in this "
+                          "node's database; give each node a store (or S3 prefix) of its own")
 
 
 def _audit(ctx: Context, actor: Principal | None, report: SweepReport) -> None:
