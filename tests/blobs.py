@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from hcx.config import Settings
-from hcx.storage.blobs import S3BlobStore, s3_client
+from hcx.storage.blobs import FileBlobStore, S3BlobStore, s3_client
 
 CREDENTIALS = {"s3_access_key_id": "testing", "s3_secret_access_key": "testing", "s3_region": "us-east-1"}
 
@@ -42,6 +42,15 @@ class MotoServer:
         client = s3_client(settings)
         client.create_bucket(Bucket=bucket)
         return S3BlobStore(client, bucket, "hcx", part_size=5 << 20)
+
+
+def blob_store(request: pytest.FixtureRequest, tmp_path: Path) -> FileBlobStore | S3BlobStore:
+    """For a fixture parametrized "files" / "s3": a store in `tmp_path`, or on a fresh bucket of the
+    session's moto_server."""
+    if request.param == "files":
+        return FileBlobStore(tmp_path / "blobs")
+    server: MotoServer = request.getfixturevalue("moto_server")
+    return server.new_store(tmp_path)
 
 
 @pytest.fixture(scope="session")

@@ -110,7 +110,7 @@ class World:
 def make_world(database: Database, rules: Rules, clock: FixedClock, *, four_eyes: bool = True) -> World:
     ctx = Context(unit_of_work=database.unit_of_work, read_unit_of_work=database.read_unit_of_work, rules=rules,
                   clock=clock, policy=Policy(four_eyes=four_eyes),
-                  key_passphrase=b"test passphrase")
+                  key_passphrase=b"test passphrase", locks=database.exclusive)
     accounts.init_node(ctx, party="VNM", name="Viet Nam")
     central = accounts.add_authority(ctx, None, name="Central Authority", kind=AuthorityKind.central_authority)
     contact = accounts.add_authority(ctx, None, name="24/7 Contact", kind=AuthorityKind.contact_24_7)

@@ -42,4 +42,4 @@ def build_context(settings: Settings, *, create: bool = False) -> Context:
     return Context(unit_of_work=database.unit_of_work, read_unit_of_work=database.read_unit_of_work,
                    rules=load_rules(), clock=SystemClock(),
                    policy=policy_from(settings), key_passphrase=settings.passphrase(), transport=HttpBlobTransport(),
-                   blobs=make_blob_store(settings))
+                   blobs=make_blob_store(settings), locks=database.exclusive)

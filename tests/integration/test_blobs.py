@@ -11,7 +11,7 @@ import pytest
 from hcx.domain.ports import BlobStaging, BlobStore
 from hcx.errors import ConfigError, InvalidInput, NotFound, VerificationError
 from hcx.storage.blobs import FileBlobStore, S3BlobStore, make_blob_store
-from tests.blobs import MotoServer, moto_server  # noqa: F401 - the fixture
+from tests.blobs import MotoServer, blob_store, moto_server  # noqa: F401 - the fixture
 
 BIG = 11 << 20  # three S3 parts of 5 MiB: the multipart path
 
@@ -22,10 +22,7 @@ class Boom(Exception):
 
 @pytest.fixture(params=["files", "s3"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> FileBlobStore | S3BlobStore:
-    if request.param == "files":
-        return FileBlobStore(tmp_path / "blobs")
-    server: MotoServer = request.getfixturevalue("moto_server")
-    return server.new_store(tmp_path)
+    return blob_store(request, tmp_path)
 
 
 def write(store: BlobStore, key: str, data: bytes) -> None:

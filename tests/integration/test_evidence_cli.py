@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 from tests.integration.test_cli import Hcx, hcx, node  # noqa: F401 - fixtures
@@ -47,3 +52,51 @@ def test_verify_needs_no_node(tmp_path: Path) -> None:
     lone = Hcx(tmp_path / "no-node", {"HCX_ENV": None, "COLUMNS": "200"})
     result = lone("verify", str(tmp_path / "absent"))
     assert result.exit_code == 8 and "is not a directory" in result.stdout
+
+
+def test_sweep_removes_old_orphans_only(node: Hcx, tmp_path: Path) -> None:  # noqa: F811
+    (tmp_path / "seized.img").write_bytes(b"image" * 1000)
+    package_id = node.ok("evidence", "seal", str(tmp_path / "seized.img"), "--case", "C", "--as", "olga"
+                         ).stdout.strip().splitlines()[-1]
+    orphan = node.data_dir / "blobs" / "packages" / "01KILLEDSEAL00000000000000" / "payload" / "000000.age"
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(b"left by a seal killed before its commit")
+    young = node.ok("evidence", "sweep", "--json").json()
+    assert young["removed"] == [] and young["kept_recent"] == 1 and young["kept_referenced"] == 7
+    days_ago = time.time() - 3 * 86400
+    for path in (node.data_dir / "blobs").rglob("*"):
+        os.utime(path, (days_ago, days_ago))  # the sealed package is as old: its row keeps it
+    dry = node.ok("evidence", "sweep", "--dry-run")
+    assert "would remove 1 item(s)" in dry.stdout and orphan.exists()
+    assert node("evidence", "sweep", "--older-than", "0.1").exit_code == 2  # an hour at least
+    swept = node.ok("evidence", "sweep", "--json").json()
+    assert [item["key"] for item in swept["removed"]] == ["packages/01KILLEDSEAL00000000000000/payload/000000.age"]
+    assert not orphan.exists()
+    node.ok("evidence", "export", package_id, "--out", str(tmp_path / "court"), "-u", "olga")
+
+
+def test_a_seal_killed_midway_leaves_bytes_the_sweep_removes(node: Hcx, tmp_path: Path) -> None:  # noqa: F811
+    big = tmp_path / "disk.img"
+    with big.open("wb") as stream:  # sparse: read fast, but sealing it takes long enough to be killed
+        stream.truncate(256 << 20)
+    env = {k: v for k, v in (os.environ | node.env).items() if v is not None}
+    seal = subprocess.Popen([sys.executable, "-m", "hcx.cli.main", "--data-dir", str(node.data_dir), "evidence",
+                             "seal", str(big), "--case", "C", "--as", "olga"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    packages = node.data_dir / "blobs" / "packages"
+    try:
+        deadline = time.monotonic() + 60
+        while not any(packages.rglob("*.tmp")) and seal.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        seal.send_signal(signal.SIGKILL)
+    finally:
+        seal.wait(30)
+    assert seal.returncode == -signal.SIGKILL, "the seal ended before it could be killed"
+    assert node.ok("evidence", "list", "-u", "olga", "--json").json() == []  # no package row
+    left = [p for p in packages.rglob("*") if p.is_file()]
+    assert left and node.ok("evidence", "sweep", "--json").json()["removed"] == []  # too young
+    days_ago = time.time() - 3 * 86400
+    for path in left:
+        os.utime(path, (days_ago, days_ago))
+    swept = node.ok("evidence", "sweep", "--json").json()
+    assert len(swept["removed"]) == len(left) and list(packages.iterdir()) == []

@@ -254,6 +254,9 @@ def test_api_lists_acknowledges_and_follows_up(api: Api, world: World, tmp_path:
     [alert] = api.get("/alerts", user=olga).json()
     assert (alert["case_ref"], alert["other_country"], alert["other_authority"]) == ("VN-1", "THA",
                                                                                      "Royal Thai Police")
+    assert set(alert) == {"id", "kind", "value", "case_ref", "other_case_ref", "other_country", "other_authority",
+                          "abroad", "created_at", "acknowledged_at", "acknowledged_by", "request_id", "offers"}
+    assert alert["offers"] == ["spontaneous_information", "joint_investigation"] and alert["abroad"] is True
     assert api.get("/alerts", user=xena).json() == []
     assert api.post(f"/alerts/{alert['id']}/ack", user=xena).status_code == 404
     assert api.post(f"/alerts/{alert['id']}/ack", user=aude).status_code == 403

@@ -18,7 +18,7 @@ from hcx.config import Settings
 from hcx.services import uploads
 from hcx.services.context import Policy
 from hcx.storage.blobs import FileBlobStore, S3BlobStore
-from tests.blobs import MotoServer, moto_server  # noqa: F401 - the fixture
+from tests.blobs import blob_store, moto_server  # noqa: F401 - the fixture
 from tests.conftest import World
 from tests.integration.test_api import Api, assert_error
 
@@ -27,10 +27,7 @@ CHUNK = 16 * 1024
 
 @pytest.fixture(params=["files"])
 def blobs(request: pytest.FixtureRequest, tmp_path: Path) -> FileBlobStore | S3BlobStore:
-    if request.param == "files":
-        return FileBlobStore(tmp_path / "blobs")
-    server: MotoServer = request.getfixturevalue("moto_server")
-    return server.new_store(tmp_path)
+    return blob_store(request, tmp_path)
 
 
 @pytest.fixture

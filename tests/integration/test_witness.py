@@ -88,7 +88,7 @@ def pair(world: World, database: Database, tmp_path: Path, rules: Rules, clock: 
     aus_db = Database(engine)
     aus = Context(unit_of_work=aus_db.unit_of_work, read_unit_of_work=aus_db.read_unit_of_work, rules=rules,
                   clock=clock, key_passphrase=b"another passphrase", transport=transport,
-                  policy=Policy(witness_interval=dt.timedelta(0)))
+                  policy=Policy(witness_interval=dt.timedelta(0)), locks=aus_db.exclusive)
     accounts.init_node(aus, party="AUS", name="Australia")
     central = accounts.add_authority(aus, None, name="AUS central", kind=AuthorityKind.central_authority)
     for name, role in (("aus-admin", Role.admin), ("aus-officer", Role.officer)):

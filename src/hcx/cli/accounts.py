@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from hcx.cli.node import Node
+from hcx.cli.options import JsonOpt
 from hcx.cli.output import console, err_console, print_json, table
 from hcx.errors import InvalidInput, NotFound
 from hcx.rules.schema import AuthorityKind, Role
@@ -29,7 +30,7 @@ def authority_add(ctx: typer.Context, name: str,
 
 
 @authority_app.command("list")
-def authority_list(ctx: typer.Context, json_: Annotated[bool, typer.Option("--json")] = False) -> None:
+def authority_list(ctx: typer.Context, json_: JsonOpt = False) -> None:
     node: Node = ctx.obj
     views = accounts.list_authorities(node.context())
     if json_:
@@ -79,7 +80,7 @@ def user_add(
 
 
 @user_app.command("list")
-def user_list(ctx: typer.Context, json_: Annotated[bool, typer.Option("--json")] = False) -> None:
+def user_list(ctx: typer.Context, json_: JsonOpt = False) -> None:
     node: Node = ctx.obj
     views = accounts.list_users(node.context(), None)
     if json_:

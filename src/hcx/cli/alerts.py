@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 
 from hcx.cli.node import Node
+from hcx.cli.options import JsonOpt, UserOpt
 from hcx.cli.output import console, print_json, table
 from hcx.errors import InvalidInput
 from hcx.services import accounts, alerts
@@ -16,8 +17,6 @@ from hcx.services import accounts, alerts
 app = typer.Typer(help="Alerts: a value newly shared between your cases, or with a counterpart's case.",
                   no_args_is_help=True)
 
-UserOpt = Annotated[str, typer.Option("--user", "-u", help="the user you act as")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON for machines")]
 
 
 def _json(view: alerts.AlertView) -> dict[str, object]:

@@ -3,6 +3,7 @@ verify`, which checks an exported folder with no network and no database."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Annotated
 
@@ -11,15 +12,15 @@ from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 
 from hcx.cli.node import Node
+from hcx.cli.options import JsonOpt, UserOpt
 from hcx.cli.output import console, print_json, table
 from hcx.evidence.verify import VerifyReport, as_json, verify_folder
-from hcx.services import accounts, evidence
+from hcx.services import accounts, blob_sweep, evidence
 
 app = typer.Typer(help="Evidence packages: seal, list, export.", no_args_is_help=True)
 
-UserOpt = Annotated[str, typer.Option("--user", "--as", "-u", envvar="HCX_USER", help="the user you act as")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON for machines")]
 VERIFICATION_FAILED = 8  # as errors.VerificationError in cli/output.py
+DEFAULT_SWEEP_HOURS = blob_sweep.DEFAULT_AGE.total_seconds() / 3600
 
 
 def _progress() -> Progress:
@@ -88,6 +89,32 @@ def export_cmd(
     console.print(f"exported {result.files} file(s) and {result.custody_entries} custody entries (checkpoint size "
                   f"{result.checkpoint_size}) to {escape(str(result.folder))}", highlight=False)
     console.print(f"node key fingerprint, to confirm out of band: [bold]{result.node_fingerprint}[/]", highlight=False)
+
+
+@app.command("sweep")
+def sweep_cmd(
+    ctx: typer.Context,
+    older_than: Annotated[float, typer.Option("--older-than", help="hours: only bytes unchanged this long go",
+                                              min=1)] = DEFAULT_SWEEP_HOURS,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="list what would go; remove nothing")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Remove evidence bytes nothing refers to, left by a process killed mid-seal, mid-upload or
+    mid-fetch. The database decides what is referenced; recent bytes are never touched."""
+    node: Node = ctx.obj
+    report = blob_sweep.sweep(node.context(), older_than=dt.timedelta(hours=older_than), dry_run=dry_run)
+    items = [{"kind": i.kind, "key": i.key, "bytes": i.size, "modified": i.modified.isoformat()}
+             for i in report.removed]
+    if json_:
+        print_json({"dry_run": dry_run, "removed": items, "removed_bytes": report.removed_bytes,
+                    "kept_recent": report.kept_recent, "kept_referenced": report.kept_referenced})
+        return
+    if items:
+        table("Would remove" if dry_run else "Removed", ["kind", "key", "bytes", "modified"],
+              [[escape(str(v)) for v in item.values()] for item in items])
+    console.print(f"{'would remove' if dry_run else 'removed'} {len(items)} item(s), {report.removed_bytes} bytes; "
+                  f"kept {report.kept_referenced} referenced, {report.kept_recent} younger than {older_than:g} h",
+                  highlight=False)
 
 
 def print_report(report: VerifyReport) -> None:

@@ -1,9 +1,9 @@
 """`hcx evidence seal-upload`, `send`, `incoming`, `recipient`: returning evidence to the requesting State.
 
 `seal-upload`, `send` and `incoming` run on the officer's machine and talk to the node's API
-(`--node`, `HCX_NODE_URL`, `--token`, `HCX_TOKEN`), like `hcx evidence upload`. `recipient`
-runs on the node (its data dir) and makes the authority's age identity, so that its peers can
-encrypt evidence to it. The flow is in docs/evidence.md ("Returning evidence").
+(`--node`, `HCX_NODE_URL`; `--token-stdin`, `HCX_TOKEN` or `--token`), like `hcx evidence upload`.
+`recipient` runs on the node (its data dir) and makes the authority's age identity, so that its
+peers can encrypt evidence to it. The flow is in docs/evidence.md ("Returning evidence").
 """
 
 from __future__ import annotations
@@ -11,29 +11,24 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-import httpx
 import typer
 
-from hcx import errors
-from hcx.cli.evidence_transfer import NodeApi
 from hcx.cli.node import Node
+from hcx.cli.node_api import DEFAULT_NODE, NodeUrl, Token, TokenStdin, connect
+from hcx.cli.options import JsonOpt, UserOpt
 from hcx.cli.output import console
 from hcx.services import accounts, evidence
 
 app = typer.Typer(help="Returning evidence: seal uploads for a request, send, follow.", no_args_is_help=True)
 
-NodeUrl = Annotated[str, typer.Option("--node", envvar="HCX_NODE_URL", help="the node's URL")]
-Token = Annotated[str, typer.Option(envvar="HCX_TOKEN", help="an API token (hcx token create)", show_default=False)]
-AsJson = Annotated[bool, typer.Option("--json", help="print the result as JSON")]
-DEFAULT_NODE = "http://127.0.0.1:8401"
+SEALING_SECONDS = 3600.0  # sealing reads every byte once: minutes for large files
 
 
-def _api(node_url: str, token: str) -> NodeApi:
-    if not token:
-        raise errors.Unauthenticated("an API token is needed: --token or HCX_TOKEN (hcx token create)")
-    api = NodeApi(node_url, token)
-    api.http.timeout = httpx.Timeout(3600.0)  # sealing reads every byte once: minutes for large files
-    return api
+def _call(ctx: typer.Context, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    """One call to the node the command's options name."""
+    with connect(ctx, timeout=SEALING_SECONDS) as api:
+        result: dict[str, Any] = api.call(method, path, **kwargs)
+    return result
 
 
 def _print(result: dict[str, Any], as_json: bool, line: str) -> None:
@@ -45,55 +40,47 @@ def _print(result: dict[str, Any], as_json: bool, line: str) -> None:
 
 @app.command("seal-upload")
 def seal_upload(
+    ctx: typer.Context,
     upload_ids: Annotated[list[str], typer.Argument(help="completed uploads (hcx evidence upload prints the id)")],
     case: Annotated[str, typer.Option("--case", help="the case reference")],
     request: Annotated[str, typer.Option("--request", help="the incoming request the evidence answers")],
-    node_url: NodeUrl = DEFAULT_NODE, token: Token = "", as_json: AsJson = False,
+    node_url: NodeUrl = DEFAULT_NODE, token: Token = "", token_stdin: TokenStdin = False, as_json: JsonOpt = False,
 ) -> None:
     """Seal completed uploads into a package for an incoming request, encrypted to the requesting
     authority and this authority's archive key."""
-    api = _api(node_url, token)
-    try:
-        package = api.call("POST", "/evidence", json={"uploads": upload_ids, "case_ref": case, "request_id": request})
-    finally:
-        api.close()
+    package = _call(ctx, "POST", "/evidence",
+                    json={"uploads": upload_ids, "case_ref": case, "request_id": request})
     _print(package, as_json, f"sealed package [bold]{package['id']}[/]: {package['digest']}, "
                              f"{package['payload_files']} files, {package['payload_bytes']} bytes")
 
 
 @app.command("send")
 def send(
+    ctx: typer.Context,
     package_id: Annotated[str, typer.Argument(help="a sealed package")],
-    node_url: NodeUrl = DEFAULT_NODE, token: Token = "", as_json: AsJson = False,
+    node_url: NodeUrl = DEFAULT_NODE, token: Token = "", token_stdin: TokenStdin = False, as_json: JsonOpt = False,
 ) -> None:
     """Send a sealed package to the State whose request it answers."""
-    api = _api(node_url, token)
-    try:
-        sent = api.call("POST", f"/evidence/{package_id}/send")
-    finally:
-        api.close()
+    sent = _call(ctx, "POST", f"/evidence/{package_id}/send")
     _print(sent, as_json, f"package {sent['package_id']} queued for request {sent['request_id']} "
                           f"(message {sent['message_id']}, custody entry {sent['custody_index']})")
 
 
 @app.command("incoming")
 def incoming(
+    ctx: typer.Context,
     package_id: Annotated[str, typer.Argument(help="a package a peer sent")],
-    node_url: NodeUrl = DEFAULT_NODE, token: Token = "", as_json: AsJson = False,
+    node_url: NodeUrl = DEFAULT_NODE, token: Token = "", token_stdin: TokenStdin = False, as_json: JsonOpt = False,
 ) -> None:
     """Where the download of a package a peer sent stands: fetching, received or failed (why)."""
-    api = _api(node_url, token)
-    try:
-        status = api.call("GET", f"/evidence/{package_id}/incoming")
-    finally:
-        api.close()
+    status = _call(ctx, "GET", f"/evidence/{package_id}/incoming")
     _print(status, as_json, f"package {status['package']} from {status['peer']}: {status['status']} "
                             f"(attempts {status['attempts']}){' — ' + status['error'] if status['error'] else ''}")
 
 
 @app.command("recipient")
-def recipient(ctx: typer.Context, user: Annotated[str, typer.Option("--user", help="a user of the authority")],
-              as_json: AsJson = False) -> None:
+def recipient(ctx: typer.Context, user: UserOpt,
+              as_json: JsonOpt = False) -> None:
     """Make (once) and print the age recipient of the user's authority; peers then encrypt evidence to it."""
     node: Node = ctx.obj
     context = node.context()

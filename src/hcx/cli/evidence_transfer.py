@@ -1,9 +1,10 @@
 """`hcx evidence upload` and `hcx evidence download`: moving evidence bytes, resumably.
 
 `upload` runs on the officer's machine, which holds no node: it talks HTTP to the node's API
-(`--node`, `HCX_NODE_URL`) with an API token (`--token`, `HCX_TOKEN`, made by `hcx token create`),
-like any other API client. Nothing is kept locally: to resume, it finds its open upload on the
-node by the file's SHA-256, name and size, and asks how many bytes arrived.
+(`--node`, `HCX_NODE_URL`) with an API token (`--token-stdin`, `HCX_TOKEN` or `--token`, made by
+`hcx token create`; cli/node_api.py), like any other API client. Nothing is kept locally: to
+resume, it finds its open upload on the node by the file's SHA-256, name and size, and asks how
+many bytes arrived.
 
 `download` runs on the requesting node (it opens the node's data dir, like the other commands):
 it fetches a blob a peer granted with a capability, resuming a partial download.
@@ -20,7 +21,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO
 
-import httpx
 import typer
 from rich.progress import (
     BarColumn,
@@ -34,6 +34,8 @@ from rich.progress import (
 
 from hcx import errors
 from hcx.cli.node import Node
+from hcx.cli.node_api import DEFAULT_NODE, NodeApi, NodeUrl, Token, TokenStdin, connect
+from hcx.cli.options import JsonOpt
 from hcx.cli.output import console
 from hcx.services import blob_transfer
 from hcx.services.blob_transfer import Capability
@@ -43,9 +45,6 @@ app = typer.Typer(help="Evidence bytes: resumable upload to the node, download f
 
 READ_BYTES = 1 << 20
 RETRIES = 5
-STATUS_ERRORS: dict[int, type[errors.Error]] = {
-    401: errors.Unauthenticated, 403: errors.PolicyDenied, 404: errors.NotFound, 409: errors.Conflict,
-    413: errors.InvalidInput, 422: errors.InvalidInput}
 
 
 def _progress() -> Progress:
@@ -61,32 +60,6 @@ def file_digest(path: Path, progress: Progress) -> str:
             digest.update(chunk)
             progress.advance(task, len(chunk))
     return digest.hexdigest()
-
-
-class NodeApi:
-    """The node's /api/v1, with the token; error bodies become hcx errors."""
-
-    def __init__(self, url: str, token: str) -> None:
-        self.http = httpx.Client(base_url=f"{url.rstrip('/')}/api/v1", timeout=60,
-                                 headers={"Authorization": f"Bearer {token}"})
-
-    def call(self, method: str, path: str, **kwargs: Any) -> Any:
-        try:
-            response = self.http.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            raise errors.PeerUnreachable(f"the node at {self.http.base_url} did not answer: "
-                                         f"{exc.__class__.__name__}") from exc
-        if response.status_code >= 400:
-            try:
-                error = response.json()["error"]
-                message, details = str(error["message"]), list(error.get("details") or [])
-            except (ValueError, KeyError, TypeError):
-                message, details = f"HTTP {response.status_code}", []
-            raise STATUS_ERRORS.get(response.status_code, errors.PeerProtocolError)(message, details=details)
-        return response.json() if response.content else None
-
-    def close(self) -> None:
-        self.http.close()
 
 
 def _open_upload(api: NodeApi, path: Path, size: int, sha256: str, resume: bool) -> dict[str, Any]:
@@ -133,20 +106,16 @@ def _send(api: NodeApi, upload: dict[str, Any], stream: BinaryIO, chunk_bytes: i
 
 @app.command()
 def upload(
+    ctx: typer.Context,
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="the file to upload")],
     resume: Annotated[bool, typer.Option("--resume", help="continue this file's open upload")] = False,
-    node_url: Annotated[str, typer.Option("--node", envvar="HCX_NODE_URL", help="the node's URL")] = (
-        "http://127.0.0.1:8401"),
-    token: Annotated[str, typer.Option(envvar="HCX_TOKEN", help="an API token (hcx token create)",
-                                       show_default=False)] = "",
+    node_url: NodeUrl = DEFAULT_NODE, token: Token = "", token_stdin: TokenStdin = False,
     chunk_bytes: Annotated[int | None, typer.Option(min=1024, help="chunk size; default the node's largest")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Upload FILE to the node in resumable chunks; the node checks its size and SHA-256."""
-    if not token:
-        raise errors.Unauthenticated("an API token is needed: --token or HCX_TOKEN (hcx token create)")
     size = file.stat().st_size
-    api = NodeApi(node_url, token)
+    api = connect(ctx)
     try:
         with _progress() as progress:
             sha256 = file_digest(file, progress)

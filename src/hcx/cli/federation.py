@@ -7,13 +7,13 @@ from typing import Annotated
 import typer
 
 from hcx.cli.node import Node
+from hcx.cli.options import JsonOpt
 from hcx.cli.output import console, print_json, table
 from hcx.services import delivery, federation
 
 peer_app = typer.Typer(help="Peers: other States' nodes this node talks to.", no_args_is_help=True)
 outbox_app = typer.Typer(help="Messages leaving this node.", no_args_is_help=True)
 inbox_app = typer.Typer(help="Messages received from peers.", no_args_is_help=True)
-JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON for machines")]
 
 
 @peer_app.command("add")

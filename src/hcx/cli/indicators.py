@@ -10,14 +10,13 @@ import typer
 from rich.markup import escape
 
 from hcx.cli.node import Node
+from hcx.cli.options import JsonOpt, UserOpt
 from hcx.cli.output import console, print_json, table
 from hcx.errors import InvalidInput
 from hcx.services import accounts, indicators, matching
 
 app = typer.Typer(help="The local correlation index: indicators shared between cases.", no_args_is_help=True)
 
-UserOpt = Annotated[str, typer.Option("--user", "-u", help="the user you act as")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON for machines")]
 RegionOpt = Annotated[str | None, typer.Option("--region", help="the case's country, ISO 3166-1 alpha-2 (e.g. VN), "
                                                                 "for phone numbers written without +")]
 MaxCasesOpt = Annotated[int, typer.Option("--max-cases", help="a value in more cases than this is generic: "

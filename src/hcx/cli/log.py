@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from hcx.cli.node import Node
+from hcx.cli.options import JsonOpt
 from hcx.cli.output import console, print_json, table
 from hcx.errors import InvalidInput
 from hcx.ledger.checkpoint import CosignatureVerifier
@@ -64,7 +65,7 @@ def verify_cmd(
     witness: Annotated[list[str] | None, typer.Option(help="a cosigner key to check (repeatable)")] = None,
     min_witnesses: Annotated[int, typer.Option(help="how many of the witnesses must have cosigned")] = 0,
     leaf_hash: Annotated[str | None, typer.Option(help="hex leaf hash, for an erased entry (no extra line)")] = None,
-    json_: Annotated[bool, typer.Option("--json", help="print JSON for machines")] = False,
+    json_: JsonOpt = False,
 ) -> None:
     """Verify a proof offline: the log's signature, the witnesses, the inclusion of the entry."""
     try:
@@ -110,7 +111,7 @@ def verify_cmd(
 
 
 @app.command("alarms")
-def alarms_cmd(ctx: typer.Context, json_: Annotated[bool, typer.Option("--json")] = False) -> None:
+def alarms_cmd(ctx: typer.Context, json_: JsonOpt = False) -> None:
     """Forks and rollbacks seen in peers' logs."""
     node: Node = ctx.obj
     alarms = custody.alarms(node.context())
@@ -124,7 +125,7 @@ def alarms_cmd(ctx: typer.Context, json_: Annotated[bool, typer.Option("--json")
 
 
 @app.command("witnesses")
-def witnesses_cmd(ctx: typer.Context, json_: Annotated[bool, typer.Option("--json")] = False) -> None:
+def witnesses_cmd(ctx: typer.Context, json_: JsonOpt = False) -> None:
     """Per pinned peer: our largest checkpoint it cosigned, its largest we cosigned, its alarms."""
     node: Node = ctx.obj
     rows = witness.witnesses(node.context())

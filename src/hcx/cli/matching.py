@@ -9,14 +9,13 @@ import typer
 from rich.markup import escape
 
 from hcx.cli.node import Node
+from hcx.cli.options import JsonOpt, UserOpt
 from hcx.cli.output import console, print_json, table
 from hcx.services import accounts, matching
 
 app = typer.Typer(help="Matching with other nodes by private set intersection (docs/matching.md).",
                   no_args_is_help=True)
 
-UserOpt = Annotated[str, typer.Option("--user", "-u", help="the user you act as")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON for machines")]
 CaseArg = Annotated[str, typer.Argument(help="the case reference")]
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from pydantic import TypeAdapter, ValidationError
 
+from hcx.cli.options import JsonOpt
 from hcx.cli.output import console, print_json, table
 from hcx.cli.requests import read_json
 from hcx.errors import InvalidInput
@@ -20,7 +21,7 @@ app = typer.Typer(help="Parties and the Convention's status.", no_args_is_help=T
 
 @app.command("status")
 def status(
-    json_: Annotated[bool, typer.Option("--json", help="print JSON for machines")] = False,
+    json_: JsonOpt = False,
     ratifications: Annotated[Path | None, typer.Option(
         help="what if: a JSON list of {party, date, instrument, source, verified} replacing the recorded ones")] = None,
     language: Annotated[str, typer.Option(help="language of party names (ar, zh, en, fr, ru, es, vi)")] = "en",

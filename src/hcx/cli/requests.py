@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from hcx.cli.node import Node
+from hcx.cli.options import JsonOpt, UserOpt
 from hcx.cli.output import console, print_findings, print_json, table
 from hcx.domain.lifecycle import Direction, Step
 from hcx.domain.model import has_errors
@@ -23,8 +24,6 @@ from hcx.services.views import RequestView
 app = typer.Typer(help="Cooperation requests.", no_args_is_help=True)
 
 MAX_FILE_BYTES = 1_048_576
-UserOpt = Annotated[str, typer.Option("--user", "-u", help="the user you act as")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON for machines")]
 
 
 def read_json(path: Path) -> Any:

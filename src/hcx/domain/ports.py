@@ -34,6 +34,7 @@ class NodeRecord(Protocol):
     url: str
     descriptor_version: int
     key_salt: bytes
+    created_at: dt.datetime
 
 
 class KeyRecord(Protocol):

@@ -110,8 +110,7 @@ def grant_capability(ctx: Context, uow: UnitOfWork, blob_key: str, peer_party: s
                      ) -> Capability:
     """A capability for `peer_party` (a pinned peer) to fetch `blob_key` until now + `ttl`. The
     caller commits it with the message that carries it."""
-    if uow.get_peer(peer_party) is None:
-        raise NotFound(f"{peer_party} is not a pinned peer")
+    federation.pinned_peer(uow, peer_party)
     if ttl <= dt.timedelta(0):
         raise InvalidInput("a capability needs a positive lifetime")
     size = ctx.blob_store().size(blob_key)

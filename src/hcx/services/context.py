@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable, Collection
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,11 +55,20 @@ class Context:
     cache: dict[Any, Any] = field(default_factory=dict, repr=False)  # parsed peer descriptors...
     outbox_listeners: list[Callable[[], None]] = field(default_factory=list, repr=False)
     blobs: BlobStore | None = None  # evidence bytes; wired by hcx.wiring from the settings
+    locks: Callable[[str], AbstractContextManager[None]] | None = None  # node-wide locks (Database.exclusive)
 
     def blob_store(self) -> BlobStore:
         if self.blobs is None:
             raise ConfigError("this node has no blob store configured")
         return self.blobs
+
+    def exclusive(self, name: str) -> AbstractContextManager[Any]:
+        """The lock `name`, held by one thread of one process of the node at a time (the database's:
+        `locks`); without `locks`, by one thread of this process."""
+        if self.locks is not None:
+            return self.locks(name)
+        lock: threading.Lock = self.cache.setdefault(("lock", name), threading.Lock())
+        return lock
 
     def outbox_filled(self) -> None:
         """Tell this process's delivery worker that a message waits, so it need not poll for it."""

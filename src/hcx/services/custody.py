@@ -209,9 +209,7 @@ def cosign(ctx: Context, peer_party: str, peer_checkpoint: str, consistency_proo
     (Conflict): a cosignature vouches for the largest tree seen."""
     now = ctx.clock.now()
     with ctx.unit_of_work() as uow:
-        peer = uow.get_peer(peer_party)
-        if peer is None:
-            raise NotFound(f"{peer_party} is not a pinned peer")
+        peer = federation.pinned_peer(uow, peer_party)
         name = origin(peer_party)
         offered, note = open_checkpoint(peer_checkpoint, [Ed25519NoteVerifier(name, VerifyKey(peer.node_key))],
                                         origin=name)
@@ -242,9 +240,7 @@ def cosign(ctx: Context, peer_party: str, peer_checkpoint: str, consistency_proo
 def add_cosignature(ctx: Context, peer_party: str, size: int, line: str) -> None:
     """Keep a peer's cosignature of our checkpoint of `size` (InvalidSignature if it is not one)."""
     with ctx.unit_of_work() as uow:
-        peer = uow.get_peer(peer_party)
-        if peer is None:
-            raise NotFound(f"{peer_party} is not a pinned peer")
+        peer = federation.pinned_peer(uow, peer_party)
         store = uow.ledger
         stored = store.checkpoint(size)
         if stored is None:

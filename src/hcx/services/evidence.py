@@ -19,7 +19,8 @@ import datetime as dt
 import logging
 import re
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -70,6 +71,7 @@ class EvidenceStore(Protocol):
     def add(self, **values: Any) -> PackageRecord: ...
     def get(self, package_id: str) -> PackageRecord | None: ...
     def list(self, *, authority_id: str, limit: int = 100) -> Sequence[PackageRecord]: ...
+    def states(self, package_ids: Collection[str]) -> dict[str, str]: ...
 
 
 class _EvidenceUnitOfWork(Protocol):
@@ -240,8 +242,10 @@ def list_packages(ctx: Context, principal: Principal) -> list[PackageView]:
 
 # --- export ----------------------------------------------------------------------------------
 
-def _fresh_folder(out: Path) -> Path:
-    """A hidden sibling of `out` to write into; `out` appears only when the export is whole."""
+@contextmanager
+def _folder_in_place(out: Path) -> Iterator[Path]:
+    """A hidden sibling of `out` to write into: it becomes `out` when the block ends, so `out`
+    appears only when the export is whole, and is removed if the block raises."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise Conflict(f"{out} exists and is not an empty directory")
     if not out.parent.is_dir():
@@ -249,7 +253,14 @@ def _fresh_folder(out: Path) -> Path:
     partial = out.parent / f".{out.name}.partial"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(mode=0o700)
-    return partial
+    try:
+        yield partial
+        if out.exists():
+            out.rmdir()
+        partial.rename(out)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
 
 
 def record_exported(ctx: Context, principal: Principal, view: PackageView) -> dt.datetime:
@@ -274,8 +285,7 @@ def export(ctx: Context, principal: Principal, package_id: str, out: Path, *, pr
 
         return evidence_exchange.export_received(ctx, principal, package_id, out, progress=progress)
     blobs = ctx.blob_store()
-    partial = _fresh_folder(out)
-    try:
+    with _folder_in_place(out) as partial:
         tags = pkg.read_tags(package_id, blobs, view.digest)
         with ctx.reading() as uow:
             identities = _all_age_identities(ctx, uow, principal.authority_id)
@@ -303,16 +313,10 @@ def export(ctx: Context, principal: Principal, package_id: str, out: Path, *, pr
             digest=view.digest, tags=tags, sealed_at=view.created_at, exported_at=now,
             checkpoint=checkpoint_text, log_vkey=log_key.vkey(), witness_vkeys=witnesses, proofs=proofs,
             descriptor=descriptor, tool_version=__version__), files)
-        if out.exists():
-            out.rmdir()
-        partial.rename(out)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
     return ExportView(package_id, out, view.payload_files, view.payload_bytes, len(proofs), checkpoint.size,
                       node_fingerprint)
 
 
 # for the evidence exchange (services/evidence_exchange.py), which builds on this module
 all_age_identities = _all_age_identities
-fresh_folder = _fresh_folder
+folder_in_place = _folder_in_place

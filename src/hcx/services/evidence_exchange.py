@@ -23,15 +23,14 @@ import base64
 import binascii
 import datetime as dt
 import logging
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol, cast
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from hcx import __version__
-from hcx.crypto.envelope import Opened, verify_document
+from hcx.crypto.envelope import Opened
 from hcx.crypto.envelope import seal as seal_envelope
 from hcx.crypto.keys import EncryptionKey, VerifyKey, b64d
 from hcx.domain.descriptor import Descriptor
@@ -311,8 +310,8 @@ def _bag_info(data: bytes) -> dict[str, str]:
 
 def _sender_descriptor(body: EvidenceBody, node_key: bytes, party: str) -> Descriptor:
     try:
-        document = Descriptor.model_validate(verify_document("descriptor", body.descriptor, VerifyKey(node_key)))
-    except (Error, ValidationError, KeyError, TypeError) as exc:
+        document, _ = federation.read_descriptor(body.descriptor, VerifyKey(node_key))
+    except Error as exc:
         raise _refuse(f"the sender's descriptor does not verify with the pinned node key of {party}") from exc
     if document.party != party:
         raise _refuse(f"the descriptor is of {document.party}, not of the sender {party}")
@@ -571,8 +570,7 @@ def export_received(ctx: Context, principal: Principal, package_id: str, out: Pa
     described = sender.authority(signature.authority)
     sender_proofs = [TlogProof.parse(text) for text in body.custody.proofs]
     sealed_at = min((CustodyEntry.parse(p.extra[SALT_SIZE:]).at for p in sender_proofs if p.extra), default=None)
-    partial = evidence.fresh_folder(out)
-    try:
+    with evidence.folder_in_place(out) as partial:
         # the bag first, then custody "exported", then the proofs that include it (as evidence.export)
         files = write_bag(partial, tags, payload=lambda number, digest, dst: pkg.open_payload(
             package_id, number, digest, blobs=blobs, identities=identities, dst=dst, progress=progress))
@@ -595,11 +593,5 @@ def export_received(ctx: Context, principal: Principal, package_id: str, out: Pa
         (peer_dir / "log.vkey").write_text(custody.log_vkey(ctx) + "\n", encoding="ascii")
         for proof in own:
             (peer_dir / f"{proof.index:012d}.tlog-proof").write_text(proof.format(), encoding="utf-8")
-        if out.exists():
-            out.rmdir()
-        partial.rename(out)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
     return evidence.ExportView(package_id, out, view.payload_files, view.payload_bytes, len(sender_proofs) + len(own),
                                latest.size, federation.node_fingerprint(ctx))

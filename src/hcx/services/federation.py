@@ -164,8 +164,9 @@ def bump_descriptor(uow: UnitOfWork) -> None:
 
 # --- peers ------------------------------------------------------------------------------------
 
-def _read_descriptor(signed: Any, key: VerifyKey | None) -> tuple[Descriptor, VerifyKey]:
-    """Verify a signed descriptor with `key` (the pinned one), or with the key it names (first pinning)."""
+def read_descriptor(signed: Any, key: VerifyKey | None) -> tuple[Descriptor, VerifyKey]:
+    """Verify a signed descriptor with `key` (the pinned one), or with the key it names (first pinning).
+    A malformed one raises PeerProtocolError, one another key signed VerificationError."""
     try:
         if key is None:
             named = signed["document"]["node_key"]["key"]
@@ -182,7 +183,7 @@ def add_peer(ctx: Context, actor: Principal | None, *, url: str, expected_finger
         raise PolicyDenied("only an admin can pin a peer")
     expected = parse_fingerprint(expected_fingerprint)
     assert ctx.transport is not None
-    document, key = _read_descriptor(ctx.transport.fetch_descriptor(url), None)
+    document, key = read_descriptor(ctx.transport.fetch_descriptor(url), None)
     if fingerprint(key.raw) != expected:
         raise VerificationError(f"the node key of {url} has the fingerprint {fingerprint(key.raw)}, "
                                 f"not {expected}: not pinned")
@@ -207,16 +208,13 @@ def add_peer(ctx: Context, actor: Principal | None, *, url: str, expected_finger
 def refresh_peer(ctx: Context, party: str) -> PeerRecord:
     """Fetch the peer's current descriptor; accept it only if signed by the pinned key and not older."""
     with ctx.unit_of_work() as uow:
-        peer = uow.get_peer(party)
-        if peer is None:
-            raise NotFound(f"no peer {party}")
+        peer = pinned_peer(uow, party)
         url, pinned = peer.url, VerifyKey.from_bytes(peer.node_key)
     assert ctx.transport is not None
-    document, _ = _read_descriptor(ctx.transport.fetch_descriptor(url), pinned)
+    document, _ = read_descriptor(ctx.transport.fetch_descriptor(url), pinned)
     now = ctx.clock.now()
     with ctx.unit_of_work() as uow:
-        peer = uow.get_peer(party)
-        assert peer is not None
+        peer = pinned_peer(uow, party)  # unpinned meanwhile: NotFound
         if document.party != party or document.version < peer.descriptor_version:
             raise PeerProtocolError(f"{party} served an older or foreign descriptor; kept version "
                                     f"{peer.descriptor_version}")
@@ -239,13 +237,25 @@ def refresh_due_peers(ctx: Context, *, older_than: dt.timedelta = dt.timedelta(h
             log.warning("could not refresh the descriptor of %s: %s", party, exc.message)
 
 
-def peer_descriptor(ctx: Context, uow: UnitOfWork, party: str) -> Descriptor:
-    """The pinned, unexpired descriptor of `party`; anything else is refused."""
+def pinned_peer(uow: UnitOfWork, party: str) -> PeerRecord:
+    """The pinned peer `party` (NotFound if there is none)."""
     peer = uow.get_peer(party)
     if peer is None:
         raise NotFound(f"{party} is not a pinned peer")
+    return peer
+
+
+def trusted_peer(ctx: Context, uow: UnitOfWork, party: str) -> PeerRecord:
+    """The pinned peer `party` whose descriptor has not expired: its keys may be relied on."""
+    peer = pinned_peer(uow, party)
     if peer.expires_at <= ctx.clock.now():
         raise VerificationError(f"the descriptor of {party} expired on {peer.expires_at:%Y-%m-%d}; refresh it")
+    return peer
+
+
+def peer_descriptor(ctx: Context, uow: UnitOfWork, party: str) -> Descriptor:
+    """The pinned, unexpired descriptor of `party`; anything else is refused."""
+    peer = trusted_peer(ctx, uow, party)
     # parsed once per version (its keys are kilobytes), not once per message
     key = ("descriptor", party, peer.descriptor_version, peer.node_key)
     if key not in ctx.cache:

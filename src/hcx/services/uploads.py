@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 import re
 import unicodedata
+from collections.abc import Collection
 from typing import Any, Protocol, cast
 
 from pydantic import BaseModel
@@ -65,6 +66,8 @@ class TransferStore(Protocol):
                      limit: int = 100) -> list[UploadRecord]: ...
     def add_capability(self, **values: Any) -> CapabilityRecord: ...
     def get_capability(self, id: str) -> CapabilityRecord | None: ...
+    def upload_statuses(self, upload_ids: Collection[str]) -> dict[str, str]: ...
+    def granted_keys(self, blob_keys: Collection[str], now: dt.datetime) -> set[str]: ...
 
 
 class _TransferUnitOfWork(Protocol):
@@ -114,8 +117,11 @@ def _view(ctx: Context, upload: UploadRecord) -> UploadView:
                       updated_at=upload.updated_at)
 
 
+KEY_PREFIX = "uploads/"
+
+
 def _key(upload_id: str) -> str:
-    return f"uploads/{upload_id}"
+    return f"{KEY_PREFIX}{upload_id}"
 
 
 def _get(uow: UnitOfWork, principal: Principal, upload_id: str, *, lock: bool = False) -> UploadRecord:

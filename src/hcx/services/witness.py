@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import threading
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
@@ -35,12 +35,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from hcx.crypto.canonical import canonical, parse_json
 from hcx.crypto.envelope import sign_document, verify_document
 from hcx.crypto.keys import VerifyKey, b64d, b64e
-from hcx.domain.ports import PeerRecord, UnitOfWork
 from hcx.errors import (
     Error,
     InclusionProofError,
     InvalidInput,
-    NotFound,
     PeerProtocolError,
     PolicyDenied,
     VerificationError,
@@ -54,7 +52,7 @@ log = logging.getLogger(__name__)
 
 MAX_DOCUMENT_BYTES = 262_144
 MAX_PROOF_HASHES = 128  # a consistency proof in a tree of 2**64 leaves has fewer
-_LOCK = "witness.lock"
+_LOCK = "hcx.witness"
 _LAST_ROUND = "witness.last_round"
 
 Party = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
@@ -122,11 +120,11 @@ class Witnessed:
 
 # --- helpers ----------------------------------------------------------------------------------
 
-def _lock(ctx: Context) -> threading.Lock:
-    """One lock per node process: the worker's exchanges and the peers' calls to this node read
-    and move the same views of the logs (last checkpoint seen, last signed) between transactions."""
-    lock: threading.Lock = ctx.cache.setdefault(_LOCK, threading.Lock())
-    return lock
+def _lock(ctx: Context) -> AbstractContextManager[Any]:
+    """One lock for the whole node, across its processes (a PostgreSQL advisory lock when several
+    share the database): the worker's exchanges and the peers' calls to this node read and move the
+    same views of the logs (last checkpoint seen, last signed) between transactions."""
+    return ctx.exclusive(_LOCK)
 
 
 def _utc(at: dt.datetime) -> str:
@@ -139,15 +137,6 @@ def _digest(signed: dict[str, Any]) -> str:
 
 def _size_of(note: str) -> int:
     return Checkpoint.parse(parse_note(note).text).size
-
-
-def _pinned(ctx: Context, uow: UnitOfWork, party: str) -> PeerRecord:
-    peer = uow.get_peer(party)
-    if peer is None:
-        raise NotFound(f"{party} is not a pinned peer")
-    if peer.expires_at <= ctx.clock.now():
-        raise VerificationError(f"the descriptor of {party} expired on {peer.expires_at:%Y-%m-%d}; refresh it")
-    return peer
 
 
 def _sign(ctx: Context, kind: str, document: dict[str, Any]) -> dict[str, Any]:
@@ -169,7 +158,7 @@ def _open(ctx: Context, kind: str, signed: object, model: type[_D], *, sender: s
         own = federation.own_party(ctx, uow)
         if claimed == own:
             raise InvalidInput(f"a {kind} from this node's own party {own}")
-        peer = _pinned(ctx, uow, claimed)
+        peer = federation.trusted_peer(ctx, uow, claimed)
         verified = verify_document(kind, signed, VerifyKey(peer.node_key))
     try:
         parsed = model.model_validate(verified)
@@ -227,7 +216,7 @@ def exchange(ctx: Context, party: str) -> Witnessed:
     """Ask `party` to cosign our latest checkpoint and cosign its own in return."""
     with ctx.reading() as uow:
         own = federation.own_party(ctx, uow)
-        url = _pinned(ctx, uow, party).url
+        url = federation.trusted_peer(ctx, uow, party).url
         cosigned = uow.ledger.latest_cosignature(party)
     assert ctx.transport is not None
     with _lock(ctx):

@@ -12,6 +12,7 @@ Staging differs by back end, on purpose:
 
 from __future__ import annotations
 
+import datetime as dt
 import errno
 import hashlib
 import io
@@ -21,6 +22,7 @@ import re
 import secrets
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 from urllib.parse import urlsplit
@@ -35,6 +37,24 @@ log = logging.getLogger(__name__)
 KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._=-]{0,127}(/[A-Za-z0-9][A-Za-z0-9._=-]{0,127}){0,7}")
 READ_SIZE = 1 << 20
 S3_MIN_PART = 5 << 20  # S3's smallest multipart part (all but the last)
+_TEMP = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{16}\.tmp")  # FileBlobStore._writer's temporary files
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """Something a store holds, as the sweep (services/blob_sweep.py) sees it: a `blob`, the
+    `partial` bytes staged under a key, or an `unfinished` write (a temporary file, an open S3
+    multipart upload) of a key; `modified` is when it last changed; `handle` names it to `remove`."""
+
+    kind: str
+    key: str
+    modified: dt.datetime
+    size: int
+    handle: str
+
+
+def _mtime(stat: os.stat_result) -> dt.datetime:
+    return dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC)
 
 
 def check_key(key: str) -> str:
@@ -253,6 +273,46 @@ class FileBlobStore:
     def discard(self, key: str) -> None:
         self._partial(key).unlink(missing_ok=True)
 
+    # for the sweep ------------------------------------------------------------------------------
+
+    def inventory(self) -> Iterator[Stored]:
+        """Every blob, staged partial file and temporary file under the root; a name that is none
+        of these (not a valid key) is not ours, and not listed."""
+        partials = self.root / ".partial"
+        for directory, subdirectories, files in os.walk(self.root):
+            here = Path(directory)
+            staged = here == partials or here.is_relative_to(partials)
+            if here == self.root:
+                subdirectories[:] = [d for d in subdirectories if d == ".partial" or KEY.fullmatch(d)]
+            for name in files:
+                path = here / name
+                try:
+                    stat = path.lstat()
+                except FileNotFoundError:  # removed meanwhile
+                    continue
+                temp = _TEMP.fullmatch(name)
+                kind, relative = ("partial", path.relative_to(partials)) if staged else \
+                    ("unfinished", path.parent.relative_to(self.root) / temp["name"]) if temp else \
+                    ("blob", path.relative_to(self.root))
+                key = relative.as_posix()
+                if KEY.fullmatch(key):
+                    yield Stored(kind, key, _mtime(stat), stat.st_size, path.relative_to(self.root).as_posix())
+
+    def remove(self, item: Stored) -> None:
+        """Delete what `inventory` listed, and the directories it leaves empty below the first
+        level (`packages/<id>/…`; `packages/` and `uploads/` themselves stay for the next writer)."""
+        path = self.root / item.handle
+        path.unlink(missing_ok=True)
+        _fsync_dir(path.parent)
+        base = self.root / ".partial" if item.kind == "partial" else self.root
+        directory = path.parent
+        while len(directory.relative_to(base).parts) >= 2:
+            try:
+                directory.rmdir()
+            except OSError:  # not empty (or gone)
+                break
+            directory = directory.parent
+
 
 # --- S3-compatible object storage -----------------------------------------------------------------
 
@@ -443,6 +503,39 @@ class S3BlobStore:
         with self._translated(key):
             for offset in self._chunks(key):
                 self.client.delete_object(Bucket=self.bucket, Key=f"{self._chunk_prefix(key)}{offset:020d}")
+
+    # for the sweep ------------------------------------------------------------------------------
+
+    def inventory(self) -> Iterator[Stored]:
+        """Every object under the prefix (blobs, and staged chunks: one `partial` each) and every
+        multipart upload still open, as of its last part."""
+        with self._translated(self.prefix or "/"):
+            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix):
+                for item in page.get("Contents", []):
+                    name = item["Key"][len(self.prefix):]
+                    key, chunk, offset = name.rpartition(".partial/")
+                    kind = "partial" if chunk and offset.isdigit() else "blob"
+                    key = key if kind == "partial" else name
+                    if KEY.fullmatch(key):
+                        yield Stored(kind, key, item["LastModified"], int(item["Size"]), item["Key"])
+            for listing in self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket,
+                                                                                       Prefix=self.prefix):
+                for upload in listing.get("Uploads", []):
+                    name, upload_id = upload["Key"], upload["UploadId"]
+                    parts = [part for page in self.client.get_paginator("list_parts").paginate(
+                        Bucket=self.bucket, Key=name, UploadId=upload_id) for part in page.get("Parts", [])]
+                    modified = max([upload["Initiated"], *(part["LastModified"] for part in parts)])
+                    key = name[len(self.prefix):]
+                    if KEY.fullmatch(key):
+                        yield Stored("unfinished", key, modified, sum(int(p["Size"]) for p in parts), upload_id)
+
+    def remove(self, item: Stored) -> None:
+        """Delete what `inventory` listed (an open multipart upload is aborted)."""
+        with self._translated(item.key):
+            if item.kind == "unfinished":
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=self._name(item.key), UploadId=item.handle)
+            else:
+                self.client.delete_object(Bucket=self.bucket, Key=item.handle)
 
 
 def s3_client(settings: Settings) -> S3Client:

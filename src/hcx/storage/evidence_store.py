@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -28,3 +28,9 @@ class SqlEvidenceStore:
         return self.session.scalars(select(EvidencePackage).where(EvidencePackage.authority_id == authority_id)
                                     .order_by(EvidencePackage.created_at.desc(), EvidencePackage.id.desc())
                                     .limit(limit)).all()
+
+    def states(self, package_ids: Collection[str]) -> dict[str, str]:
+        """The state of each of these packages that has a row."""
+        rows = self.session.execute(select(EvidencePackage.id, EvidencePackage.state)
+                                    .where(EvidencePackage.id.in_(list(package_ids))))
+        return {id_: state for id_, state in rows}

@@ -3,7 +3,8 @@ within an authority: another authority's uploads do not exist for the caller."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import datetime as dt
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -43,3 +44,13 @@ class SqlTransferStore:
 
     def get_capability(self, id: str) -> BlobCapability | None:
         return self.session.get(BlobCapability, id)
+
+    def upload_statuses(self, upload_ids: Collection[str]) -> dict[str, str]:
+        """The status of each of these uploads that has a row (of any authority: for the sweep)."""
+        rows = self.session.execute(select(Upload.id, Upload.status).where(Upload.id.in_(list(upload_ids))))
+        return {id_: status for id_, status in rows}
+
+    def granted_keys(self, blob_keys: Collection[str], now: dt.datetime) -> set[str]:
+        """Those of these blob keys that a capability not yet expired lets a peer fetch."""
+        return set(self.session.scalars(select(BlobCapability.blob_key).where(
+            BlobCapability.blob_key.in_(list(blob_keys)), BlobCapability.expires_at > now)))

@@ -7,8 +7,12 @@ becomes `Conflict`, anything else from the database `StorageError`.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
+import os
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import Engine, Table, bindparam, select, text, update
@@ -52,6 +56,9 @@ _DUE = (select(_OUTBOX.c.id)  # what an idle worker asks many times a second
         .where(_OUTBOX.c.status == "pending", _OUTBOX.c.next_attempt_at <= bindparam("due_now"),
                _OUTBOX.c.lease_until.is_(None) | (_OUTBOX.c.lease_until <= bindparam("due_now")))
         .limit(1))
+
+_ADVISORY_LOCK = text("SELECT pg_advisory_lock(hashtextextended(:name, 0))")
+_ADVISORY_UNLOCK = text("SELECT pg_advisory_unlock(hashtextextended(:name, 0))")
 
 # one transaction-scoped advisory lock per exchange, taken in the order of the (sorted) array
 _LOCK_EXCHANGES = text("SELECT count(pg_advisory_xact_lock(hashtextextended(e, 0))) "
@@ -353,6 +360,8 @@ class Database:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._thread_locks: dict[str, threading.Lock] = {}
+        self._thread_locks_guard = threading.Lock()
         self._factory = sessionmaker(engine, expire_on_commit=False)
         reader = make_engine(engine.url.render_as_string(hide_password=False), read_only=True) \
             if engine.dialect.name == "sqlite" else engine
@@ -365,6 +374,24 @@ class Database:
         """For reads only: on SQLite it never waits for, nor holds, the write lock."""
         return SqlUnitOfWork(self._read_factory)
 
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        """Hold the node-wide lock `name` across transactions: one thread of one process of the node
+        at a time. On PostgreSQL a session advisory lock on a connection of its own (every process
+        sharing the database waits for it; a process that dies releases it with its connection); on
+        a SQLite file, an flock on a file beside it; first, a lock of this process's threads."""
+        with self._thread_locks_guard:
+            local = self._thread_locks.setdefault(name, threading.Lock())
+        with local:
+            if self.engine.dialect.name == "postgresql":
+                with _advisory_lock(self.engine, name):
+                    yield
+            elif self.engine.dialect.name == "sqlite" and self.engine.url.database not in (None, "", ":memory:"):
+                with _file_lock(Path(f"{self.engine.url.database}.{name}.lock")):
+                    yield
+            else:
+                yield
+
     def ping(self) -> bool:
         try:
             with self.engine.connect() as connection:
@@ -372,3 +399,27 @@ class Database:
             return True
         except SQLAlchemyError:
             return False
+
+
+@contextmanager
+def _advisory_lock(engine: Engine, name: str) -> Iterator[None]:
+    # autocommit: the lock outlives transactions, and the connection is not left idle in one
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(_ADVISORY_LOCK, {"name": name})
+        try:
+            yield
+        finally:
+            try:
+                connection.execute(_ADVISORY_UNLOCK, {"name": name})
+            except SQLAlchemyError:
+                connection.invalidate()  # closing the session releases its locks
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # released when the descriptor closes, or the process dies
+        yield
+    finally:
+        os.close(fd)
