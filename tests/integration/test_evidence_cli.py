@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from tests.integration.test_cli import Hcx, hcx, node  # noqa: F401 - fixtures
@@ -47,3 +50,19 @@ def test_verify_needs_no_node(tmp_path: Path) -> None:
     lone = Hcx(tmp_path / "no-node", {"HCX_ENV": None, "COLUMNS": "200"})
     result = lone("verify", str(tmp_path / "absent"))
     assert result.exit_code == 8 and "is not a directory" in result.stdout
+
+
+def test_the_console_script_runs_verify_without_loading_the_node(tmp_path: Path) -> None:
+    """`hcx verify` starts in a fraction of the full command line's time: no services, no database."""
+    script = ("import sys\n"
+              "from hcx.cli.evidence_verify import main\n"
+              "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
+              "print('loaded:', sorted(m for m in ('sqlalchemy', 'alembic', 'hcx.services', 'jinja2') "
+              "if m in sys.modules), 'exit:', code)\n")
+    done = subprocess.run([sys.executable, "-c", script, "verify", str(tmp_path / "absent")], capture_output=True,
+                          text=True, check=True, env={**os.environ, "COLUMNS": "200"})
+    assert "is not a directory" in done.stdout and "NOT VERIFIED" in done.stdout
+    assert done.stdout.strip().endswith("loaded: [] exit: 8"), done.stdout
+    usage = subprocess.run([sys.executable, "-c", script, "verify", "--bogus"], capture_output=True, text=True,
+                           check=True)
+    assert "No such option: --bogus" in usage.stderr and usage.stdout.strip().endswith("exit: 2")
