@@ -250,7 +250,7 @@ def hash_chunk(path: str | os.PathLike[str], chain: FileChain, number: int) -> b
     descriptor = os.open(path, os.O_RDONLY)
     try:
         if hasattr(os, "posix_fadvise"):
-            os.posix_fadvise(descriptor, start, end - start, os.POSIX_FADV_WILLNEED)  # read ahead on a cold cache
+            os.posix_fadvise(descriptor, start, end - start, os.POSIX_FADV_SEQUENTIAL)  # more read-ahead, if cold
         offset = start
         while offset < end:
             got = os.preadv(descriptor, [view[: min(_READ_SIZE, end - offset)]], offset)
