@@ -8,17 +8,19 @@ own small Typer app and hands every other command line to `hcx.cli.main`, unchan
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.markup import escape
 
-from hcx.cli.output import console, print_json
 from hcx.evidence.verify import VerifyReport, as_json, verify_folder
 
 VERIFICATION_FAILED = 8  # as errors.VerificationError in cli/output.py
+console = Console()  # as cli/output.py's, which is not imported here: it loads the domain model and rules
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON for machines")]
 
 
@@ -46,7 +48,7 @@ def verify_cmd(
     """Verify an exported evidence folder offline: no network, no database. Exit 0 only if all holds."""
     report = verify_folder(folder, expected_fingerprint=fingerprint)
     if json_:
-        print_json(as_json(report))
+        print(json.dumps(as_json(report), indent=2, ensure_ascii=False))  # as cli/output.print_json
     else:
         print_report(report)
     if not report.ok:
