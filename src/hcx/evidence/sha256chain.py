@@ -20,7 +20,7 @@ loaded; where libcrypto cannot be found, `available()` is False and callers hash
 The hints file (`hints/sha256-chain.txt` of an export folder), UTF-8, one item a line:
 
     hcx sha256-chain/1
-    chunk-size 67108864
+    chunk-size 67108864                                                   a power of two, ≥ 64 KiB
     file <size in bytes> <path in the bag, encoded as in a manifest>     every payload file, in
     <offset> <64 hex: the chaining state after the first <offset> bytes>  manifest order, each
     …                                                                     followed by its states
@@ -204,8 +204,10 @@ class ChainRecorder:
 
 
 def _check_chunk_size(chunk_size: int) -> None:
-    if chunk_size < MIN_CHUNK_SIZE or chunk_size % _BLOCK:
-        raise ValueError(f"a chunk size is a multiple of 64 bytes, at least {MIN_CHUNK_SIZE}")
+    # a power of two (so a multiple of the 64-byte block): one changed byte of the number never
+    # gives another valid size, which for files of one chunk would change nothing checkable
+    if chunk_size < MIN_CHUNK_SIZE or chunk_size & (chunk_size - 1):
+        raise ValueError(f"a chunk size is a power of two, at least {MIN_CHUNK_SIZE}")
 
 
 def chunk_count(size: int, chunk_size: int) -> int:
@@ -292,7 +294,7 @@ def _number(text: str, line: int, what: str) -> int:
 
 def parse_chain(data: bytes) -> list[FileChain]:
     """The chains of a hints file; ChainFormatError names the first line that is not as written."""
-    from hcx.evidence.bagit import decode_path  # late: bagit imports this module
+    from hcx.evidence.bagit import decode_path, encode_path  # late: bagit imports this module
 
     try:
         text = data.decode("utf-8")
@@ -320,6 +322,8 @@ def parse_chain(data: bytes) -> list[FileChain]:
         if label != "file" or not encoded:
             raise ChainFormatError(number, "expected 'file <size> <path>'")
         size = _number(size_text, number, "the size")
+        if encode_path(decode_path(encoded)) != encoded:  # one spelling per path, as the manifest's
+            raise ChainFormatError(number, "the path is not encoded as a manifest encodes it")
         count = chunk_count(size, chunk_size) - 1
         states: list[bytes] = []
         for n in range(count):

@@ -131,8 +131,8 @@ def edit(data: bytes, change: str) -> bytes:
         lines[3], lines[4] = lines[4], lines[3]
     elif change == "upper-case hex":
         lines[4] = lines[4].upper()
-    elif change == "chunk size not a block multiple":
-        lines[1] = f"chunk-size {CHUNK + 1}"
+    elif change == "chunk size not a power of two":
+        lines[1] = f"chunk-size {CHUNK + 64}"
     elif change == "chunk size too small":
         lines[1] = "chunk-size 4096"
     elif change == "wrong chunk size":
@@ -141,13 +141,15 @@ def edit(data: bytes, change: str) -> bytes:
         lines[0] = "hcx sha256-chain/2"
     elif change == "size with a leading zero":
         lines[2] = lines[2].replace("file ", "file 0")
+    elif change == "path spelt another way":
+        lines[2] = lines[2].replace("data/f", "data/%66")
     return "\n".join(lines).encode()
 
 
 @pytest.mark.parametrize(("change", "line"), [
     ("truncated", 6), ("cut mid-line", 6), ("reordered", 4), ("upper-case hex", 5),
-    ("chunk size not a block multiple", 2), ("chunk size too small", 2), ("wrong chunk size", 4),
-    ("first line", 1), ("size with a leading zero", 3)])
+    ("chunk size not a power of two", 2), ("chunk size too small", 2), ("wrong chunk size", 4),
+    ("first line", 1), ("size with a leading zero", 3), ("path spelt another way", 3)])
 def test_a_hints_file_not_as_written_is_refused_at_its_line(change: str, line: int) -> None:
     with pytest.raises(ChainFormatError) as caught:
         parse_chain(edit(hints(), change))
