@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from hcx.errors import Conflict, DecryptionError, InvalidInput, NotFound, PolicyDenied, VerificationError
 from hcx.evidence import package as pkg
+from hcx.evidence import sha256chain
 from hcx.evidence.verify import VerifyReport, verify_folder
 from hcx.services import accounts, custody, evidence, federation
 from hcx.services.context import Context
@@ -86,6 +87,12 @@ def test_seal_export_verify(ctx: Context, world: World, exported: tuple[evidence
     html = (out / "report.html").read_text()
     assert view.digest in html and "sealed" in html and "exported" in html
     assert evidence.get(ctx, world.officer, view.id).digest == view.digest
+    # the export noted SHA-256 chains, and verify used them
+    if sha256chain.available():
+        chains = sha256chain.parse_chain((out / "hints" / "sha256-chain.txt").read_bytes())
+        assert sorted(c.path for c in chains) == sorted(pkg.manifest_entries((out / "bag" / "manifest-sha256.txt")
+                                                                             .read_bytes())[i][0] for i in range(4))
+        assert any(c.name == "sha256 chain" and c.ok for c in report.checks)
 
 
 def test_a_wrong_expected_fingerprint_fails(exported: tuple[evidence.PackageView, Path]) -> None:
@@ -210,6 +217,120 @@ def test_a_missing_or_extra_file_fails(exported: tuple[evidence.PackageView, Pat
     found = failures(verify_folder(out))
     assert any("data/planted.txt: is in the payload but not listed" in f for f in found), found
     assert any("custody chain" in f for f in found), found
+
+
+# --- SHA-256 chains (hints/sha256-chain.txt) -------------------------------------------------
+
+HINTS = "hints/sha256-chain.txt"
+SMALL_CHUNK = sha256chain.MIN_CHUNK_SIZE  # the photo of the fixture is 5 chunks of it
+needs_chains = pytest.mark.skipif(not sha256chain.available(), reason="libcrypto's SHA-256 is not loadable here")
+
+
+def rechain(out: Path) -> list[str]:
+    """Note the chains of the exported payload again in chunks of 64 KiB (the export's 64 MiB
+    chunks would need files of hundreds of MiB to have states); returns the hints file's lines."""
+    files = []
+    for path, _ in pkg.manifest_entries((out / "bag" / "manifest-sha256.txt").read_bytes()):
+        recorder = sha256chain.ChainRecorder(SMALL_CHUNK)
+        recorder.update((out / "bag" / path).read_bytes())
+        recorder.digest()
+        files.append((path, recorder.size, recorder.states))
+    data = sha256chain.format_chain(files, SMALL_CHUNK)
+    (out / HINTS).write_bytes(data)
+    return data.decode().split("\n")
+
+
+def state_line(lines: list[str], nth: int) -> int:
+    """The line number (1-based) of the photo's state `nth` (0-based)."""
+    return next(n for n, line in enumerate(lines, start=1) if line.endswith("IMG_0001.jpg")) + 1 + nth
+
+
+@needs_chains
+def test_chunks_hashed_in_parallel_verify_and_an_export_without_hints_still_verifies(
+        exported: tuple[evidence.PackageView, Path]) -> None:
+    out = exported[1]
+    lines = rechain(out)
+    assert len(lines) > 8  # the photo has states
+    report = verify_folder(out)
+    assert report.ok, failures(report)
+    assert any(c.name == "sha256 chain" and c.ok and "chunks" in c.detail for c in report.checks)
+    (out / HINTS).unlink()  # an export made before hints: every file hashed from start to end
+    report = verify_folder(out)
+    assert report.ok and not any(c.name == "sha256 chain" for c in report.checks), failures(report)
+
+
+@needs_chains
+@pytest.mark.parametrize("change", ["flipped state", "truncated", "reordered", "wrong chunk size", "size",
+                                    "file dropped", "file twice", "other path", "not UTF-8", "states of another file"])
+def test_a_hints_file_not_as_exported_fails_and_names_its_line(exported: tuple[evidence.PackageView, Path],
+                                                                change: str) -> None:
+    out = exported[1]
+    lines = rechain(out)
+    photo_line = state_line(lines, -1)
+    if change == "flipped state":
+        at = state_line(lines, 2)
+        lines[at - 1] = lines[at - 1][:-1] + ("0" if lines[at - 1][-1] != "0" else "1")
+        expected = f"{HINTS}:{at}"
+    elif change == "truncated":
+        lines = [*lines[: state_line(lines, 1)], ""]
+        expected = f"{HINTS}:{state_line(lines, 1) + 1}"
+    elif change == "reordered":
+        a, b = state_line(lines, 0), state_line(lines, 1)
+        lines[a - 1], lines[b - 1] = lines[b - 1], lines[a - 1]
+        expected = f"{HINTS}:{a}"
+    elif change == "wrong chunk size":
+        lines[1] = f"chunk-size {2 * SMALL_CHUNK}"
+        expected = f"{HINTS}:"
+    elif change == "size":
+        label, size, path = lines[photo_line - 1].split(" ", 2)
+        lines[photo_line - 1] = f"{label} {int(size) - 1} {path}"
+        expected = f"{HINTS}:{photo_line}"
+    elif change == "file dropped":
+        end = next((n for n in range(photo_line, len(lines)) if lines[n].startswith("file ")), len(lines) - 1)
+        lines = lines[: photo_line - 1] + lines[end:]
+        expected = f"{HINTS}"
+    elif change == "file twice":
+        other = next(n for n, line in enumerate(lines) if line.startswith("file ") and line.endswith("empty.bin"))
+        lines.insert(other + 1, lines[other])
+        expected = f"{HINTS}:{other + 2}"
+    elif change == "other path":
+        lines[photo_line - 1] = lines[photo_line - 1].replace("IMG_0001.jpg", "IMG_0002.jpg")
+        expected = f"{HINTS}:{photo_line}"
+    elif change == "not UTF-8":
+        lines[photo_line - 1] += "\udcff"
+        expected = f"{HINTS}:{photo_line}"
+    else:  # the photo's states noted from other bytes of the same size
+        photo = out / "bag" / "data" / "phone" / "photos" / "IMG_0001.jpg"
+        recorder = sha256chain.ChainRecorder(SMALL_CHUNK)
+        recorder.update(os.urandom(photo.stat().st_size))
+        recorder.digest()
+        for n, state in enumerate(recorder.states):
+            lines[state_line(lines, n) - 1] = f"{(n + 1) * SMALL_CHUNK} {state.hex()}"
+        expected = f"{HINTS}:{state_line(lines, 0)}"
+    (out / HINTS).write_bytes("\n".join(lines).encode("utf-8", "surrogateescape"))
+    report = verify_folder(out)
+    assert not report.ok
+    assert any(f.startswith("sha256 chain: ") and expected in f for f in failures(report)), failures(report)
+    # the hints are not evidence: the payload itself is still found intact
+    assert not any(f.startswith("bag:") for f in failures(report)), failures(report)
+
+
+@needs_chains
+def test_a_changed_payload_is_named_by_its_byte_range_even_with_hints_noted_from_it(
+        exported: tuple[evidence.PackageView, Path]) -> None:
+    out = exported[1]
+    rechain(out)
+    photo = out / "bag" / "data" / "phone" / "photos" / "IMG_0001.jpg"
+    flip(photo, 3 * SMALL_CHUNK + 7)
+    found = failures(verify_folder(out))
+    assert any(f"bytes {3 * SMALL_CHUNK} to {4 * SMALL_CHUNK - 1} (chunk 4 of 5)" in f for f in found), found
+    assert any("manifest-sha256.txt" in f and "IMG_0001.jpg" in f for f in found), found
+    # the hints noted again from the changed file: each chunk ends where noted but the last,
+    # which ends at the changed file's digest, not the signed manifest's
+    rechain(out)
+    found = failures(verify_folder(out))
+    assert any("bag/data/phone/photos/IMG_0001.jpg" in f and "chunk 5 of 5" in f for f in found), found
+    assert any("manifest-sha256.txt" in f and "IMG_0001.jpg" in f for f in found), found
 
 
 # --- refusals leave nothing behind -----------------------------------------------------------

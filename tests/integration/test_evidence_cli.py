@@ -100,3 +100,19 @@ def test_a_seal_killed_midway_leaves_bytes_the_sweep_removes(node: Hcx, tmp_path
         os.utime(path, (days_ago, days_ago))
     swept = node.ok("evidence", "sweep", "--json").json()
     assert len(swept["removed"]) == len(left) and list(packages.iterdir()) == []
+
+
+def test_the_console_script_runs_verify_without_loading_the_node(tmp_path: Path) -> None:
+    """`hcx verify` starts in a fraction of the full command line's time: no services, no database."""
+    script = ("import sys\n"
+              "from hcx.cli.evidence_verify import main\n"
+              "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
+              "print('loaded:', sorted(m for m in ('sqlalchemy', 'alembic', 'hcx.services', 'jinja2') "
+              "if m in sys.modules), 'exit:', code)\n")
+    done = subprocess.run([sys.executable, "-c", script, "verify", str(tmp_path / "absent")], capture_output=True,
+                          text=True, check=True, env={**os.environ, "COLUMNS": "200"})
+    assert "is not a directory" in done.stdout and "NOT VERIFIED" in done.stdout
+    assert done.stdout.strip().endswith("loaded: [] exit: 8"), done.stdout
+    usage = subprocess.run([sys.executable, "-c", script, "verify", "--bogus"], capture_output=True, text=True,
+                           check=True)
+    assert "No such option: --bogus" in usage.stderr and usage.stdout.strip().endswith("exit: 2")

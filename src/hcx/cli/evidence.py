@@ -11,16 +11,16 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 
+from hcx.cli.evidence_verify import print_report, verify_cmd
 from hcx.cli.node import Node
 from hcx.cli.options import JsonOpt, UserOpt
 from hcx.cli.output import console, print_json, table
-from hcx.evidence.verify import VerifyReport, as_json, verify_folder
 from hcx.services import accounts, blob_sweep, evidence
 
 app = typer.Typer(help="Evidence packages: seal, list, export.", no_args_is_help=True)
 
-VERIFICATION_FAILED = 8  # as errors.VerificationError in cli/output.py
 DEFAULT_SWEEP_HOURS = blob_sweep.DEFAULT_AGE.total_seconds() / 3600
+__all__ = ["app", "print_report", "verify_cmd"]  # `hcx verify` lives in evidence_verify, light to import
 
 
 def _progress() -> Progress:
@@ -116,33 +116,3 @@ def sweep_cmd(
                   f"kept {report.kept_referenced} referenced, {report.kept_recent} younger than {older_than:g} h",
                   highlight=False)
 
-
-def print_report(report: VerifyReport) -> None:
-    for check in report.checks:
-        mark = "[green]ok  [/]" if check.ok else "[bold red]FAIL[/]"
-        detail = f" — {escape(check.detail)}" if check.detail else ""
-        console.print(f"{mark} {check.name}: {escape(check.where)}{detail}", highlight=False)
-    console.print("Keys trusted (confirm these fingerprints out of band):")
-    for what, fp in report.trusted:
-        console.print(f"  {fp}  {escape(what)}", highlight=False)
-    if report.ok:
-        console.print(f"[bold green]VERIFIED[/]: package {report.package_id}, digest {report.digest}", highlight=False)
-    else:
-        failed = sum(not c.ok for c in report.checks)
-        console.print(f"[bold red]NOT VERIFIED[/]: {failed} check(s) failed", highlight=False)
-
-
-def verify_cmd(
-    folder: Annotated[Path, typer.Argument(help="a folder written by `hcx evidence export`")],
-    fingerprint: Annotated[str | None, typer.Option("--fingerprint", help="the node key fingerprint confirmed out "
-                                                                         "of band; refuse any other")] = None,
-    json_: JsonOpt = False,
-) -> None:
-    """Verify an exported evidence folder offline: no network, no database. Exit 0 only if all holds."""
-    report = verify_folder(folder, expected_fingerprint=fingerprint)
-    if json_:
-        print_json(as_json(report))
-    else:
-        print_report(report)
-    if not report.ok:
-        raise typer.Exit(VERIFICATION_FAILED)

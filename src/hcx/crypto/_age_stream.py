@@ -27,7 +27,7 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from hcx.crypto._primitives import CHACHA20_POLY1305_TAG_SIZE as TAG_SIZE
 from hcx.crypto._primitives import ChaCha20Poly1305Key
@@ -132,20 +132,27 @@ def write_all(dst: BinaryIO, data: memoryview) -> None:
 _Task = Callable[[memoryview, int, bool, bytearray], memoryview]
 
 
+class Hasher(Protocol):
+    """What hashes the plaintext: `hashlib.sha256()`, or one that also notes states on the way."""
+
+    def update(self, data: memoryview, /) -> None: ...
+    def digest(self) -> bytes: ...
+
+
 def _run(src: BinaryIO, dst: BinaryIO, workers: int, read_size: int, out_size: int,
-         task: _Task) -> tuple[int, bytes]:
+         task: _Task, hasher: Hasher | None = None) -> tuple[int, bytes]:
     """Read batches of `read_size` bytes, run `task(batch, first chunk number, final, out)` on a
     pool, write the results in order. Returns the size and SHA-256 of the output (the plaintext,
     hashed on its own thread while the next batch is written). The batch buffers are reused: fresh 4 MiB allocations
     would cost page faults and zeroing on every batch."""
     if workers < 1:
         raise InvalidInput("the age stream needs at least one worker")
-    digest = hashlib.sha256()
+    digest: Hasher = hasher if hasher is not None else hashlib.sha256()
     size = 0
     free: list[tuple[bytearray, bytearray]] = []
     pending: deque[tuple[Future[memoryview], _Slot]] = deque()
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hcx-age")
-    hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hcx-age-sha256")  # one thread: in order
+    hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hcx-age-sha256")  # one thread: in order
 
     def buffers() -> tuple[bytearray, bytearray]:
         return free.pop() if free else (bytearray(read_size), bytearray(out_size))
@@ -154,7 +161,7 @@ def _run(src: BinaryIO, dst: BinaryIO, workers: int, read_size: int, out_size: i
         nonlocal size
         future, used = pending.popleft()
         result = future.result()
-        hashed = hasher.submit(digest.update, result)
+        hashed = hashing.submit(digest.update, result)
         size += len(result)
         write_all(dst, result)
         hashed.result()
@@ -180,7 +187,7 @@ def _run(src: BinaryIO, dst: BinaryIO, workers: int, read_size: int, out_size: i
             write_oldest()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-        hasher.shutdown(wait=True, cancel_futures=True)
+        hashing.shutdown(wait=True, cancel_futures=True)
     return size, digest.digest()
 
 
@@ -300,8 +307,10 @@ def seal_stream(src: BinaryIO, dst: BinaryIO, key: ChaCha20Poly1305Key, workers:
     return size, digest.digest()
 
 
-def open_stream(src: BinaryIO, dst: BinaryIO, key: ChaCha20Poly1305Key, workers: int) -> tuple[int, bytes]:
-    """Decrypt all of `src` to `dst`; return the plaintext's size and SHA-256. Only authenticated
-    chunks reach `dst`, in order; on an error, what was written is an authentic prefix."""
+def open_stream(src: BinaryIO, dst: BinaryIO, key: ChaCha20Poly1305Key, workers: int,
+                hasher: Hasher | None = None) -> tuple[int, bytes]:
+    """Decrypt all of `src` to `dst`; return the plaintext's size and SHA-256 (by `hasher`, fed the
+    plaintext in order, if given). Only authenticated chunks reach `dst`, in order; on an error,
+    what was written is an authentic prefix."""
     return _run(src, dst, workers, BATCH_CHUNKS * SEALED_CHUNK_SIZE, BATCH_CHUNKS * CHUNK_SIZE,
-                lambda batch, counter, final, out: _open_batch(key, batch, counter, final, out))
+                lambda batch, counter, final, out: _open_batch(key, batch, counter, final, out), hasher)

@@ -30,7 +30,7 @@ from typing import BinaryIO, Final, NoReturn
 from bech32m import codecs as bech32
 
 from hcx.crypto import _primitives as p
-from hcx.crypto._age_stream import open_stream, read_into, seal_stream, write_all
+from hcx.crypto._age_stream import Hasher, open_stream, read_into, seal_stream, write_all
 from hcx.errors import DecryptionError, InvalidInput, InvalidSignature
 
 __all__ = ["AgeIdentity", "AgeRecipient", "DecryptResult", "EncryptResult", "decrypt", "encrypt"]
@@ -287,8 +287,10 @@ def _unwrap_file_key(stanzas: list[_Stanza], identities: Sequence[AgeIdentity]) 
                           details=[f"tried {identity.recipient}" for identity in identities])
 
 
-def decrypt(src: BinaryIO, dst: BinaryIO, identities: Sequence[AgeIdentity], *, workers: int = 2) -> DecryptResult:
-    """Decrypt the age file in `src` to `dst` with one of `identities`.
+def decrypt(src: BinaryIO, dst: BinaryIO, identities: Sequence[AgeIdentity], *, workers: int = 2,
+            hasher: Hasher | None = None) -> DecryptResult:
+    """Decrypt the age file in `src` to `dst` with one of `identities`. `hasher` (default
+    `hashlib.sha256()`) is fed the plaintext in order and gives `DecryptResult.sha256`.
 
     Raises DecryptionError naming what is wrong: a malformed header, no matching identity, a header
     MAC that does not verify, a truncated payload, a chunk that fails authentication, data after
@@ -307,5 +309,5 @@ def decrypt(src: BinaryIO, dst: BinaryIO, identities: Sequence[AgeIdentity], *, 
     nonce = bytes(read_into(src, bytearray(_PAYLOAD_NONCE_SIZE)))
     if len(nonce) != _PAYLOAD_NONCE_SIZE:
         raise DecryptionError("the age payload is truncated: its nonce is missing")
-    size, sha256 = open_stream(src, dst, _payload_key(file_key, nonce), workers)
+    size, sha256 = open_stream(src, dst, _payload_key(file_key, nonce), workers, hasher)
     return DecryptResult(size, sha256)

@@ -22,11 +22,13 @@ import os
 import re
 import stat
 import unicodedata
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
+
+from hcx.evidence.sha256chain import FileChain, hash_chunk
 
 __all__ = [
     "ALGORITHMS",
@@ -71,6 +73,9 @@ class BagReport:
     tags: dict[str, dict[str, str]] = field(default_factory=dict)
     sizes: dict[str, int] = field(default_factory=dict)
     info: list[tuple[str, str]] = field(default_factory=list)
+    # payload files hashed in chunks whose chunks did not end at the noted SHA-256 states: path ->
+    # (chunk numbers, whether the file, then hashed start to end, has its manifest's digest)
+    chain_faults: dict[str, tuple[list[int], bool]] = field(default_factory=dict)
 
     @property
     def valid(self) -> bool:
@@ -278,21 +283,34 @@ def _digests(path: Path, algorithms: Iterable[str]) -> tuple[dict[str, str], int
 
 
 def _check_digests(root: Path, manifests: dict[str, dict[str, tuple[str, int]]], report: BagReport,
-                   sizes: dict[str, int] | None) -> dict[str, dict[str, str]]:
-    """Hash each listed file once for every manifest naming it; report each mismatch at its line."""
+                   sizes: dict[str, int] | None, chains: Mapping[str, FileChain] | None = None
+                   ) -> dict[str, dict[str, str]]:
+    """Hash each listed file once for every manifest naming it; report each mismatch at its line.
+    A file with a SHA-256 chain (and only SHA-256 to check) is hashed in chunks, on all cores."""
     by_path: dict[str, dict[str, str]] = {}
     for name, listed in manifests.items():
         for path in listed:
             by_path.setdefault(path, {})[name] = _MANIFEST_NAME.fullmatch(name).group(2)  # type: ignore[union-attr]
     checked: dict[str, dict[str, str]] = {}
-    # hashlib releases the GIL on large chunks: files are hashed in parallel, one thread per core
+    whole: dict[str, Future[tuple[dict[str, str], int]]] = {}
+    chunked: dict[str, tuple[FileChain, list[Future[bytes]]]] = {}
+    # hashlib and libcrypto release the GIL on large buffers: files, and chunks of a file, are
+    # hashed in parallel, one thread per core
     with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
-        futures = {path: pool.submit(_digests, root / path, set(by_path[path].values())) for path in sorted(by_path)}
-    for path, future in futures.items():
+        for path in sorted(by_path):
+            chain = (chains or {}).get(path)
+            if chain is not None and set(by_path[path].values()) == {"sha256"} and _size(root / path) == chain.size:
+                chunked[path] = (chain, [pool.submit(hash_chunk, root / path, chain, n) for n in range(chain.chunks)])
+            else:
+                whole[path] = pool.submit(_digests, root / path, set(by_path[path].values()))
+    for path in sorted(by_path):
         try:
-            actual, size = future.result()
+            if path in chunked:
+                actual, size = _chunked_digest(root, path, *chunked[path], manifests, report)
+            else:
+                actual, size = whole[path].result()
         except OSError as exc:
-            report.add(path, None, f"cannot be read: {exc.strerror}")
+            report.add(path, None, f"cannot be read: {exc.strerror or exc}")
             continue
         if sizes is not None:
             sizes[path] = size
@@ -306,8 +324,31 @@ def _check_digests(root: Path, manifests: dict[str, dict[str, tuple[str, int]]],
     return checked
 
 
-def check_bag(root: Path) -> BagReport:
-    """Validate the bag at `root` completely; the report lists every problem found."""
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
+
+
+def _chunked_digest(root: Path, path: str, chain: FileChain, futures: list[Future[bytes]],
+                    manifests: dict[str, dict[str, tuple[str, int]]], report: BagReport) -> tuple[dict[str, str], int]:
+    """The file's SHA-256 from its chunks: when each chunk ends at the next noted state, the last
+    one's result is the SHA-256 of the whole file (sha256chain). Otherwise the file is hashed start
+    to end, and the chunks that failed are kept in `report.chain_faults`."""
+    expected = next(digest for listed in manifests.values() for p, (digest, _) in listed.items() if p == path)
+    results = [future.result() for future in futures]
+    faults = [n for n, result in enumerate(results) if result != chain.expected(n, bytes.fromhex(expected))]
+    if not faults:
+        return {"sha256": expected}, chain.size
+    actual, size = _digests(root / path, {"sha256"})
+    report.chain_faults[path] = (faults, actual["sha256"] == expected)
+    return actual, size
+
+
+def check_bag(root: Path, *, chains: Mapping[str, FileChain] | None = None) -> BagReport:
+    """Validate the bag at `root` completely; the report lists every problem found. `chains`: the
+    SHA-256 chaining states of payload files (by path), with which they are hashed on all cores."""
     report = BagReport()
     if root.is_symlink() or not root.is_dir():
         report.add("", None, "is not a directory")
@@ -357,7 +398,7 @@ def check_bag(root: Path) -> BagReport:
                 report.add(name, line, f"{path}: listed but not in the bag")
         tagmanifests[name] = {p: v for p, v in listed.items() if p in tags_on_disk}
 
-    report.payload = _check_digests(root, manifests, report, report.sizes)
+    report.payload = _check_digests(root, manifests, report, report.sizes, chains)
     report.tags = _check_digests(root, tagmanifests, report, None)
     _check_oxum(report, payload_files)
     return report

@@ -10,6 +10,9 @@
     custody/witnesses.vkeys   cosigner keys of the node's peers, one per line
     custody/entries/<index>.tlog-proof   one c2sp.org/tlog-proof per custody entry of the package
     custody/peer/             the other side's entries and proofs (filled by the federation exchange)
+    hints/sha256-chain.txt    SHA-256 chaining states of the payload files, noted while decrypting
+                              them: `hcx verify` hashes a large file on several cores with them
+                              (sha256chain; not evidence: a wrong state can only fail a check)
     case.jsonld               the provenance graph (a copy of bag/case.jsonld)
     report.html               the human report
 """
@@ -23,22 +26,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Final
 
-from jinja2 import Environment, PackageLoader, select_autoescape
-
 from hcx.crypto.canonical import canonical
 from hcx.crypto.keys import VerifyKey, b64d, fingerprint
-from hcx.evidence.package import PACKAGE_TAGS, TAGMANIFEST, manifest_entries
+from hcx.evidence import sha256chain
+from hcx.evidence.package import PACKAGE_TAGS, TAGMANIFEST, OpenedPayload, manifest_entries
 from hcx.evidence.signature import SIGNATURE_NAME, ManifestSignature
 from hcx.ledger.entry import SALT_SIZE, CustodyEntry
 from hcx.ledger.proof import TlogProof
 
-__all__ = ["PEER_README", "ExportInput", "render_report", "write_bag", "write_records"]
+__all__ = ["CHAIN_HINTS", "PEER_README", "ExportInput", "render_report", "write_bag", "write_records"]
 
 PEER_README: Final = """The other side's custody entries for this package go here, one c2sp.org/tlog-proof
 per entry (<index>.tlog-proof), with its log verifier key in log.vkey. The federation exchange
 fills this folder; `hcx verify` checks whatever it holds with the keys beside it.
 """
-PayloadWriter = Callable[[int, str, IO[bytes]], int]
+CHAIN_HINTS: Final = "hints/sha256-chain.txt"
+PayloadWriter = Callable[[int, str, IO[bytes]], OpenedPayload]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,10 +82,10 @@ def write_bag(folder: Path, tags: dict[str, bytes], *, payload: PayloadWriter) -
         target = bag / path
         target.parent.mkdir(parents=True, exist_ok=True)
         with target.open("xb") as stream:
-            size = payload(number, digest, stream)
+            opened = payload(number, digest, stream)
             stream.flush()
             os.fsync(stream.fileno())
-        files.append({"path": path, "size": size, "sha256": digest})
+        files.append({"path": path, "size": opened.size, "sha256": digest, "sha256_states": opened.sha256_states})
     return files
 
 
@@ -104,6 +107,8 @@ def write_records(folder: Path, data: ExportInput, files: list[dict[str, Any]]) 
         _write(folder / "custody" / "entries" / f"{index:012d}.tlog-proof", proof.encode())
     _write(folder / "custody" / "peer" / "README.txt", PEER_README.encode())
     _write(folder / "case.jsonld", data.tags["case.jsonld"])
+    if all(f.get("sha256_states") is not None for f in files):
+        _write(folder / CHAIN_HINTS, sha256chain.format_chain((f["path"], f["size"], f["sha256_states"]) for f in files))
     _write(folder / "report.html", render_report(data, files, signature, fingerprint(node_key.raw)).encode())
 
 
@@ -122,6 +127,8 @@ def _custody_rows(proofs: Sequence[tuple[int, str]]) -> list[dict[str, str]]:
 
 def render_report(data: ExportInput, files: list[dict[str, Any]], signature: ManifestSignature,
                   node_fingerprint: str) -> str:
+    from jinja2 import Environment, PackageLoader, select_autoescape  # late: `hcx verify` never renders
+
     environment = Environment(loader=PackageLoader("hcx.evidence", "templates"),
                               autoescape=select_autoescape(default=True, default_for_string=True))
     template = environment.get_template("report.html.j2")

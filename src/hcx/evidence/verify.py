@@ -5,6 +5,8 @@ given `expected_fingerprint`, compares) for a person to confirm out of band. Fro
 
     keys/descriptor.json     signed by the node key            → the authority's signing keys
     bag/…sig                 signed by an authority key in it  → the tag manifest → every file
+    hints/sha256-chain.txt   no trust needed: SHA-256 chaining states that let a large payload
+                             file be hashed on several cores (sha256chain), the check unchanged
     custody/checkpoint.txt   signed by the node key (origin hcx/<party>), cosigned by witnesses
     custody/entries/*        each entry's commitment is in the checkpoint's tree (inclusion proof)
                              and names this package's digest
@@ -25,8 +27,9 @@ from hcx.crypto.envelope import verify_document
 from hcx.crypto.keys import VerifyKey, b64d, fingerprint, parse_fingerprint
 from hcx.domain.descriptor import Descriptor
 from hcx.errors import Error
-from hcx.evidence.bagit import check_bag
+from hcx.evidence.bagit import BagReport, check_bag
 from hcx.evidence.package import PACKAGE_TAGS, TAGMANIFEST, package_digest
+from hcx.evidence.sha256chain import ChainFormatError, FileChain, available, parse_chain
 from hcx.evidence.signature import SIGNATURE_NAME, ManifestSignature, SignatureFormatError
 from hcx.ledger.checkpoint import CosignatureVerifier, open_checkpoint
 from hcx.ledger.entry import SALT_SIZE, CustodyEntry, CustodyEvent, custody_leaf_hash
@@ -36,6 +39,8 @@ from hcx.ledger.proof import TlogProof, verify_tlog_proof
 __all__ = ["Check", "VerifyReport", "verify_folder"]
 
 MAX_SMALL_FILE: Final = 4 * 1024 * 1024  # keys, checkpoints, proofs, signatures
+MAX_HINTS_FILE: Final = 64 * 1024 * 1024  # about 750,000 chaining states: 48 TiB in 64 MiB chunks
+CHAIN_HINTS: Final = "hints/sha256-chain.txt"  # as export.CHAIN_HINTS (export imports jinja2: not here)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,14 +69,14 @@ class VerifyReport:
         self.checks.append(Check(name, False, where, detail))
 
 
-def _read(folder: Path, relative: str, report: VerifyReport, name: str) -> bytes | None:
+def _read(folder: Path, relative: str, report: VerifyReport, name: str, limit: int = MAX_SMALL_FILE) -> bytes | None:
     path = folder / relative
     try:
         if path.is_symlink() or not path.is_file():
             report.failed(name, relative, "missing (or not a regular file)")
             return None
-        if path.stat().st_size > MAX_SMALL_FILE:
-            report.failed(name, relative, f"larger than {MAX_SMALL_FILE} bytes")
+        if path.stat().st_size > limit:
+            report.failed(name, relative, f"larger than {limit} bytes")
             return None
         return path.read_bytes()
     except OSError as exc:
@@ -104,12 +109,80 @@ def _guard(report: VerifyReport, name: str, where: str, action: Callable[[], str
 
 # --- the parts -------------------------------------------------------------------------------
 
+def _read_chains(folder: Path, report: VerifyReport) -> list[FileChain] | None:
+    """The export's SHA-256 chains, or None (no hints file, or one that does not parse: every
+    payload file is then hashed from start to end)."""
+    path = folder / CHAIN_HINTS
+    if not path.exists() and not path.is_symlink():
+        return None  # an export made before hints were written
+    raw = _read(folder, CHAIN_HINTS, report, "sha256 chain", MAX_HINTS_FILE)
+    if raw is None:
+        return None
+    try:
+        return parse_chain(raw)
+    except ChainFormatError as exc:
+        report.failed("sha256 chain", f"{CHAIN_HINTS}:{exc.line}", f"{exc.message}; the payload is hashed from start "
+                                                                  "to end instead")
+        return None
+
+
+def _check_chains(chains: list[FileChain], bag: BagReport, report: VerifyReport, *, used: bool) -> None:
+    """The hints file names each payload file once, with its size; chunks that did not end at
+    their noted state are named: in the payload if the file's digest is wrong, else in the hints."""
+    problems = 0
+    seen: dict[str, int] = {}
+    for chain in chains:
+        where = f"{CHAIN_HINTS}:{chain.line}"
+        if chain.path in seen:
+            report.failed("sha256 chain", where, f"{chain.path} is named twice (first on line {seen[chain.path]})")
+        elif chain.path not in bag.payload:
+            report.failed("sha256 chain", where, f"{chain.path} is not a payload file checked in the bag")
+        elif bag.sizes.get(chain.path) != chain.size:
+            report.failed("sha256 chain", where, f"{chain.path} is {bag.sizes.get(chain.path)} bytes, not "
+                                                 f"{chain.size}: its chain was not used")
+        else:
+            seen[chain.path] = chain.line
+            continue
+        problems += 1
+    missing = sorted(set(bag.payload) - {c.path for c in chains})
+    if missing:
+        problems += 1
+        report.failed("sha256 chain", CHAIN_HINTS, f"no chain for {', '.join(missing)}")
+    by_path = {c.path: c for c in chains}
+    for path, (faults, intact) in sorted(bag.chain_faults.items()):
+        chain = by_path[path]
+        for number in faults:
+            start, end = chain.span(number)
+            span = f"bytes {start} to {end - 1} (chunk {number + 1} of {chain.chunks})"
+            if intact:
+                lines = [chain.line + n for n in (number, number + 1) if 0 < n < chain.chunks]
+                report.failed("sha256 chain", f"{CHAIN_HINTS}:{'/'.join(map(str, lines)) or chain.line}",
+                              f"a noted state of {path} is wrong ({span} do not end where noted); the file "
+                              "itself, hashed start to end, has its manifest's digest")
+            else:
+                report.failed("bag", f"bag/{path}", f"{span}: not the bytes exported (the SHA-256 state at the "
+                                                    "end of this range differs); the file's digest is wrong")
+        problems += 1
+    if not problems and not used:
+        report.passed("sha256 chain", CHAIN_HINTS, "names every payload file with its size; not used (libcrypto's "
+                                                   "SHA-256 is not loadable here): each file hashed start to end")
+    elif not problems:
+        chunks = sum(c.chunks for c in chains)
+        report.passed("sha256 chain", CHAIN_HINTS, f"{len(chains)} payload files hashed in {chunks} chunks in "
+                                                   "parallel; each chunk ended at its noted state, so each file's "
+                                                   "SHA-256 is the one computed start to end")
+
+
 def _check_bag(folder: Path, report: VerifyReport) -> None:
-    bag = check_bag(folder / "bag")
+    chains = _read_chains(folder, report)
+    used = chains is not None and available()  # without libcrypto's SHA-256, hashed start to end
+    bag = check_bag(folder / "bag", chains={c.path: c for c in chains} if used and chains is not None else None)
     for problem in bag.problems:
         report.failed("bag", f"bag/{problem}".replace("bag/(bag)", "bag"), "")
     if bag.valid:
         report.passed("bag", "bag/", f"BagIt 1.0 valid: {len(bag.payload)} payload files, every digest right")
+    if chains is not None:
+        _check_chains(chains, bag, report, used=used)
     listed = set(bag.tags)
     for name in PACKAGE_TAGS:
         if name not in listed:
