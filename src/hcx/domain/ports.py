@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 from hcx.ledger.merkle import Subtree
@@ -56,6 +57,17 @@ class PeerRecord(Protocol):
     expires_at: dt.datetime
     pinned_at: dt.datetime
     refreshed_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """What delivery needs of an outbox message: to send it (`wire`), or to check its receipt
+    (`digest`), without the rest of the row."""
+    id: str
+    peer_party: str
+    digest: str
+    status: str
+    wire: bytes = b""
 
 
 class OutboxRecord(Protocol):
@@ -224,7 +236,7 @@ class UnitOfWork(Protocol):
 
     # outbox and inbox
     def add_outbox(self, **values: Any) -> OutboxRecord: ...
-    def claim_outbox(self, *, now: dt.datetime, lease_until: dt.datetime, limit: int) -> Sequence[OutboxRecord]: ...
+    def claim_outbox(self, *, now: dt.datetime, lease_until: dt.datetime, limit: int) -> Sequence[OutboxItem]: ...
     def get_outbox(self, id: str) -> OutboxRecord | None: ...
     def list_outbox(self, *, status: str | None = None, limit: int = 100) -> Sequence[OutboxRecord]: ...
     def get_inbox(self, id: str) -> InboxRecord | None: ...
@@ -233,7 +245,8 @@ class UnitOfWork(Protocol):
     def list_inbox(self, *, limit: int = 100) -> Sequence[InboxRecord]: ...
     # batches: one statement for many messages
     def outbox_due(self, *, now: dt.datetime) -> bool: ...
-    def get_outboxes(self, ids: Sequence[str]) -> Sequence[OutboxRecord]: ...
+    def outbox_items(self, ids: Sequence[str]) -> Sequence[OutboxItem]: ...
+    def mark_delivered(self, receipts: dict[str, dict[str, Any]], *, now: dt.datetime) -> None: ...
     def get_inboxes(self, ids: Sequence[str]) -> Sequence[InboxRecord]: ...
     def waiting_exchanges(self, exchange_ids: Sequence[str]) -> set[str]: ...
 

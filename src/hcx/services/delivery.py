@@ -74,29 +74,30 @@ def _receipt_keys(descriptor: Descriptor) -> Callable[[str, str, str], VerifyKey
 def record_receipts(ctx: Context, receipts: dict[str, Any]) -> list[str]:
     """Keep the peers' signed receipts and mark those messages delivered, in one transaction.
 
-    Returns the ids whose receipt did not verify; they stay pending and are retried."""
-    now = ctx.clock.now()
+    The receipts are checked first, without the write lock. Returns the ids whose receipt did not
+    verify; they stay pending and are retried."""
+    good: dict[str, dict[str, Any]] = {}
     bad: list[str] = []
-    with ctx.unit_of_work() as uow:
-        messages = {m.id: m for m in uow.get_outboxes(sorted(receipts))}  # one statement for the round
+    with ctx.reading() as uow:
         lookups: dict[str, Callable[[str, str, str], VerifyKey]] = {}
-        for message_id, receipt in receipts.items():
-            message = messages.get(message_id)
-            if message is None or message.status == "delivered":
+        for message in uow.outbox_items(sorted(receipts)):  # one statement for the round
+            if message.status == "delivered":
                 continue
             try:
                 if message.peer_party not in lookups:
                     lookups[message.peer_party] = _receipt_keys(federation.peer_descriptor(ctx, uow,
                                                                                            message.peer_party))
-                lookup = lookups[message.peer_party]
-                verify_receipt(receipt, verify_key_for=lookup, message_id=message.id, envelope_digest=message.digest)
+                verify_receipt(receipts[message.id], verify_key_for=lookups[message.peer_party],
+                               message_id=message.id, envelope_digest=message.digest)
             except Error as exc:
                 log.warning("receipt for %s from %s refused: %s", message.id, message.peer_party, exc.message)
-                bad.append(message_id)
+                bad.append(message.id)
                 continue
-            message.status, message.delivered_at, message.lease_until = "delivered", now, None
-            message.receipt = receipt
-        uow.commit()
+            good[message.id] = receipts[message.id]
+    if good:
+        with ctx.unit_of_work() as uow:
+            uow.mark_delivered(good, now=ctx.clock.now())
+            uow.commit()
     return bad
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from hcx.domain.ports import OutboxItem
 from hcx.errors import Conflict
 from hcx.storage.db import make_engine
 from hcx.storage.evidence_store import SqlEvidenceStore
@@ -56,6 +57,20 @@ _DUE = (select(_OUTBOX.c.id)  # what an idle worker asks many times a second
         .where(_OUTBOX.c.status == "pending", _OUTBOX.c.next_attempt_at <= bindparam("due_now"),
                _OUTBOX.c.lease_until.is_(None) | (_OUTBOX.c.lease_until <= bindparam("due_now")))
         .limit(1))
+
+_CLAIM = (select(_OUTBOX.c.id, _OUTBOX.c.peer_party, _OUTBOX.c.digest, _OUTBOX.c.status, _OUTBOX.c.wire)
+          .where(_OUTBOX.c.status == "pending", _OUTBOX.c.next_attempt_at <= bindparam("due_now"),
+                 _OUTBOX.c.lease_until.is_(None) | (_OUTBOX.c.lease_until <= bindparam("due_now")))
+          .order_by(_OUTBOX.c.next_attempt_at, _OUTBOX.c.id).limit(bindparam("claim_limit"))
+          .with_for_update(skip_locked=True))
+_LEASE = (update(_OUTBOX).where(_OUTBOX.c.id.in_(bindparam("leased_ids", expanding=True)))
+          .values(lease_until=bindparam("leased_until")))
+_ITEMS = (select(_OUTBOX.c.id, _OUTBOX.c.peer_party, _OUTBOX.c.digest, _OUTBOX.c.status)
+          .where(_OUTBOX.c.id.in_(bindparam("item_ids", expanding=True))))
+_MARK_DELIVERED = (update(_OUTBOX)
+                   .where(_OUTBOX.c.id == bindparam("delivered_id"), _OUTBOX.c.status == "pending")
+                   .values(status="delivered", delivered_at=bindparam("delivered_now"), lease_until=None,
+                           receipt=bindparam("signed_receipt")))
 
 _ADVISORY_LOCK = text("SELECT pg_advisory_lock(hashtextextended(:name, 0))")
 _ADVISORY_UNLOCK = text("SELECT pg_advisory_unlock(hashtextextended(:name, 0))")
@@ -252,16 +267,13 @@ class SqlUnitOfWork:
     def add_outbox(self, **values: Any) -> OutboxMessage:
         return self._add(OutboxMessage(**values))  # type: ignore[no-any-return]
 
-    def claim_outbox(self, *, now: dt.datetime, lease_until: dt.datetime, limit: int) -> Sequence[OutboxMessage]:
-        """Due messages, leased to the caller; several workers never claim the same one."""
-        query = (select(OutboxMessage)
-                 .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now,
-                        (OutboxMessage.lease_until.is_(None)) | (OutboxMessage.lease_until <= now))
-                 .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit)
-                 .with_for_update(skip_locked=True))
-        claimed = self.session.scalars(query).all()
-        for message in claimed:
-            message.lease_until = lease_until
+    def claim_outbox(self, *, now: dt.datetime, lease_until: dt.datetime, limit: int) -> Sequence[OutboxItem]:
+        """Due messages, leased to the caller; several workers never claim the same one. (Core
+        statements: the delivery lanes claim many times a second.)"""
+        connection = self.session.connection()
+        claimed = [OutboxItem(*row) for row in connection.execute(_CLAIM, {"due_now": now, "claim_limit": limit})]
+        if claimed:
+            connection.execute(_LEASE, {"leased_ids": [m.id for m in claimed], "leased_until": lease_until})
         return claimed
 
     def get_outbox(self, id: str) -> OutboxMessage | None:
@@ -289,8 +301,17 @@ class SqlUnitOfWork:
         """Is any message due? (Read without a lease, so an idle worker need not take the write lock.)"""
         return self.session.connection().execute(_DUE, {"due_now": now}).first() is not None
 
-    def get_outboxes(self, ids: Sequence[str]) -> Sequence[OutboxMessage]:
-        return self.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids))).all() if ids else []
+    def outbox_items(self, ids: Sequence[str]) -> Sequence[OutboxItem]:
+        if not ids:
+            return []
+        return [OutboxItem(*row) for row in self.session.connection().execute(_ITEMS, {"item_ids": list(ids)})]
+
+    def mark_delivered(self, receipts: dict[str, dict[str, Any]], *, now: dt.datetime) -> None:
+        """Keep each message's receipt and mark it delivered (one statement; a message no longer
+        pending is left as it is)."""
+        if receipts:
+            self.session.connection().execute(_MARK_DELIVERED, [
+                {"delivered_id": id, "delivered_now": now, "signed_receipt": receipt} for id, receipt in receipts.items()])
 
     def get_inboxes(self, ids: Sequence[str]) -> Sequence[InboxMessage]:
         return self.session.scalars(select(InboxMessage).where(InboxMessage.id.in_(ids))).all() if ids else []
