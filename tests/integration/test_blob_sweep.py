@@ -8,6 +8,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,8 @@ from sqlalchemy import text
 
 from hcx.errors import ConfigError, InvalidInput, PolicyDenied
 from hcx.evidence import package as pkg
+from hcx.federation.transport import HttpTransport
+from hcx.federation.worker import DeliveryWorker
 from hcx.services import blob_sweep, evidence, uploads
 from hcx.services.context import Context
 from hcx.storage.blobs import FileBlobStore, S3BlobStore, _MultipartWriter
@@ -167,3 +170,19 @@ def test_a_store_another_node_sweeps_is_refused(world: World, tmp_path: Path) ->
         out.write(b"AUS 2026-01-01T00:00:00+00:00")
     with pytest.raises(ConfigError, match="another node"):
         blob_sweep.sweep(ctx, dry_run=True)
+
+
+def test_the_delivery_worker_sweeps_when_it_starts_and_then_daily(node: World) -> None:
+    store = node.ctx.blob_store()
+    assert isinstance(store, FileBlobStore | S3BlobStore)
+    _unfinished_write(store, "packages/01KILLEDMIDWRITE000000000/payload/000000.age")
+    node.clock.advance(days=2)
+    worker = DeliveryWorker(dataclasses.replace(node.ctx, transport=HttpTransport()), interval=0.05)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 30
+        while _held(store) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        worker.stop()
+    assert _held(store) == set()

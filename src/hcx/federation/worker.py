@@ -3,9 +3,10 @@
 Several delivery lanes run at once (`LANES`): while one waits for a peer's answer, the next claims
 and posts, so the sender's work and the receiver's overlap. Leases keep the lanes' claims apart,
 and the receiver keeps a step that overtakes an earlier one waiting (docs/federation.md). The
-calling thread does the housekeeping beside them: refreshing stale peer descriptors and
-witnessing, which then never holds up a delivery. One more thread downloads the evidence packages
-peers sent (services/evidence_exchange.py): a large one takes a while."""
+calling thread does the housekeeping beside them: refreshing stale peer descriptors, witnessing
+and, once a day, sweeping orphaned evidence bytes; none of it holds up a delivery. One more thread
+downloads the evidence packages peers sent (services/evidence_exchange.py): a large one takes a
+while."""
 
 from __future__ import annotations
 
@@ -15,11 +16,12 @@ import time
 from collections.abc import Callable
 
 from hcx.errors import Error
-from hcx.services import delivery, evidence_exchange, federation, witness
+from hcx.services import blob_sweep, delivery, evidence_exchange, federation, witness
 from hcx.services.context import Context
 
 log = logging.getLogger(__name__)
 REFRESH_EVERY_SECONDS = 60.0  # how often stale peer descriptors are looked at
+SWEEP_EVERY_SECONDS = 24 * 3600.0  # how often orphaned evidence bytes are swept (services/blob_sweep.py)
 LANES = 2  # delivery rounds in flight at once
 
 
@@ -82,17 +84,26 @@ class DeliveryWorker:
         self._repeat("delivery round", lambda: delivery.deliver_due(self.ctx) > 0, wait)
 
     def _keep_house(self) -> None:
-        next_refresh = 0.0
+        next_refresh = next_sweep = 0.0
 
         def step() -> bool:
-            nonlocal next_refresh
+            nonlocal next_refresh, next_sweep
             if time.monotonic() >= next_refresh:
                 next_refresh = time.monotonic() + REFRESH_EVERY_SECONDS
                 federation.refresh_due_peers(self.ctx)
             witness.exchange_due(self.ctx)  # peers cosign our checkpoint once it grew (docs/witness.md)
+            if self.ctx.blobs is not None and time.monotonic() >= next_sweep:
+                next_sweep = time.monotonic() + SWEEP_EVERY_SECONDS
+                self._sweep()
             return False
 
         self._repeat("housekeeping", step, lambda: self._stop.wait(self.interval))
+
+    def _sweep(self) -> None:
+        """Bytes a killed process left behind (mid-seal, mid-upload, mid-fetch), a day old or more."""
+        report = blob_sweep.sweep(self.ctx)
+        if report.removed:
+            log.info("swept %s orphaned evidence item(s), %s bytes", len(report.removed), report.removed_bytes)
 
     def wake(self) -> None:
         for wake in self._wakes:
