@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,46 +131,59 @@ class SqlIndicatorStore:
                        IndicatorPosting.country == country, IndicatorPosting.key == key)
                 .values(tlp=tlp))
 
-    def load_postings(self, rows: Iterable[dict[str, Any]], *, build_index_after: bool) -> int:
-        """Bulk load: insert postings (dicts of the columns but id) that are unique and not yet in the
-        index, in large batches. `build_index_after` drops the unique index and builds it once all
-        rows are in (a sort instead of random B-tree inserts: building-blocks.md §6 measured 7×); the
-        rebuild fails, and the transaction with it, if a row was not unique. Other writers wait: run
-        it for a first or national load, not beside live imports. `rows` may be a generator (rows
-        are taken 50,000 at a time, so worker processes can normalise the next ones meanwhile).
-        Returns the number of rows written."""
+    def load_postings(self, rows: Iterable[tuple[Any, ...]], *, columns: Sequence[str],
+                      constants: Mapping[str, Any] | None = None, build_index_after: bool) -> int:
+        """Bulk load: insert postings that are unique and not yet in the index, in large batches
+        through the driver's executemany. Each row is a tuple of `columns`; `constants` are columns
+        with one value for every row (the authority, the load's time stamp …), converted once and
+        bound with each row. Columns given neither way keep their database default.
+
+        `build_index_after` drops the unique index and builds it once all rows are in (a sort instead
+        of random B-tree inserts: building-blocks.md §6 measured 7×); the rebuild fails, and the
+        transaction with it, if a row was not unique. It all happens in the caller's transaction: a
+        crash or an error leaves the index as it was, without one posting of the load. Other writers
+        wait: run it for a first or national load, not beside live imports. `rows` may be a
+        generator (taken 50,000 at a time, so worker processes can normalise the next ones
+        meanwhile). Returns the number of rows written."""
         table = IndicatorPosting.__table__
         index = next(i for i in table.indexes if i.name == _UNIQUE_INDEX)  # type: ignore[attr-defined]
+        fixed = dict(constants or {})
+        by_name = {c.name: c for c in table.columns}  # type: ignore[attr-defined]
+        names = [*columns, *fixed]
+        if len(set(names)) != len(names) or not set(names) <= by_name.keys() - {"id"}:
+            raise ValueError(f"expected posting columns but id, each once: {names}")
         connection = self.session.connection()
         dialect = connection.dialect
+        placeholder = "?" if dialect.paramstyle == "qmark" else "%s"
+        sql = (f"INSERT INTO {table.name} ({', '.join(names)}) "  # type: ignore[attr-defined]  # noqa: S608 - names from our model
+               f"VALUES ({', '.join(placeholder for _ in names)})")
+        # bytes and text go to the driver as they are; time stamps take the dialect's own conversion
+        # (on SQLite to SQLAlchemy's text form, as every other write stores them)
+        processors: dict[str, Callable[[Any], Any]] = {}
+        for name in names:
+            column_type = by_name[name].type
+            process = column_type.dialect_impl(dialect).bind_processor(dialect) \
+                if isinstance(column_type, UTCDateTime) else None
+            if process is not None:
+                processors[name] = process
+        tail = tuple(processors[name](value) if name in processors else value for name, value in fixed.items())
+        varying = [(position, processors[name]) for position, name in enumerate(columns) if name in processors]
+
+        def prepared(chunk: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+            for position, process in varying:  # per distinct time stamp, not per row
+                memo = {value: process(value) for value in {row[position] for row in chunk}}
+                chunk = [(*row[:position], memo[row[position]], *row[position + 1:]) for row in chunk]
+            return [row + tail for row in chunk] if tail else chunk
+
         source = iter(rows)
         chunk = list(itertools.islice(source, _ROWS_PER_BULK_INSERT))
         if not chunk:
             return 0
-        # the columns the rows give; any other keeps its database default
-        columns = [c for c in table.columns if c.name != "id" and c.name in chunk[0]]  # type: ignore[attr-defined]
-        placeholder = "?" if dialect.paramstyle == "qmark" else "%s"
-        sql = (f"INSERT INTO {table.name} ({', '.join(c.name for c in columns)}) "  # type: ignore[attr-defined]  # noqa: S608 - names from our model
-               f"VALUES ({', '.join(placeholder for _ in columns)})")
-        # the driver's executemany on tuples, built column by column; only the time stamps need the
-        # column type's conversion (once per distinct value): bytes and text go to the driver as they are
-        times = {c.name: c.type.bind_processor(dialect) for c in columns
-                 if isinstance(c.type, UTCDateTime)}  # type: ignore[attr-defined]
-        names = [c.name for c in columns]
-
-        def column(name: str, chunk: Sequence[dict[str, Any]]) -> list[Any]:
-            values = [row[name] for row in chunk]
-            process = times.get(name)
-            if process is None:
-                return values
-            memo = {value: process(value) for value in set(values)}
-            return [memo[value] for value in values]
-
         if build_index_after:
             index.drop(connection)
         written = 0
         while chunk:
-            connection.exec_driver_sql(sql, list(zip(*(column(name, chunk) for name in names), strict=True)))
+            connection.exec_driver_sql(sql, prepared(chunk))
             written += len(chunk)
             chunk = list(itertools.islice(source, _ROWS_PER_BULK_INSERT))
         if build_index_after:
