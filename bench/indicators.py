@@ -133,6 +133,8 @@ def library_rates(items: list[tuple[str | None, str, str | None]]) -> dict[str, 
         sample = [raw for k, raw, _ in items if k == kind][:3000]
         if not sample:
             continue
+        for value in sample[:200]:  # warm: the first value of a kind loads its tables (PSL, phone metadata)
+            normalise(kind, value, default_region=None, card_key=CARD_KEY)
         start = time.thread_time()
         for value in sample:
             normalise(kind, value, default_region=None, card_key=CARD_KEY)

@@ -3,7 +3,8 @@
 - phone validity (`phones.is_valid`) against `phonenumbers.is_valid_number`, on numbers near every
   region's example numbers (valid and invalid ones, calling codes shared by several regions);
 - IPv4 addresses already in canonical form (`network.normalise_ip`) against `ipaddress`;
-- EIP-55 (`wallets.eip55`) against the specification's construction on the library's hexdigest.
+- EIP-55 (`wallets.eip55`) against the specification's construction on the library's hexdigest;
+- the cleaner's test for defanged text: what it lets pass, no defanging substitution changes.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 
 from hcx.errors import InvalidInput
 from hcx.indicators import IndicatorKind
+from hcx.indicators.cleaning import _DEFANGED, _MAYBE_DEFANGED
 from hcx.indicators.network import normalise_ip
 from hcx.indicators.phones import is_valid, normalise_phone
 from hcx.indicators.wallets import eip55
@@ -122,3 +124,12 @@ def test_eip55_is_the_specifications(address: bytes) -> None:
     digest = keccak.new(digest_bits=256, data=lowered.encode("ascii")).hexdigest()
     expected = "0x" + "".join(c.upper() if int(d, 16) >= 8 else c for c, d in zip(lowered, digest, strict=False))
     assert eip55(lowered) == eip55(lowered.upper()) == expected
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text("[](){}.:@aAtTdDoOxXhHpPfFs/ 0", max_size=16))
+def test_text_not_taken_for_defanged_is_left_alone_by_every_substitution(text: str) -> None:
+    if _MAYBE_DEFANGED.search(text):
+        return
+    for pattern, replacement in _DEFANGED:
+        assert pattern.sub(replacement, text) == text
