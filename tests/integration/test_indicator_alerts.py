@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import IntegrityError
 
 from hcx.api import create_app
@@ -362,6 +362,39 @@ def test_a_bulk_load_builds_the_index_after_and_refuses_repeated_rows(world: Wor
     assert postings_count(database) == 3
     with pytest.raises(ValueError, match="posting columns"), database.unit_of_work() as uow:
         uow.indicators.load_postings([], columns=("key", "id"), build_index_after=False)
+
+
+def test_per_key_scans_read_the_unique_index(world: World, database: Database) -> None:
+    """The link report and the links read the unique index (key first, covering) on SQLite, not the
+    TAXII feed's index (authority_id first), which costs a table lookup per posting and a sort."""
+    if database.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's planner")
+    now, authority = world.clock.now(), world.officer.authority_id
+    rows = [(bytes([n % 7]) * 16, "sha256", f"{n % 7:064x}", f"C{n}", "VNM" if n % 2 else "DEU") for n in range(60)]
+    with database.unit_of_work() as uow:
+        uow.indicators.load_postings(iter(rows), columns=("key", "kind", "value", "case_ref", "country"),
+                                     constants={"authority_id": authority, "first_seen": now, "tlp": ""},
+                                     build_index_after=True)
+        uow.commit()
+    statements: list[tuple[str, Any]] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        statements.append((statement, parameters))
+
+    event.listen(Engine, "before_cursor_execute", seen)  # the reading engine too
+    try:
+        with database.read_unit_of_work() as uow:
+            assert len(uow.indicators.cross_country_keys(authority_id=authority, max_cases=50)) == 7
+            uow.indicators.shared_postings(authority_id=authority, max_cases=5)
+            uow.indicators.generic_keys(authority_id=authority, max_cases=5)
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
+    scans = [(sql, parameters) for sql, parameters in statements if "GROUP BY" in sql]
+    assert len(scans) == 3
+    with database.engine.connect() as connection:
+        for sql, parameters in scans:
+            plan = " ".join(row[-1] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, parameters))
+            assert "ix_indicator_postings_feed" not in plan and "COVERING INDEX uq_indicator_postings" in plan, plan
 
 
 def postings_count(database: Database) -> int:

@@ -2,10 +2,11 @@
 
 Every query names the authority: an authority's postings are invisible to every other. Writes
 are idempotent: a posting is unique per (key, authority, country, case) and inserted with ON CONFLICT
-DO NOTHING, so a re-import, or two imports racing, leave one row. That unique index is the only one:
-it serves point lookups (key first), re-import checks, and `GROUP BY key` with `count(*)` (the number
-of distinct cases: one row per key and case) or `min(country) <> max(country)` (cross-country) as a
-covering scan. Inserts are Core executemany in large batches, never ORM objects.
+DO NOTHING, so a re-import, or two imports racing, leave one row. That unique index is the only one
+on the key (migration 0011 adds the TAXII feed's (authority, first_seen, id)): it serves point lookups
+(key first), re-import checks, and `GROUP BY key` with `count(*)` (the number of distinct cases: one
+row per key and case) or `min(country) <> max(country)` (cross-country) as a covering scan. Inserts
+are Core executemany in large batches, never ORM objects; a bulk load hands tuples to the driver.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import ColumnElement, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -203,15 +204,24 @@ class SqlIndicatorStore:
 
     def _cases_per_key(self, authority_id: str) -> Any:
         return (select(IndicatorPosting.key, func.count().label("cases"))
-                .where(IndicatorPosting.authority_id == authority_id)
-                .group_by(IndicatorPosting.key))
+                .where(self._scanned_by_key(authority_id)).group_by(IndicatorPosting.key))
+
+    def _scanned_by_key(self, authority_id: str) -> ColumnElement[bool]:
+        """`authority_id = …` for reads of the authority's postings by key, which should use the unique
+        index (key first, covering, in key order). Without statistics SQLite takes the TAXII feed's
+        index (authority_id first, migration 0011) for the equality instead, looks every posting up in
+        the table and sorts by key: the 10 M-posting link report took 25 s instead of ~6 s.
+        `authority_id || ''` is the same test with no index to offer."""
+        if self.session.get_bind().dialect.name == "sqlite":
+            return IndicatorPosting.authority_id.concat("") == authority_id
+        return IndicatorPosting.authority_id == authority_id
 
     def shared_postings(self, *, authority_id: str, max_cases: int) -> Sequence[IndicatorPosting]:
         """The postings of every key found in 2 to `max_cases` cases of the authority, by key and case."""
         shared = self._cases_per_key(authority_id).having(func.count().between(2, max_cases)).subquery()
         return self.session.scalars(
             select(IndicatorPosting).join(shared, shared.c.key == IndicatorPosting.key)
-            .where(IndicatorPosting.authority_id == authority_id)
+            .where(self._scanned_by_key(authority_id))
             .order_by(IndicatorPosting.key, IndicatorPosting.case_ref)).all()
 
     def generic_keys(self, *, authority_id: str, max_cases: int) -> list[tuple[str, str, int]]:
@@ -220,7 +230,7 @@ class SqlIndicatorStore:
         rows = self.session.execute(
             select(IndicatorPosting.kind, func.min(IndicatorPosting.value), hot.c.cases)
             .join(hot, hot.c.key == IndicatorPosting.key)
-            .where(IndicatorPosting.authority_id == authority_id)
+            .where(self._scanned_by_key(authority_id))
             .group_by(IndicatorPosting.key, IndicatorPosting.kind, hot.c.cases)
             .order_by(hot.c.cases.desc(), IndicatorPosting.kind))
         return [(kind, value, int(cases)) for kind, value, cases in rows]
@@ -239,7 +249,7 @@ class SqlIndicatorStore:
                      .group_by(posting.key)
                      .having(func.count(posting.country.distinct()) > 1, func.count() <= max_cases))
         else:
-            shared = (select(posting.key).where(posting.authority_id == authority_id).group_by(posting.key)
+            shared = (select(posting.key).where(self._scanned_by_key(authority_id)).group_by(posting.key)
                       .having(func.count().between(2, max_cases)).subquery())
             query = (select(shared.c.key, func.count()).select_from(shared)
                      .join(posting, (posting.key == shared.c.key) & (posting.authority_id == authority_id))
