@@ -5,6 +5,7 @@ cross-country report, parallel CSV normalisation."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import io
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,12 +13,13 @@ from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import IntegrityError
 
 from hcx.api import create_app
 from hcx.config import Settings
 from hcx.errors import InvalidInput, NotFound, PolicyDenied
+from hcx.indicators import normalise
 from hcx.indicators.csv_import import import_csv
 from hcx.rules.schema import Role
 from hcx.services import accounts, alerts, indicators, requests
@@ -220,7 +222,35 @@ def test_normalise_many_keys_like_the_index(world: World, tmp_path: Path) -> Non
     items = [("iban", IBAN, None), ("phone", "+49 12", None), (None, "030 1234567", "DE")]
     [batch] = list(normalise_many(items, card_key=keys.card, index_key=keys.index, workers=1))
     assert batch.keys[0] == keys.posting_key("iban", "DE89370400440532013000")
-    assert batch.values[2] == ("phone", "+49301234567") and batch.keys[1] is None and batch.reasons[1]
+    assert (batch.kinds[2], batch.values[2]) == ("phone", "+49301234567")
+    assert batch.keys[2] == keys.posting_key("phone", "+49301234567")
+    assert batch.keys[1] is None and batch.values[1] is None and list(batch.reasons) == [1]
+
+
+def test_normalise_many_gives_what_normalise_gives_in_input_order() -> None:
+    card_key, index_key = bytes(range(32)), bytes(range(32, 64))
+    items: list[tuple[str | None, str, str | None]] = [
+        ("phone", "+44 20 7946 0958", None), ("iban", "DE89 3704 0044 0532 0130 00", None), ("phone", "030 1234567", "DE"),
+        ("ipv4", "192.0.2.1", None), ("phone", "+49 12", None), (None, "shop.example.com", None), ("nonsense", "x", None),
+        ("nonsense", "  ", None), ("card", "4111 1111 1111 1111", None), ("eth", "0xfb6916095ca1df60bb79ce92ce3ea74c37c5d359", None),
+        ("phone", "030 1234567", "DE"), (None, "+44 20 7946 0958", None)] * 7
+    batches = list(normalise_many(items, card_key=card_key, index_key=index_key, workers=2, items_per_task=5))
+    assert [len(b.keys) for b in batches] == [5] * 16 + [4]
+    keys = [k for b in batches for k in b.keys]
+    kinds = [k for b in batches for k in b.kinds]
+    values = [v for b in batches for v in b.values]
+    reasons = {start * 5 + i: r for start, b in enumerate(batches) for i, r in b.reasons.items()}
+    index = indicators._Keys(index_key, card_key)
+    for position, (kind, raw, region) in enumerate(items):
+        try:
+            expected = normalise(kind, raw, default_region=region, card_key=card_key)
+        except InvalidInput as exc:
+            assert (keys[position], kinds[position], values[position]) == (None, None, None)
+            assert reasons[position] == exc.message
+            continue
+        assert (kinds[position], values[position]) == (expected.kind.value, expected.value)
+        assert keys[position] == index.posting_key(expected.kind.value, expected.value)
+        assert position not in reasons
 
 
 # --- migration 0008 --------------------------------------------------------------------------
@@ -300,26 +330,74 @@ def test_cli_alerts(cli: Hcx, tmp_path: Path) -> None:
 def test_a_bulk_load_builds_the_index_after_and_refuses_repeated_rows(world: World, database: Database) -> None:
     now = world.clock.now()
 
-    def row(key: bytes, case: str, country: str) -> dict[str, object]:
-        return {"key": key, "kind": "sha256", "value": key.hex(), "case_ref": case,
-                "authority_id": world.officer.authority_id, "first_seen": now, "tlp": "", "country": country,
-                "origin": ""}
+    columns = ("key", "kind", "value", "case_ref", "country")
+    constants = {"authority_id": world.officer.authority_id, "first_seen": now, "tlp": ""}
+
+    def row(key: bytes, case: str, country: str) -> tuple[bytes, str, str, str, str]:
+        return (key, "sha256", key.hex(), case, country)
+
+    def load(rows: list[tuple[bytes, str, str, str, str]], *, build_index_after: bool) -> int:
+        with database.unit_of_work() as uow:
+            written = uow.indicators.load_postings(iter(rows), columns=columns, constants=constants,
+                                                   build_index_after=build_index_after)
+            uow.commit()
+        return written
 
     shared, alone = bytes(16), bytes([1]) * 16
-    rows = [row(shared, "A", "VNM"), row(shared, "B", "DEU"), row(alone, "A", "VNM")]
-    with database.unit_of_work() as uow:
-        uow.indicators.load_postings(rows, build_index_after=True)
-        uow.commit()
+    assert load([row(shared, "A", "VNM"), row(shared, "B", "DEU"), row(alone, "A", "VNM")],
+                build_index_after=True) == 3
     with database.unit_of_work() as uow:
         assert uow.indicators.cross_country_keys(authority_id=world.officer.authority_id, max_cases=50) == [(shared, 2)]
         assert uow.indicators.cross_country_keys(authority_id=world.other_officer.authority_id, max_cases=50) == []
         looked = uow.indicators.postings_for_keys(authority_id=world.officer.authority_id, keys=[shared, alone])
         assert sorted((p.case_ref, p.country) for p in looked) == [("A", "VNM"), ("A", "VNM"), ("B", "DEU")]
-    with pytest.raises(IntegrityError), database.unit_of_work() as uow:
-        uow.indicators.load_postings([row(alone, "A", "VNM")], build_index_after=True)
+        [posting] = uow.indicators.postings_for(authority_id=world.officer.authority_id, key=alone)
+        assert (posting.first_seen, posting.tlp, posting.origin, posting.kind) == (now, "", "", "sha256")
+    if database.engine.dialect.name == "sqlite":  # the time stamp's text as every other write stores it
+        with database.engine.connect() as connection:
+            stored = connection.exec_driver_sql("SELECT DISTINCT first_seen FROM indicator_postings").scalars().all()
+        assert stored == [now.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")]
+    with pytest.raises(IntegrityError):
+        load([row(bytes([2]) * 16, "A", "VNM"), row(alone, "A", "VNM")], build_index_after=True)
     assert postings_count(database) == 3  # the failed load left nothing, and the index is back
-    with pytest.raises(IntegrityError), database.unit_of_work() as uow:
-        uow.indicators.load_postings([row(alone, "A", "VNM")], build_index_after=False)
+    with pytest.raises(IntegrityError):
+        load([row(alone, "A", "VNM")], build_index_after=False)
+    assert postings_count(database) == 3
+    with pytest.raises(ValueError, match="posting columns"), database.unit_of_work() as uow:
+        uow.indicators.load_postings([], columns=("key", "id"), build_index_after=False)
+
+
+def test_per_key_scans_read_the_unique_index(world: World, database: Database) -> None:
+    """The link report and the links read the unique index (key first, covering) on SQLite, not the
+    TAXII feed's index (authority_id first), which costs a table lookup per posting and a sort."""
+    if database.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's planner")
+    now, authority = world.clock.now(), world.officer.authority_id
+    rows = [(bytes([n % 7]) * 16, "sha256", f"{n % 7:064x}", f"C{n}", "VNM" if n % 2 else "DEU") for n in range(60)]
+    with database.unit_of_work() as uow:
+        uow.indicators.load_postings(iter(rows), columns=("key", "kind", "value", "case_ref", "country"),
+                                     constants={"authority_id": authority, "first_seen": now, "tlp": ""},
+                                     build_index_after=True)
+        uow.commit()
+    statements: list[tuple[str, Any]] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        statements.append((statement, parameters))
+
+    event.listen(Engine, "before_cursor_execute", seen)  # the reading engine too
+    try:
+        with database.read_unit_of_work() as uow:
+            assert len(uow.indicators.cross_country_keys(authority_id=authority, max_cases=50)) == 7
+            uow.indicators.shared_postings(authority_id=authority, max_cases=5)
+            uow.indicators.generic_keys(authority_id=authority, max_cases=5)
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
+    scans = [(sql, parameters) for sql, parameters in statements if "GROUP BY" in sql]
+    assert len(scans) == 3
+    with database.engine.connect() as connection:
+        for sql, parameters in scans:
+            plan = " ".join(row[-1] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, parameters))
+            assert "ix_indicator_postings_feed" not in plan and "COVERING INDEX uq_indicator_postings" in plan, plan
 
 
 def postings_count(database: Database) -> int:

@@ -29,7 +29,10 @@ _PAIRS = {
     "\u00ab": "\u00bb",
 }
 _TRAILING_PUNCTUATION = ".,;:!?"
-_MAYBE_DEFANGED = re.compile(r"[\[({]|^(?:hxxp|fxp)", re.IGNORECASE)
+# Matches wherever one of the substitutions below could (a bracketed `:`, `.`, `dot`, `@` or `at`, or
+# hxxp/fxp in front); text it does not match is left as it is by all of them, so "(0)20 7946" or
+# "(201) 555-0123" skip the five substitutions.
+_MAYBE_DEFANGED = re.compile(r"[\[({](?:[:.@]|dot|at)[\])}]|^(?:hxxp|fxp)", re.IGNORECASE)
 _DEFANGED = (
     (re.compile(r"^hxxp(s?)(?=(\[?:\]?)//)", re.IGNORECASE), r"http\1"),
     (re.compile(r"^fxp(?=(\[?:\]?)//)", re.IGNORECASE), "ftp"),

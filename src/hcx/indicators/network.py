@@ -23,6 +23,10 @@ URL_SCHEMES = frozenset({"http", "https", "ftp", "ftps", "ws", "wss"})
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21, "ws": 80, "wss": 443}
 _ASCII_HOSTNAME = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}")
 _NON_URL_SAFE = "!#$%&'()*+,/:;=?@[]~"
+# four decimal octets 0-255 without leading zeros (ASCII digits only): exactly the strings that
+# ipaddress accepts as IPv4 and prints back unchanged
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_CANONICAL_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 
 
 @functools.cache
@@ -130,13 +134,18 @@ def normalise_ip(text: str, expected: IndicatorKind | None = None) -> Indicator:
                 raise InvalidInput(f"expected a single {expected} address, got a network")
             return Indicator(IndicatorKind.CIDR, network.compressed, network.compressed)
         text = str(network.network_address)
-    try:
-        address = ipaddress.ip_address(text.strip("[]"))
-    except ValueError as exc:
-        raise InvalidInput(f"not an IP address: {exc}") from exc
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    kind = IndicatorKind.IPV4 if address.version == 4 else IndicatorKind.IPV6
+    candidate = text.strip("[]")
+    if _CANONICAL_IPV4.fullmatch(candidate):  # already the form ipaddress gives back: skip parsing it
+        kind, compressed = IndicatorKind.IPV4, candidate
+    else:
+        try:
+            address = ipaddress.ip_address(candidate)
+        except ValueError as exc:
+            raise InvalidInput(f"not an IP address: {exc}") from exc
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        kind = IndicatorKind.IPV4 if address.version == 4 else IndicatorKind.IPV6
+        compressed = address.compressed
     if expected in (IndicatorKind.IPV4, IndicatorKind.IPV6) and kind is not expected:
         raise InvalidInput(f"expected an {expected} address, got an {kind} address")
-    return Indicator(kind, address.compressed, address.compressed)
+    return Indicator(kind, compressed, compressed)

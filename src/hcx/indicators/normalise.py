@@ -163,6 +163,30 @@ def normalise(kind_hint: str | None, raw: str, *, default_region: str | None, ca
     return resolve_kind_name(kind_hint)(text, context)
 
 
+def normaliser(kind_hint: str | None, *, default_region: str | None, card_key: bytes) -> Callable[[str], Indicator]:
+    """`normalise` with the hint, region and card key fixed, for many values at once (bulk imports):
+    `normaliser(k, default_region=r, card_key=c)(raw)` gives what `normalise(k, raw, …)` gives, the
+    same indicator or the same `InvalidInput` (a value that does not clean fails on that first, as
+    in `normalise`), with the kind name resolved once."""
+    context = _Context(default_region, card_key)
+    if kind_hint is None or not kind_hint.strip():
+        return lambda raw: _detected(clean(raw), context)
+    try:
+        by_name = resolve_kind_name(kind_hint)
+    except InvalidInput as exc:
+        reason = exc.message
+
+        def unknown(raw: str) -> Indicator:
+            clean(raw)
+            raise InvalidInput(reason)
+        return unknown
+    return lambda raw: by_name(clean(raw), context)
+
+
+def _detected(text: str, context: _Context) -> Indicator:
+    return _by_kind(_detect_clean(text))(text, context)
+
+
 _IBAN_SHAPE = re.compile(r"[A-Z]{2}\d{2}[A-Z0-9]{11,30}")
 _BIC_SHAPE = re.compile(r"[A-Z]{6}[A-Z0-9]{2}(?:[A-Z0-9]{3})?")
 _PHONE_SHAPE = re.compile(r"\+?[\d\s()\-./]{6,24}")
@@ -214,4 +238,4 @@ def _ip_kind(text: str) -> IndicatorKind | None:
         return None
 
 
-__all__ = ["KIND_ALIASES", "detect", "is_known_kind_name", "normalise", "resolve_kind_name"]
+__all__ = ["KIND_ALIASES", "detect", "is_known_kind_name", "normalise", "normaliser", "resolve_kind_name"]

@@ -101,13 +101,16 @@ def _segwit(kind: IndicatorKind, hrp: str, text: str) -> Indicator:
     return Indicator(kind, address, address)
 
 
+_HIGH_NIBBLE = str.maketrans("0123456789abcdef", "0000000011111111")
+
+
 def eip55(hex_address: str) -> str:
-    """The EIP-55 mixed-case checksum form of a 40-hex-digit address (without 0x)."""
+    """The EIP-55 mixed-case checksum form of a 40-hex-digit address (without 0x): a letter is upper
+    case where the Keccak-256 of the lower-case address has a nibble ≥ 8."""
     lowered = hex_address.lower()
-    digest = keccak.new(digest_bits=256, data=lowered.encode("ascii")).hexdigest()
-    return "0x" + "".join(
-        char.upper() if int(nibble, 16) >= 8 else char for char, nibble in zip(lowered, digest, strict=False)
-    )
+    # digest().hex(): the library's hexdigest() formats byte by byte in Python, 2× the whole call
+    high = keccak.new(digest_bits=256, data=lowered.encode("ascii")).digest().hex()[:40].translate(_HIGH_NIBBLE)
+    return "0x" + "".join([char.upper() if bit == "1" else char for char, bit in zip(lowered, high, strict=True)])
 
 
 def _ethereum(text: str) -> Indicator:

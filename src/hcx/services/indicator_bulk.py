@@ -7,9 +7,9 @@ the result is the same report the single-process importer gives (same accepted i
 first-seen order, same duplicates, the same rejections with their file line numbers).
 
     import_csv_parallel(path, name=…, default_region=…, card_key=…, workers=None) -> ImportReport
-    normalise_many(items, card_key=…, index_key=…, workers=None) -> NormalisedBatch
-        (kind hint, raw value, default region) triples → posting keys and canonical values, for loaders
-        that bring their own case column (bench/indicators.py, national bulk loads)
+    normalise_many(items, card_key=…, index_key=…, workers=None) -> Iterator[NormalisedBatch]
+        (kind hint, raw value, default region) triples → posting keys, kinds and canonical values, for
+        loaders that bring their own case column (bench/indicators.py, national bulk loads)
 """
 
 from __future__ import annotations
@@ -19,18 +19,20 @@ import hmac
 import multiprocessing
 import os
 import re
+from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from hcx.errors import InvalidInput
 from hcx.indicators.csv_import import import_csv
-from hcx.indicators.model import ImportReport, Rejection, ReportBuilder, SourceRef
-from hcx.indicators.normalise import normalise
+from hcx.indicators.model import ImportReport, IndicatorKind, Rejection, ReportBuilder, SourceRef
+from hcx.indicators.normalise import normaliser
 
 PIECE_BYTES = 4 * 1024 * 1024
 ITEMS_PER_TASK = 20_000
+TASKS_AHEAD = 4
 KEY_BYTES = 16
 _LINE = re.compile(r"line (\d+)")
 
@@ -142,43 +144,63 @@ def import_csv_parallel(path: Path, *, name: str, default_region: str | None, ca
 
 @dataclass(frozen=True, slots=True)
 class NormalisedBatch:
-    """Per input item, in order: its posting key and (kind, canonical value), or None and a reason."""
+    """Per input item, in order: its posting key, kind and canonical value (None for a rejected item),
+    and, by position in the batch, why an item was rejected. Plain lists of bytes and strings: they
+    cross from the worker processes, where pickling per-item objects would cost more than keying."""
 
     keys: list[bytes | None]
-    values: list[tuple[str, str] | None]
-    reasons: list[str | None]
+    kinds: list[str | None]
+    values: list[str | None]
+    reasons: dict[int, str]
 
 
 def _normalise_task(items: Sequence[tuple[str | None, str, str | None]], card_key: bytes,
                     index_key: bytes) -> NormalisedBatch:
-    keys: list[bytes | None] = []
-    values: list[tuple[str, str] | None] = []
-    reasons: list[str | None] = []
+    count = len(items)
+    keys: list[bytes | None] = [None] * count
+    kinds: list[str | None] = [None] * count
+    values: list[str | None] = [None] * count
+    reasons: dict[int, str] = {}
+    # one kind (and region) after the other: its normaliser resolved once, and a third faster than a
+    # mix (the library's code and tables stay in the CPU caches)
+    groups: dict[tuple[str | None, str | None], list[int]] = {}
+    for position, (kind_hint, _raw, region) in enumerate(items):
+        groups.setdefault((kind_hint, region), []).append(position)
     base = hmac.new(index_key, digestmod=hashlib.sha256)
-    for kind, raw, region in items:
-        try:
-            indicator = normalise(kind, raw, default_region=region, card_key=card_key)
-        except InvalidInput as exc:
-            keys.append(None)
-            values.append(None)
-            reasons.append(exc.message)
-            continue
-        mac = base.copy()
-        mac.update(indicator.kind.value.encode() + b"\x00" + indicator.value.encode())
-        keys.append(mac.digest()[:KEY_BYTES])
-        values.append((indicator.kind.value, indicator.value))
-        reasons.append(None)
-    return NormalisedBatch(keys, values, reasons)
+    names: dict[IndicatorKind, tuple[str, bytes]] = {k: (k.value, k.value.encode() + b"\x00") for k in IndicatorKind}
+    for (kind_hint, region), positions in groups.items():
+        convert = normaliser(kind_hint, default_region=region, card_key=card_key)
+        for position in positions:
+            try:
+                indicator = convert(items[position][1])
+            except InvalidInput as exc:
+                reasons[position] = exc.message
+                continue
+            name, prefix = names[indicator.kind]
+            mac = base.copy()  # the index's keyed hash: HMAC-SHA-256(index key, kind ‖ 0x00 ‖ value), truncated
+            mac.update(prefix + indicator.value.encode())
+            keys[position] = mac.digest()[:KEY_BYTES]
+            kinds[position] = name
+            values[position] = indicator.value
+    return NormalisedBatch(keys, kinds, values, reasons)
 
 
 def normalise_many(items: Sequence[tuple[str | None, str, str | None]], *, card_key: bytes, index_key: bytes,
                    workers: int | None = None, items_per_task: int = ITEMS_PER_TASK) -> Iterator[NormalisedBatch]:
-    """Normalise and key `items` in `workers` processes; batches come back in input order."""
-    tasks = [items[start : start + items_per_task] for start in range(0, len(items), items_per_task)]
+    """Normalise and key `items` in `workers` processes; batches come back in input order. At most
+    `TASKS_AHEAD` tasks per worker are in flight, so results wait in memory only that far ahead of
+    a consumer that is slower than the workers (e.g. the database writes)."""
+    starts = range(0, len(items), items_per_task)
     count = workers or workers_default()
     if count == 1:
-        for task in tasks:
-            yield _normalise_task(task, card_key, index_key)
+        for start in starts:
+            yield _normalise_task(items[start : start + items_per_task], card_key, index_key)
         return
     with _pool(count) as pool:
-        yield from pool.map(_normalise_task, tasks, [card_key] * len(tasks), [index_key] * len(tasks))
+        pending: deque[Future[NormalisedBatch]] = deque()
+        for start in starts:
+            pending.append(pool.submit(_normalise_task, items[start : start + items_per_task], card_key, index_key))
+            if len(pending) >= count * TASKS_AHEAD:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
