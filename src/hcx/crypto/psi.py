@@ -163,14 +163,16 @@ def exponentiate(scalar: bytes, points: bytes, *, executor: Executor | None = No
 
 # --- order and intersection --------------------------------------------------------------------
 
-def shuffled(scalar: bytes, items: Sequence[_T], key: Callable[[_T], bytes]) -> list[_T]:
+def shuffled(scalar: bytes, items: Sequence[bytes]) -> list[bytes]:
     """`items` in an order the peer cannot predict, yet the same after a restart: sorted by
     HMAC-SHA-256 under a key derived from the session's secret scalar."""
-    order_key = hmac.new(scalar, _ORDER_LABEL, hashlib.sha256).digest()
-    return sorted(items, key=lambda item: hmac.new(order_key, key(item), hashlib.sha256).digest())
+    order_key = hmac.digest(scalar, _ORDER_LABEL, "sha256")
+    tags = [hmac.digest(order_key, item, "sha256") for item in items]
+    return [item for _, item in sorted(zip(tags, items, strict=True))]
 
 
 def intersect(mine: bytes, theirs: bytes) -> list[tuple[int, int]]:
     """(my position, their position) of every point in both lists of doubly exponentiated points."""
-    where = {point: i for i, point in enumerate(split(theirs))}
-    return [(i, where[point]) for i, point in enumerate(split(mine)) if point in where]
+    where = dict(zip(split(theirs), range(len(theirs) // POINT), strict=True))
+    found = where.get
+    return [(i, j) for i, j in enumerate(map(found, split(mine))) if j is not None]
