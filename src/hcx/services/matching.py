@@ -6,10 +6,11 @@ over signed and encrypted federation envelopes, resumable, rate-limited (docs/ma
     handle(ctx, wire) -> bytes                            responder: one protocol message, answered
     list_matches(ctx, principal)                          what was found, for the entitled side
 
-The initiator A drives the session with synchronous calls to the peer's `/federation/match`; each
-request and each answer is an `envelope/1` between the two authorities. A keeps every answer it
-received (in `match_chunks`) before asking the next, so a session killed at any point resumes
-from the last acknowledged chunk. The responder B keeps only its secret, its progress and a digest
+The initiator A drives the session with synchronous calls to the peer's `/federation/match`, in
+two lanes side by side (X chunks sent in turn, Y chunks asked for); each request and each answer is
+an `envelope/1` between the two authorities. A keeps every answer it received (in `match_chunks`,
+in order within each lane), so a session killed at any point resumes from each lane's last kept
+chunk. The responder B keeps only its secret, its progress and a digest
 of each chunk it answered (the same index with another content is refused: no free evaluations).
 Both sides learn the intersection: A finds it, then tells B the positions in B's list.
 """
