@@ -260,11 +260,8 @@ def _shared_set(uow: UnitOfWork, authority_id: str, scalar: bytes, to: Destinati
                           if is_marked]
                 if marked:
                     postings[item] = marked
-        elements = psi.shuffled(scalar, list(postings))
-    digest = hashlib.sha256()
-    for item in elements:
-        digest.update(len(item).to_bytes(4, "big") + item)
-    return SharedSet(elements, postings, digest.hexdigest())
+        elements, digest = psi.session_order(scalar, list(postings))
+    return SharedSet(elements, postings, digest)
 
 
 # --- the public-key operations, on every core ------------------------------------------------------

@@ -91,6 +91,19 @@ def test_the_order_is_secret_yet_stable() -> None:
     assert sorted(first) == sorted(values)
 
 
+def test_the_order_digest_changes_with_the_set_and_only_with_it() -> None:
+    values = items(*(f"{i}.example" for i in range(50)))
+    a = psi.new_scalar()
+    _, digest = psi.session_order(a, values)
+    assert psi.session_order(a, list(reversed(values)))[1] == digest
+    assert psi.session_order(a, values[1:])[1] != digest
+    assert psi.session_order(a, [*values[1:], psi.element("domain", "other.example")])[1] != digest
+
+
+def test_an_element_is_kind_nul_value_in_utf8() -> None:
+    assert psi.element("domain", "bücher.example") == b"domain\x00" + "bücher.example".encode()
+
+
 def test_parallel_blinding_gives_the_same_points_in_order() -> None:
     from concurrent.futures import ThreadPoolExecutor
 
