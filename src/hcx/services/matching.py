@@ -198,7 +198,7 @@ class SharedSet:
     """An authority's shareable elements, in the session's order, and their postings."""
 
     elements: list[bytes]
-    postings: dict[bytes, list[Posting]]
+    postings: dict[bytes, tuple[Posting, ...]]  # tuples of strings: the collector stops tracking them
     digest: str  # of the elements in the session's order: it changes when the set does
 
 
@@ -214,8 +214,9 @@ def peer_destination(uow: UnitOfWork, party: str, authority: str) -> Destination
 
 @contextmanager
 def _bulk() -> Iterator[None]:
-    """While a set of a million small objects is built: without it, the cyclic garbage collector
-    re-scans them all several times over (it took most of the time); they form no cycles."""
+    """While a million small objects are made (a set, rows to insert): without it, the cyclic
+    garbage collector re-scans everything the process holds several times over (it took most of
+    the time); they form no cycles."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -244,7 +245,7 @@ def _shared_set(uow: UnitOfWork, authority_id: str, scalar: bytes, to: Destinati
             else:
                 found.append(row)
         decided: dict[_Held, bool] = {}
-        postings: dict[bytes, list[Posting]] = {}
+        postings: dict[bytes, tuple[Posting, ...]] = {}
         for item, held_rows in by_element.items():
             if held_rows[0][1] in NEVER_SHARED_KINDS:
                 continue
@@ -256,8 +257,8 @@ def _shared_set(uow: UnitOfWork, authority_id: str, scalar: bytes, to: Destinati
                 allowed = decided[held] = decide_value([(tlp.split(), recipients) for tlp, recipients in each],
                                                        to=to, unmarked=MATCH_UNMARKED).allowed
             if allowed:
-                marked = [Posting(key, kind, value, case_ref) for key, kind, value, case_ref, _, is_marked in held_rows
-                          if is_marked]
+                marked = tuple([Posting(key, kind, value, case_ref) for key, kind, value, case_ref, _, is_marked
+                                in held_rows if is_marked])
                 if marked:
                     postings[item] = marked
         elements, digest = psi.session_order(scalar, list(postings))
@@ -568,6 +569,12 @@ def _on_result(ctx: Context, opened: Opened, body: ResultBody) -> dict[str, Any]
 def _record(ctx: Context, uow: UnitOfWork, session: SessionRecord, shared: SharedSet, matched: Iterable[bytes],
             at: dt.datetime) -> None:
     """The results, and an alert for the analysts of each local case that holds a matched value."""
+    with _bulk():  # rows for a hundred thousand matches, beside the sets the collector would re-scan
+        _insert_results(ctx, uow, session, shared, matched, at)
+
+
+def _insert_results(ctx: Context, uow: UnitOfWork, session: SessionRecord, shared: SharedSet,
+                    matched: Iterable[bytes], at: dt.datetime) -> None:
     postings = [posting for item in matched for posting in shared.postings[item]]
     store(uow).add_results([
         {"session_id": session.id, "authority_id": session.authority_id, "case_ref": posting.case_ref,
