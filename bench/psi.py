@@ -185,6 +185,9 @@ def main() -> None:
             cpu = cpu_seconds(os.getpid()) - cpu_before
             if ctx.transport is not None:
                 ctx.transport.close()
+            match_pool = ctx.cache.get("match pool")  # ended here, not by the interpreter's exit hooks
+            if isinstance(match_pool, ProcessPoolExecutor):
+                match_pool.shutdown()
         finally:
             for node in (vnm, aus):
                 if node.process is not None:
