@@ -6,10 +6,11 @@ over signed and encrypted federation envelopes, resumable, rate-limited (docs/ma
     handle(ctx, wire) -> bytes                            responder: one protocol message, answered
     list_matches(ctx, principal)                          what was found, for the entitled side
 
-The initiator A drives the session with synchronous calls to the peer's `/federation/match`; each
-request and each answer is an `envelope/1` between the two authorities. A keeps every answer it
-received (in `match_chunks`) before asking the next, so a session killed at any point resumes
-from the last acknowledged chunk. The responder B keeps only its secret, its progress and a digest
+The initiator A drives the session with synchronous calls to the peer's `/federation/match`, in
+two lanes side by side (X chunks sent in turn, Y chunks asked for); each request and each answer is
+an `envelope/1` between the two authorities. A keeps every answer it received (in `match_chunks`,
+in order within each lane), so a session killed at any point resumes from each lane's last kept
+chunk. The responder B keeps only its secret, its progress and a digest
 of each chunk it answered (the same index with another content is refused: no free evaluations).
 Both sides learn the intersection: A finds it, then tells B the positions in B's list.
 """
@@ -17,13 +18,17 @@ Both sides learn the intersection: A finds it, then tells B the positions in B's
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import logging
 import os
-from collections.abc import Iterable, Sequence
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, cast
+from typing import Any, Literal, NamedTuple, Protocol, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -50,6 +55,7 @@ from hcx.services.context import Context, Principal, require_role
 from hcx.services.workers import process_pool
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 RUNNERS = frozenset({Role.analyst, Role.officer})
 READERS = RUNNERS | {Role.auditor}
@@ -180,8 +186,7 @@ def unmark_shareable(ctx: Context, principal: Principal, case_ref: str) -> int:
     return removed
 
 
-@dataclass(frozen=True, slots=True)
-class Posting:
+class Posting(NamedTuple):  # a tuple: a set of a million is built per session, on both sides
     key: bytes
     kind: str
     value: str
@@ -193,8 +198,8 @@ class SharedSet:
     """An authority's shareable elements, in the session's order, and their postings."""
 
     elements: list[bytes]
-    postings: dict[bytes, list[Posting]]
-    digest: str
+    postings: dict[bytes, tuple[Posting, ...]]  # tuples of strings: the collector stops tracking them
+    digest: str  # of the elements in the session's order: it changes when the set does
 
 
 # The owner's shareable mark is consent to matching with pinned peers: a posting with no TLP marking
@@ -207,35 +212,73 @@ def peer_destination(uow: UnitOfWork, party: str, authority: str) -> Destination
     return Destination(Route.FOREIGN, party, authority, pinned_peer=uow.get_peer(party) is not None)
 
 
+@contextmanager
+def _bulk() -> Iterator[None]:
+    """While a million small objects are made (a set, rows to insert): without it, the cyclic
+    garbage collector re-scans everything the process holds several times over (it took most of
+    the time); they form no cycles."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:  # the outermost of concurrent callers switches it back on
+            gc.enable()
+
+
+_Held = str | tuple[tuple[str, frozenset[str]], ...]  # how each posting of a value is marked, for the policy
+
+
 def _shared_set(uow: UnitOfWork, authority_id: str, scalar: bytes, to: Destination) -> SharedSet:
     """The postings marked shareable whose value may go to `to`: every posting of the value (marked
-    or not, in every case) and the recipients named for each must allow it (`decide_value`)."""
-    rows = store(uow).shared_value_postings(authority_id=authority_id)
-    named = store(uow).named_recipients(authority_id=authority_id) if rows else {}
-    markings: dict[tuple[str, str], list[tuple[list[str], set[str]]]] = {}
-    for _, kind, value, case_ref, tlp, _ in rows:
-        markings.setdefault((kind, value), []).append((tlp.split(), named.get((case_ref, kind, value), set())))
-    allowed = {found: decide_value(held, to=to, unmarked=MATCH_UNMARKED).allowed for found, held in markings.items()}
-    postings: dict[bytes, list[Posting]] = {}
-    for key, kind, value, case_ref, _, marked in rows:
-        if marked and kind not in NEVER_SHARED_KINDS and allowed[(kind, value)]:
-            postings.setdefault(psi.element(kind, value), []).append(Posting(key, kind, value, case_ref))
-    digest = hashlib.sha256()
-    for item in sorted(postings):
-        digest.update(len(item).to_bytes(4, "big") + item)
-    return SharedSet(psi.shuffled(scalar, list(postings), key=lambda item: item), postings, digest.hexdigest())
+    or not, in every case) and the recipients named for each must allow it (`decide_value`, asked
+    once per distinct combination of markings: a million values have a handful)."""
+    with _bulk():
+        rows = store(uow).shared_value_postings(authority_id=authority_id)
+        named = store(uow).named_recipients(authority_id=authority_id) if rows else {}
+        by_element: dict[bytes, list[tuple[bytes, str, str, str, str, bool]]] = {}
+        for row in rows:
+            item = psi.element(row[1], row[2])
+            found = by_element.get(item)
+            if found is None:
+                by_element[item] = [row]
+            else:
+                found.append(row)
+        decided: dict[_Held, bool] = {}
+        postings: dict[bytes, tuple[Posting, ...]] = {}
+        for item, held_rows in by_element.items():
+            if held_rows[0][1] in NEVER_SHARED_KINDS:
+                continue
+            held: _Held = held_rows[0][4] if len(held_rows) == 1 and not named else tuple(
+                (tlp, frozenset(named.get((case_ref, kind, value), ()))) for _, kind, value, case_ref, tlp, _ in held_rows)
+            allowed = decided.get(held)
+            if allowed is None:
+                each = [(held, frozenset[str]())] if isinstance(held, str) else held
+                allowed = decided[held] = decide_value([(tlp.split(), recipients) for tlp, recipients in each],
+                                                       to=to, unmarked=MATCH_UNMARKED).allowed
+            if allowed:
+                marked = tuple([Posting(key, kind, value, case_ref) for key, kind, value, case_ref, _, is_marked
+                                in held_rows if is_marked])
+                if marked:
+                    postings[item] = marked
+        elements, digest = psi.session_order(scalar, list(postings))
+    return SharedSet(elements, postings, digest)
 
 
 # --- the public-key operations, on every core ------------------------------------------------------
+
+_POOL_LOCK = threading.Lock()
+
 
 def _executor(ctx: Context) -> tuple[Executor | None, int]:
     workers = limits(ctx).workers or os.cpu_count() or 1
     if workers < 2:
         return None, 1
-    pool = ctx.cache.get("match pool")
-    if not isinstance(pool, ProcessPoolExecutor):
-        pool = process_pool(workers)
-        ctx.cache["match pool"] = pool
+    with _POOL_LOCK:  # the initiator's X and Y lanes, and the responder's requests, run in threads
+        pool = ctx.cache.get("match pool")
+        if not isinstance(pool, ProcessPoolExecutor):
+            pool = process_pool(workers)
+            ctx.cache["match pool"] = pool
     return pool, workers
 
 
@@ -526,6 +569,12 @@ def _on_result(ctx: Context, opened: Opened, body: ResultBody) -> dict[str, Any]
 def _record(ctx: Context, uow: UnitOfWork, session: SessionRecord, shared: SharedSet, matched: Iterable[bytes],
             at: dt.datetime) -> None:
     """The results, and an alert for the analysts of each local case that holds a matched value."""
+    with _bulk():  # rows for a hundred thousand matches, beside the sets the collector would re-scan
+        _insert_results(ctx, uow, session, shared, matched, at)
+
+
+def _insert_results(ctx: Context, uow: UnitOfWork, session: SessionRecord, shared: SharedSet,
+                    matched: Iterable[bytes], at: dt.datetime) -> None:
     postings = [posting for item in matched for posting in shared.postings[item]]
     store(uow).add_results([
         {"session_id": session.id, "authority_id": session.authority_id, "case_ref": posting.case_ref,
@@ -671,49 +720,106 @@ def _save_x(ctx: Context, session_id: str, index: int, count: int, answer: Futur
     return _save(ctx, session_id, x_chunks=index + 1, chunk=("xab", index, _points(body["points"], count=count)))
 
 
+_BLINDED_AHEAD = 8  # X chunks blinded before the peer has acknowledged the earlier ones (8 × 1.6 MB)
+
+
+def _open_session(ctx: Context, session: _Progress, size: int) -> tuple[_Progress, int]:
+    """Open the session at the peer (again, when resuming): the peer's set size."""
+    answer = _call(ctx, session, OPEN, {"session": session.id, "protocol": psi.PROTOCOL, "x_size": size,
+                                        "chunk_size": session.chunk_size})
+    y_size = answer.get("y_size")
+    if not isinstance(y_size, int) or y_size < 0 or (session.peer_size >= 0 and y_size != session.peer_size):
+        raise PeerProtocolError(f"{session.peer_party} declared an invalid set size")
+    if session.peer_size < 0:
+        session = _save(ctx, session.id, peer_size=y_size)
+    return session, y_size
+
+
+def _send_x(ctx: Context, session: _Progress, scalar: bytes, elements: Sequence[bytes],
+            opened: Future[tuple[_Progress, int]], stop: threading.Event) -> None:
+    """The X lane: blind each chunk of our set, send it, keep the answer. Blinding runs ahead of
+    the peer (first while it opens the session and reads its set, then while it re-blinds the last
+    chunk); one thread sends the chunks in turn, as the peer requires."""
+    chunk = session.chunk_size
+
+    def send(i: int, blinded: bytes) -> dict[str, Any]:
+        opened.result()
+        return _call(ctx, session, X_CHUNK, {"session": session.id, "index": i, "points": b64e(blinded)})
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="match-x") as sender:
+        sent: deque[tuple[int, int, Future[dict[str, Any]]]] = deque()
+        for i in range(session.x_chunks, _chunks(len(elements), chunk)):
+            if stop.is_set():
+                for _, _, pending in sent:
+                    pending.cancel()
+                return
+            blinded = _blind(ctx, scalar, session.id, elements[i * chunk:(i + 1) * chunk])
+            while sent and (len(sent) >= _BLINDED_AHEAD or sent[0][2].done()):
+                _save_x(ctx, session.id, *sent.popleft())
+            sent.append((i, len(blinded) // psi.POINT, sender.submit(send, i, blinded)))
+        while sent:
+            _save_x(ctx, session.id, *sent.popleft())
+
+
+def _receive_y(ctx: Context, opened: Future[tuple[_Progress, int]], scalar: bytes, stop: threading.Event) -> int:
+    """The Y lane: ask for each chunk of the peer's blinded set, raise it to our secret, keep it.
+    The next chunk is asked for while this one is raised. Returns the peer's set size."""
+    session, y_size = opened.result()
+    chunk = session.chunk_size
+    y_count = _chunks(y_size, chunk)
+    if session.y_chunks >= y_count:
+        return y_size
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="match-y") as asker:
+        asked = asker.submit(_call, ctx, session, Y_CHUNK, {"session": session.id, "index": session.y_chunks})
+        for j in range(session.y_chunks, y_count):
+            body = asked.result()
+            if j + 1 < y_count and not stop.is_set():
+                asked = asker.submit(_call, ctx, session, Y_CHUNK, {"session": session.id, "index": j + 1})
+            if body.get("index") != j or not isinstance(body.get("points"), str):
+                raise PeerProtocolError(f"{session.peer_party} answered another chunk")
+            their = _points(body["points"], count=_chunk_len(y_size, chunk, j))
+            _save(ctx, session.id, y_chunks=j + 1, chunk=("yba", j, _exponentiate(ctx, scalar, their)))
+            if stop.is_set():  # the X lane failed: what we have is kept for the next run
+                break
+    return y_size
+
+
+def _stopping_others(stop: threading.Event, lane: Callable[..., _T], *args: Any) -> _T:
+    try:
+        return lane(*args)
+    except BaseException:
+        stop.set()  # the other lane ends at its next chunk
+        raise
+
+
 def _drive(ctx: Context, session_id: str, scalar: bytes, shared: SharedSet, resumed: bool) -> Summary:
     with ctx.reading() as uow:
         record = store(uow).get_session(session_id, INITIATOR)
         assert record is not None
         session = _Progress.of(record)
-    chunk, elements = session.chunk_size, shared.elements
-    answer = _call(ctx, session, OPEN, {"session": session.id, "protocol": psi.PROTOCOL, "x_size": len(elements),
-                                        "chunk_size": chunk})
-    y_size = answer.get("y_size")
-    if not isinstance(y_size, int) or y_size < 0 or (session.peer_size >= 0 and y_size != session.peer_size):
-        raise PeerProtocolError(f"{session.peer_party} declared an invalid set size")
-    if session.peer_size < 0:
-        session = _save(ctx, session_id, peer_size=y_size)
-    # A pipeline of depth one: the next chunk is computed here while the peer works on the last
-    # one, so that neither side's envelopes, HTTP and commits leave the cores idle.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="match-send") as sender:
-        in_flight: tuple[int, int, Future[dict[str, Any]]] | None = None
-        for i in range(session.x_chunks, _chunks(len(elements), chunk)):
-            blinded = _blind(ctx, scalar, session.id, elements[i * chunk:(i + 1) * chunk])
-            if in_flight is not None:
-                session = _save_x(ctx, session_id, *in_flight)
-            in_flight = (i, len(blinded) // psi.POINT, sender.submit(
-                _call, ctx, session, X_CHUNK, {"session": session.id, "index": i, "points": b64e(blinded)}))
-        if in_flight is not None:
-            session = _save_x(ctx, session_id, *in_flight)
-        y_count = _chunks(y_size, chunk)
-        asked = {j: sender.submit(_call, ctx, session, Y_CHUNK, {"session": session.id, "index": j})
-                 for j in range(session.y_chunks, min(session.y_chunks + 1, y_count))}
-        for j in range(session.y_chunks, y_count):
-            body = asked.pop(j).result()
-            if j + 1 < y_count:
-                asked[j + 1] = sender.submit(_call, ctx, session, Y_CHUNK, {"session": session.id, "index": j + 1})
-            if body.get("index") != j or not isinstance(body.get("points"), str):
-                raise PeerProtocolError(f"{session.peer_party} answered another chunk")
-            their = _points(body["points"], count=_chunk_len(y_size, chunk, j))
-            session = _save(ctx, session_id, y_chunks=j + 1, chunk=("yba", j, _exponentiate(ctx, scalar, their)))
+    elements = shared.elements
+    _executor(ctx)  # the worker processes, started before the lanes share them
+    stop = threading.Event()
+    # The two lanes are independent (the peer answers Y chunks whatever it has seen of X), so
+    # they run side by side: both nodes' worker processes always have work queued.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="match") as lanes:
+        opened = lanes.submit(_stopping_others, stop, _open_session, ctx, session, len(elements))
+        y_lane = lanes.submit(_stopping_others, stop, _receive_y, ctx, opened, scalar, stop)
+        try:
+            _stopping_others(stop, _send_x, ctx, session, scalar, elements, opened, stop)
+        finally:
+            y_size = y_lane.result()
+        session = opened.result()[0]
     with ctx.reading() as uow:
         mine = b"".join(store(uow).chunks(session_id=session_id, role=INITIATOR, part="xab"))
         theirs = b"".join(store(uow).chunks(session_id=session_id, role=INITIATOR, part="yba"))
     pairs = psi.intersect(mine, theirs)
-    _call(ctx, session, RESULT, {"session": session.id, "positions": sorted(j for _, j in pairs)})
     now = ctx.clock.now()
-    with ctx.unit_of_work() as uow:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="match-result") as sender, ctx.unit_of_work() as uow:
+        # The peer records its side while we record ours; ours is committed only once the peer
+        # has acknowledged the result, so that a failed result message leaves the session to resume.
+        told = sender.submit(_call, ctx, session, RESULT, {"session": session.id,
+                                                           "positions": sorted(j for _, j in pairs)})
         record = store(uow).get_session(session_id, INITIATOR)
         assert record is not None
         _record(ctx, uow, record, shared, [elements[i] for i, _ in pairs], now)
@@ -721,6 +827,7 @@ def _drive(ctx: Context, session_id: str, scalar: bytes, shared: SharedSet, resu
         store(uow).drop_chunks(session_id=session_id, role=INITIATOR)
         uow.audit(id=ctx.new_id(), at=now, actor_id=None, action="match.finished", object_type="match_session",
                   object_id=session_id, details={"peer": record.peer_party, "role": INITIATOR, "matches": len(pairs)})
+        told.result()
         uow.commit()
     return Summary(session_id, session.peer_party, session.peer_authority, len(elements), y_size, len(pairs), resumed)
 

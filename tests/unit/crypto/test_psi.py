@@ -24,7 +24,7 @@ def items(*values: str) -> list[bytes]:
 def run(x: list[bytes], y: list[bytes], session: str = "S1") -> tuple[dict[str, bytes], list[tuple[int, int]]]:
     """One honest run in memory; returns A's view (what A received) and the matched positions."""
     a, b = psi.new_scalar(), psi.new_scalar()
-    xs, ys = psi.shuffled(a, x, key=lambda i: i), psi.shuffled(b, y, key=lambda i: i)
+    xs, ys = psi.shuffled(a, x), psi.shuffled(b, y)
     x_a = psi.blind(a, session, xs)  # A -> B
     x_ab = psi.exponentiate(b, x_a)  # B -> A, in A's order
     y_b = psi.blind(b, session, ys)  # B -> A, shuffled
@@ -85,10 +85,23 @@ def test_malformed_point_lists_are_refused() -> None:
 def test_the_order_is_secret_yet_stable() -> None:
     values = items(*(f"{i}.example" for i in range(50)))
     a = psi.new_scalar()
-    first = psi.shuffled(a, values, key=lambda i: i)
-    assert first == psi.shuffled(a, list(reversed(values)), key=lambda i: i)
-    assert first != psi.shuffled(psi.new_scalar(), values, key=lambda i: i)
+    first = psi.shuffled(a, values)
+    assert first == psi.shuffled(a, list(reversed(values)))
+    assert first != psi.shuffled(psi.new_scalar(), values)
     assert sorted(first) == sorted(values)
+
+
+def test_the_order_digest_changes_with_the_set_and_only_with_it() -> None:
+    values = items(*(f"{i}.example" for i in range(50)))
+    a = psi.new_scalar()
+    _, digest = psi.session_order(a, values)
+    assert psi.session_order(a, list(reversed(values)))[1] == digest
+    assert psi.session_order(a, values[1:])[1] != digest
+    assert psi.session_order(a, [*values[1:], psi.element("domain", "other.example")])[1] != digest
+
+
+def test_an_element_is_kind_nul_value_in_utf8() -> None:
+    assert psi.element("domain", "bücher.example") == b"domain\x00" + "bücher.example".encode()
 
 
 def test_parallel_blinding_gives_the_same_points_in_order() -> None:
@@ -145,7 +158,7 @@ def test_the_view_is_the_same_for_two_sets_with_the_same_intersection_and_size()
     views = []
     for y in (y1, y2):
         b = psi.new_scalar()
-        xs, ys = psi.shuffled(a, items(*x), key=lambda i: i), psi.shuffled(b, items(*y), key=lambda i: i)
+        xs, ys = psi.shuffled(a, items(*x)), psi.shuffled(b, items(*y))
         x_ab = psi.exponentiate(b, psi.blind(a, "S1", xs))
         y_b = psi.blind(b, "S1", ys)
         y_ba = psi.exponentiate(a, y_b)
