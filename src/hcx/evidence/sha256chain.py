@@ -260,9 +260,14 @@ def hash_chunk(path: str | os.PathLike[str], chain: FileChain, number: int) -> b
                 raise OSError(f"the file ended at byte {offset}, before the {chain.size} bytes it had")
             hasher.update(view[:got])
             offset += got
+        last = number == chain.chunks - 1
+        # the sizes were compared before hashing: a byte past the end now (a copy still being
+        # written) would be left out of the digest, where hashing to the end would include it
+        if last and os.pread(descriptor, 1, end):
+            raise OSError(f"the file has more than the {chain.size} bytes it had")
     finally:
         os.close(descriptor)
-    return hasher.digest() if number == chain.chunks - 1 else hasher.state()
+    return hasher.digest() if last else hasher.state()
 
 
 # --- the hints file --------------------------------------------------------------------------

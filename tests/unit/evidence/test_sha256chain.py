@@ -154,3 +154,14 @@ def test_a_hints_file_not_as_written_is_refused_at_its_line(change: str, line: i
     with pytest.raises(ChainFormatError) as caught:
         parse_chain(edit(hints(), change))
     assert caught.value.line == line, caught.value
+
+
+@pytest.mark.parametrize("size", [0, CHUNK - 1, 3 * CHUNK, 3 * CHUNK + 5])
+def test_a_file_longer_than_its_chain_does_not_end_at_the_digest(tmp_path: Path, size: int) -> None:
+    """The verifier compares sizes before hashing; bytes appended after that look (a copy still
+    being written) must not be left out of the hash, as a whole-file hash would not leave them."""
+    path, _, chain = chained(tmp_path, size)
+    with path.open("ab") as stream:
+        stream.write(b"appended")
+    with pytest.raises(OSError, match="more than"):
+        hash_chunk(path, chain, chain.chunks - 1)
