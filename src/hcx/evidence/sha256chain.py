@@ -34,7 +34,7 @@ import hashlib
 import os
 import struct
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -56,19 +56,23 @@ class _Ctx(ctypes.Structure):
                 ("spare", ctypes.c_uint8 * 64))
 
 
-def _candidates() -> list[str]:
-    """libcrypto as loaded by hashlib first (one OpenSSL in the process), then by name."""
-    names: list[str] = []
+def _candidates() -> Iterator[str]:
+    """libcrypto as loaded by hashlib first (one OpenSSL in the process), then by name; only if
+    none of those loads, as ctypes finds it (which may run ldconfig or a C compiler)."""
+    mapped: set[str] = set()
     try:
         import _hashlib  # noqa: F401 - maps hashlib's libcrypto, so that /proc/self/maps names it
 
         with open("/proc/self/maps", encoding="utf-8") as maps:
-            names += sorted({line.split()[-1] for line in maps if "/libcrypto" in line})
+            mapped = {line.split()[-1] for line in maps if "/libcrypto" in line}
     except (ImportError, OSError):
         pass
-    names += ["libcrypto.so.3", "libcrypto.so.1.1", "libcrypto.3.dylib"]
+    yield from sorted(mapped)
+    yield from ("libcrypto.so.3", "libcrypto.so.1.1", "libcrypto.3.dylib")
     found = ctypes.util.find_library("crypto")
-    return names + ([found] if found else [])
+    # macOS aborts the process (no exception) that loads its unversioned libcrypto.dylib
+    if found and os.path.basename(found) != "libcrypto.dylib":
+        yield found
 
 
 def _load() -> ctypes.CDLL | None:

@@ -3,6 +3,7 @@ export noted, and the hints file is parsed strictly. Sizes are small: chunks of 
 
 from __future__ import annotations
 
+import ctypes.util
 import hashlib
 import os
 from pathlib import Path
@@ -165,3 +166,18 @@ def test_a_file_longer_than_its_chain_does_not_end_at_the_digest(tmp_path: Path,
         stream.write(b"appended")
     with pytest.raises(OSError, match="more than"):
         hash_chunk(path, chain, chain.chunks - 1)
+
+
+def test_the_library_is_looked_up_by_name_only_when_hashlibs_cannot_be_loaded(monkeypatch: pytest.MonkeyPatch
+                                                                            ) -> None:
+    """ctypes.util.find_library may run ldconfig or a C compiler: not on every `hcx verify`."""
+    asked: list[str] = []
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: asked.append(name))
+    assert sha256chain._load() is not None
+    assert asked == []
+
+
+def test_macos_unversioned_libcrypto_is_never_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """macOS aborts a process that loads /usr/lib/libcrypto.dylib (no stable ABI): no fallback then."""
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: "/usr/lib/libcrypto.dylib")
+    assert "/usr/lib/libcrypto.dylib" not in list(sha256chain._candidates())
