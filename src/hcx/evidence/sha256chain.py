@@ -295,9 +295,14 @@ def format_chain(files: Iterable[tuple[str, int, Sequence[bytes]]], chunk_size: 
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
+_MAX_DIGITS: Final = 20  # 2**64 has 20: no file is larger, and int() refuses strings of over 4300
+
+
 def _number(text: str, line: int, what: str) -> int:
     if not text.isascii() or not text.isdigit() or (text != "0" and text.startswith("0")):
-        raise ChainFormatError(line, f"{what} {text!r} is not a decimal number")
+        raise ChainFormatError(line, f"{what} {text[:40]!r} is not a decimal number")
+    if len(text) > _MAX_DIGITS:
+        raise ChainFormatError(line, f"{what} has more than {_MAX_DIGITS} digits")
     return int(text)
 
 

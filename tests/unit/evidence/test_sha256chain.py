@@ -181,3 +181,20 @@ def test_macos_unversioned_libcrypto_is_never_loaded(monkeypatch: pytest.MonkeyP
     """macOS aborts a process that loads /usr/lib/libcrypto.dylib (no stable ABI): no fallback then."""
     monkeypatch.setattr(ctypes.util, "find_library", lambda name: "/usr/lib/libcrypto.dylib")
     assert "/usr/lib/libcrypto.dylib" not in list(sha256chain._candidates())
+
+
+@pytest.mark.parametrize(("line", "number"), [(2, 2), (3, 3), (4, 4)])
+def test_a_number_too_long_for_python_to_read_is_a_format_error(line: int, number: int) -> None:
+    """The hints file is untrusted: a 5,000-digit number must not escape as a bare ValueError
+    (Python's limit on int() of a string), which verify does not catch."""
+    lines = hints().decode().split("\n")
+    label, _, rest = lines[line - 1].partition(" ")
+    if line == 4:  # an offset line: "<offset> <state>"
+        lines[line - 1] = f"{'9' * 5000} {rest}"
+    elif line == 3:
+        lines[line - 1] = f"{label} {'9' * 5000} {rest.partition(' ')[2]}"
+    else:
+        lines[line - 1] = f"{label} {'9' * 5000}"
+    with pytest.raises(ChainFormatError) as caught:
+        parse_chain("\n".join(lines).encode())
+    assert caught.value.line == number
