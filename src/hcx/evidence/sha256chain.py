@@ -34,7 +34,7 @@ import hashlib
 import os
 import struct
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -56,19 +56,23 @@ class _Ctx(ctypes.Structure):
                 ("spare", ctypes.c_uint8 * 64))
 
 
-def _candidates() -> list[str]:
-    """libcrypto as loaded by hashlib first (one OpenSSL in the process), then by name."""
-    names: list[str] = []
+def _candidates() -> Iterator[str]:
+    """libcrypto as loaded by hashlib first (one OpenSSL in the process), then by name; only if
+    none of those loads, as ctypes finds it (which may run ldconfig or a C compiler)."""
+    mapped: set[str] = set()
     try:
         import _hashlib  # noqa: F401 - maps hashlib's libcrypto, so that /proc/self/maps names it
 
         with open("/proc/self/maps", encoding="utf-8") as maps:
-            names += sorted({line.split()[-1] for line in maps if "/libcrypto" in line})
+            mapped = {line.split()[-1] for line in maps if "/libcrypto" in line}
     except (ImportError, OSError):
         pass
-    names += ["libcrypto.so.3", "libcrypto.so.1.1", "libcrypto.3.dylib"]
+    yield from sorted(mapped)
+    yield from ("libcrypto.so.3", "libcrypto.so.1.1", "libcrypto.3.dylib")
     found = ctypes.util.find_library("crypto")
-    return names + ([found] if found else [])
+    # macOS aborts the process (no exception) that loads its unversioned libcrypto.dylib
+    if found and os.path.basename(found) != "libcrypto.dylib":
+        yield found
 
 
 def _load() -> ctypes.CDLL | None:
@@ -260,9 +264,14 @@ def hash_chunk(path: str | os.PathLike[str], chain: FileChain, number: int) -> b
                 raise OSError(f"the file ended at byte {offset}, before the {chain.size} bytes it had")
             hasher.update(view[:got])
             offset += got
+        last = number == chain.chunks - 1
+        # the sizes were compared before hashing: a byte past the end now (a copy still being
+        # written) would be left out of the digest, where hashing to the end would include it
+        if last and os.pread(descriptor, 1, end):
+            raise OSError(f"the file has more than the {chain.size} bytes it had")
     finally:
         os.close(descriptor)
-    return hasher.digest() if number == chain.chunks - 1 else hasher.state()
+    return hasher.digest() if last else hasher.state()
 
 
 # --- the hints file --------------------------------------------------------------------------
@@ -286,9 +295,14 @@ def format_chain(files: Iterable[tuple[str, int, Sequence[bytes]]], chunk_size: 
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
+_MAX_DIGITS: Final = 20  # 2**64 has 20: no file is larger, and int() refuses strings of over 4300
+
+
 def _number(text: str, line: int, what: str) -> int:
     if not text.isascii() or not text.isdigit() or (text != "0" and text.startswith("0")):
-        raise ChainFormatError(line, f"{what} {text!r} is not a decimal number")
+        raise ChainFormatError(line, f"{what} {text[:40]!r} is not a decimal number")
+    if len(text) > _MAX_DIGITS:
+        raise ChainFormatError(line, f"{what} has more than {_MAX_DIGITS} digits")
     return int(text)
 
 

@@ -3,6 +3,7 @@ export noted, and the hints file is parsed strictly. Sizes are small: chunks of 
 
 from __future__ import annotations
 
+import ctypes.util
 import hashlib
 import os
 from pathlib import Path
@@ -154,3 +155,46 @@ def test_a_hints_file_not_as_written_is_refused_at_its_line(change: str, line: i
     with pytest.raises(ChainFormatError) as caught:
         parse_chain(edit(hints(), change))
     assert caught.value.line == line, caught.value
+
+
+@pytest.mark.parametrize("size", [0, CHUNK - 1, 3 * CHUNK, 3 * CHUNK + 5])
+def test_a_file_longer_than_its_chain_does_not_end_at_the_digest(tmp_path: Path, size: int) -> None:
+    """The verifier compares sizes before hashing; bytes appended after that look (a copy still
+    being written) must not be left out of the hash, as a whole-file hash would not leave them."""
+    path, _, chain = chained(tmp_path, size)
+    with path.open("ab") as stream:
+        stream.write(b"appended")
+    with pytest.raises(OSError, match="more than"):
+        hash_chunk(path, chain, chain.chunks - 1)
+
+
+def test_the_library_is_looked_up_by_name_only_when_hashlibs_cannot_be_loaded(monkeypatch: pytest.MonkeyPatch
+                                                                            ) -> None:
+    """ctypes.util.find_library may run ldconfig or a C compiler: not on every `hcx verify`."""
+    asked: list[str] = []
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: asked.append(name))
+    assert sha256chain._load() is not None
+    assert asked == []
+
+
+def test_macos_unversioned_libcrypto_is_never_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """macOS aborts a process that loads /usr/lib/libcrypto.dylib (no stable ABI): no fallback then."""
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: "/usr/lib/libcrypto.dylib")
+    assert "/usr/lib/libcrypto.dylib" not in list(sha256chain._candidates())
+
+
+@pytest.mark.parametrize(("line", "number"), [(2, 2), (3, 3), (4, 4)])
+def test_a_number_too_long_for_python_to_read_is_a_format_error(line: int, number: int) -> None:
+    """The hints file is untrusted: a 5,000-digit number must not escape as a bare ValueError
+    (Python's limit on int() of a string), which verify does not catch."""
+    lines = hints().decode().split("\n")
+    label, _, rest = lines[line - 1].partition(" ")
+    if line == 4:  # an offset line: "<offset> <state>"
+        lines[line - 1] = f"{'9' * 5000} {rest}"
+    elif line == 3:
+        lines[line - 1] = f"{label} {'9' * 5000} {rest.partition(' ')[2]}"
+    else:
+        lines[line - 1] = f"{label} {'9' * 5000}"
+    with pytest.raises(ChainFormatError) as caught:
+        parse_chain("\n".join(lines).encode())
+    assert caught.value.line == number
