@@ -11,7 +11,8 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from hcx.storage.db import alembic_config, make_engine, migrate
-from hcx.storage.models import Base
+from hcx.errors import Conflict
+from hcx.storage.models import Base, ReferenceCounter
 from hcx.storage.unit_of_work import Database
 
 
@@ -73,3 +74,12 @@ def test_writers_of_one_process_take_turns_at_the_write_gate_and_a_failed_one_fr
         assert connection.execute(text("SELECT count(*) FROM t")).scalar() == 2
     engine.dispose()
     other.dispose()
+
+
+def test_a_savepoint_that_clashes_with_stored_data_is_undone_alone_as_a_conflict(database: Database) -> None:
+    with database.unit_of_work() as uow:
+        assert uow.next_reference_number(party="VNM", year=2026) == 1
+        with pytest.raises(Conflict), uow.savepoint():
+            uow.session.add(ReferenceCounter(party="VNM", year=2026, last=7))  # the same key: refused at the flush
+        assert uow.next_reference_number(party="VNM", year=2026) == 2  # the transaction goes on
+        uow.commit()

@@ -7,6 +7,7 @@ with a warning."""
 
 from __future__ import annotations
 
+import getpass
 import sys
 from typing import Annotated, Any
 
@@ -42,7 +43,8 @@ def api_token(ctx: typer.Context, token: str, token_stdin: bool) -> str:
     if token_stdin:
         if on_argv:
             raise errors.InvalidInput("give the token with --token or --token-stdin, not both")
-        token = sys.stdin.readline().strip()
+        # typed at a terminal, the token is not echoed; piped, it is read as it comes
+        token = getpass.getpass("API token: ") if sys.stdin.isatty() else sys.stdin.readline().strip()
     elif on_argv:
         err_console.print("[yellow]warning:[/] a token given with --token is visible to other users of this "
                           "machine; use --token-stdin or HCX_TOKEN", highlight=False)

@@ -147,8 +147,9 @@ def _store_batch(ctx: Context, opened_all: list[tuple[int, Opened, dt.datetime]]
                  ) -> list[InboxRecord]:
     """Store and apply the batch's verified messages in one transaction, their receipts into
     `results`; returns the messages stored. Not `careful`, all messages share the transaction as one
-    piece (the common case, and much cheaper) and the first that fails or is rejected raises _Uneven,
-    undoing all; `careful`, each has a savepoint, so one that fails takes none of the others with it."""
+    piece (the common case, and much cheaper) and the first that fails raises _Uneven, undoing all;
+    `careful`, each has a savepoint, so one that fails takes none of the others with it. (A message
+    stored as rejected did not fail: it is kept, receipted and shown to the admin in both modes.)"""
     stored_all: list[InboxRecord] = []
     with ctx.unit_of_work() as uow:
         batch = _Batch(ctx, uow, [opened for _, opened, _ in opened_all])
@@ -162,8 +163,6 @@ def _store_batch(ctx: Context, opened_all: list[tuple[int, Opened, dt.datetime]]
                 results[i] = exc
                 continue
             if stored is not None:
-                if stored.status == "rejected" and not careful:
-                    raise _Uneven  # it may have written part of its effect before it failed
                 stored_all.append(stored)
             batch.stored(stored, record)
         try:

@@ -72,8 +72,12 @@ _MARK_DELIVERED = (update(_OUTBOX)
                    .values(status="delivered", delivered_at=bindparam("delivered_now"), lease_until=None,
                            receipt=bindparam("signed_receipt")))
 
-_ADVISORY_LOCK = text("SELECT pg_advisory_lock(hashtextextended(:name, 0))")
-_ADVISORY_UNLOCK = text("SELECT pg_advisory_unlock(hashtextextended(:name, 0))")
+# node-wide locks take PostgreSQL's two-integer advisory keys, a space apart from the one-bigint
+# keys of the exchange locks below, whose names peers choose
+_NODE_LOCK_CLASS = 0x68_63_78  # "hcx"
+_ADVISORY_LOCK = text(f"SELECT pg_advisory_lock({_NODE_LOCK_CLASS}, hashtext(:name))")
+_ADVISORY_UNLOCK = text(f"SELECT pg_advisory_unlock({_NODE_LOCK_CLASS}, hashtext(:name))")
+NODE_LOCK_TIMEOUT = "60s"  # a holder stuck longer is an error, not a reason to wait for ever
 
 # one transaction-scoped advisory lock per exchange, taken in the order of the (sorted) array
 _LOCK_EXCHANGES = text("SELECT count(pg_advisory_xact_lock(hashtextextended(e, 0))) "
@@ -118,9 +122,13 @@ class SqlUnitOfWork:
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
-        """A part of the transaction that is undone alone if it raises."""
-        with self.session.begin_nested():
-            yield
+        """A part of the transaction that is undone alone if it raises (a clash with stored data, at
+        its flush, as Conflict)."""
+        try:
+            with self.session.begin_nested():
+                yield
+        except IntegrityError as exc:
+            raise Conflict("this already exists") from exc
 
     def _add(self, obj: Any) -> Any:
         """An append-only row with a fresh id: written at the next flush, with its neighbours."""
@@ -426,7 +434,12 @@ class Database:
 def _advisory_lock(engine: Engine, name: str) -> Iterator[None]:
     # autocommit: the lock outlives transactions, and the connection is not left idle in one
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(_ADVISORY_LOCK, {"name": name})
+        connection.exec_driver_sql(f"SET lock_timeout = '{NODE_LOCK_TIMEOUT}'")
+        try:
+            connection.execute(_ADVISORY_LOCK, {"name": name})
+        except SQLAlchemyError as exc:
+            connection.invalidate()
+            raise Conflict(f"the node lock {name!r} is held elsewhere for over {NODE_LOCK_TIMEOUT}; try again") from exc
         try:
             yield
         finally:
