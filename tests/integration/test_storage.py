@@ -10,8 +10,8 @@ from alembic import command
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from hcx.storage.db import alembic_config, make_engine, migrate
 from hcx.errors import Conflict
+from hcx.storage.db import alembic_config, make_engine, migrate
 from hcx.storage.models import Base, ReferenceCounter
 from hcx.storage.unit_of_work import Database
 
