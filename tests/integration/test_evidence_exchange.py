@@ -327,6 +327,8 @@ def test_an_unreachable_sender_at_export_leaves_a_warning_not_a_silent_downgrade
     warned = dict(report.warnings)
     assert "not cosigned by hcx/VNM" in warned["custody/checkpoint.txt"]
     assert "not cosigned by hcx/AUS" in warned["custody/peer/checkpoint.txt"]
+    noted = " ".join(what for where, what in report.warnings if where.startswith("custody/WARNINGS.txt:"))
+    assert "the ones its message carried" in noted  # the exporter's own words, repeated by verify
 
     # AUS, with VNM down, exports its own package: no entry of VNM's, and it says so
     cast(FetchingTransport, aus.ctx.transport).down.add(vnm.url)
@@ -335,7 +337,9 @@ def test_an_unreachable_sender_at_export_leaves_a_warning_not_a_silent_downgrade
     report = verify_folder(tmp_path / "sender")
     assert report.ok and list((tmp_path / "sender" / "custody" / "peer").iterdir()) == [
         tmp_path / "sender" / "custody" / "peer" / "README.txt"]
-    assert "not cosigned" in " ".join(w for _, w in report.warnings) or report.warnings
+    warned = dict(report.warnings)
+    assert "holds none of its custody entries" in warned["custody/peer/"]
+    assert "cosigned by no witness" in warned["custody/checkpoint.txt"]  # VNM never saw AUS's "exported"
 
 
 def _custody_request(ctx: Context, package_id: str, digest: str, *, size: int = 1, key: SigningKey | None = None,

@@ -12,6 +12,7 @@
     custody/peer/log.vkey     the other side's log verifier key (when the package was exchanged)
     custody/peer/checkpoint.txt   the other side's checkpoint, cosigned by the node above
     custody/peer/<index>.tlog-proof   the other side's entries about the package, proved to it
+    custody/WARNINGS.txt      what the export could not do (the other side unreachable), if anything
     hints/sha256-chain.txt    SHA-256 chaining states of the payload files, noted while decrypting
                               them: `hcx verify` hashes a large file on several cores with them
                               (sha256chain; not evidence: a wrong state can only fail a check)
@@ -36,7 +37,7 @@ from hcx.evidence.signature import SIGNATURE_NAME, ManifestSignature
 from hcx.ledger.entry import SALT_SIZE, CustodyEntry
 from hcx.ledger.proof import TlogProof
 
-__all__ = ["CHAIN_HINTS", "PEER_README", "ExportInput", "PeerRecords", "render_report", "write_bag", "write_records"]
+__all__ = ["CHAIN_HINTS", "PEER_README", "WARNINGS", "ExportInput", "PeerRecords", "render_report", "write_bag", "write_records"]
 
 PEER_README: Final = """The other side's custody entries for this package go here, one c2sp.org/tlog-proof
 per entry (<index>.tlog-proof), with its log verifier key in log.vkey and the checkpoint they are
@@ -44,6 +45,7 @@ proved to in checkpoint.txt (signed by that log, cosigned by the node of custody
 package sealed here and never exchanged has none. `hcx verify` checks whatever this folder holds.
 """
 CHAIN_HINTS: Final = "hints/sha256-chain.txt"
+WARNINGS: Final = "custody/WARNINGS.txt"  # what the export could not do, one per line (for people)
 PayloadWriter = Callable[[int, str, IO[bytes]], OpenedPayload]
 
 
@@ -126,6 +128,8 @@ def write_records(folder: Path, data: ExportInput, files: list[dict[str, Any]]) 
         _write(peer / "checkpoint.txt", data.peer.checkpoint.encode())
         for index, proof in data.peer.proofs:
             _write(peer / f"{index:012d}.tlog-proof", proof.encode())
+    if data.warnings:
+        _write(folder / WARNINGS, "".join(" ".join(w.split()) + "\n" for w in data.warnings).encode())
     _write(folder / "case.jsonld", data.tags["case.jsonld"])
     if all(f.get("sha256_states") is not None for f in files):
         _write(folder / CHAIN_HINTS, sha256chain.format_chain((f["path"], f["size"], f["sha256_states"]) for f in files))

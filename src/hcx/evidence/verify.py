@@ -48,6 +48,7 @@ MAX_SMALL_FILE: Final = 4 * 1024 * 1024  # keys, checkpoints, proofs, signatures
 MAX_HINTS_FILE: Final = 64 * 1024 * 1024  # about 750,000 chaining states: 48 TiB in 64 MiB chunks
 CHAIN_HINTS: Final = "hints/sha256-chain.txt"  # as export.CHAIN_HINTS (export imports jinja2: not here)
 PEER: Final = "custody/peer"  # the other side's log: its key, checkpoint and entries
+WARNINGS: Final = "custody/WARNINGS.txt"  # as export.WARNINGS: the exporter's own warnings, repeated
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,7 +315,7 @@ def _foreign_signatures(note: Note, known: list[tuple[str, bytes]]) -> list[tupl
     return [(first + n, s.name) for n, s in enumerate(note.signatures) if (s.name, s.key_id) not in set(known)]
 
 
-def _check_checkpoint(where: str, text: str, log_key: Ed25519NoteVerifier, witnesses: list[CosignatureVerifier],
+def _check_checkpoint(name: str, where: str, text: str, log_key: Ed25519NoteVerifier, witnesses: list[CosignatureVerifier],
                       other: CosignatureVerifier | None, report: VerifyReport) -> None:
     """Signed by the log key; every other signature a valid cosignature by a known witness; and,
     when the other side's key is known, cosigned by it (else a warning: weaker, not false)."""
@@ -327,13 +328,13 @@ def _check_checkpoint(where: str, text: str, log_key: Ed25519NoteVerifier, witne
         return (f"{checkpoint.origin} size {checkpoint.size}, signed by the log key; cosigned by "
                 f"{', '.join(cosigned) or 'no known witness'}")
 
-    if not _guard(report, "checkpoint", where, check):
+    if not _guard(report, name, where, check):
         return
     note = found[0]
     known = [(log_key.name, log_key.key_id), *((w.name, w.key_id) for w in witnesses)]
-    for line, name in _foreign_signatures(note, known):
-        report.failed("checkpoint", f"{where}:{line}", f"a signature by {name!r} whose key ID is no key of this "
-                                                       "folder's (a changed line?)")
+    for line, signer in _foreign_signatures(note, known):
+        report.failed(name, f"{where}:{line}", f"a signature by {signer!r} whose key ID is no key of this "
+                                               "folder's (a changed line?)")
     if other is not None and not any(w.name == other.name and w.key_id == other.key_id and w.cosignatures(note)
                                      for w in witnesses):
         report.warn(where, f"not cosigned by {other.name}, the other side: its entries are proved to a checkpoint "
@@ -343,7 +344,8 @@ def _check_checkpoint(where: str, text: str, log_key: Ed25519NoteVerifier, witne
 
 
 def _check_custody(folder: Path, report: VerifyReport, descriptor: Descriptor | None,
-                   other: CosignatureVerifier | None) -> None:
+                   other: CosignatureVerifier | None) -> list[str]:
+    """The node's own log: checkpoint, entries, chain. Returns the verified entries' events."""
     log_key, witnesses = _verifiers(folder, report, descriptor)
     where = "custody/checkpoint.txt"
     raw = _read(folder, where, report, "checkpoint")
@@ -351,8 +353,8 @@ def _check_custody(folder: Path, report: VerifyReport, descriptor: Descriptor | 
     if log_key is None or checkpoint_text is None:
         if log_key is None:
             report.failed("checkpoint", where, "no verified node key to check the checkpoint with")
-        return
-    _check_checkpoint(where, checkpoint_text, log_key, witnesses, other, report)
+        return []
+    _check_checkpoint("checkpoint", where, checkpoint_text, log_key, witnesses, other, report)
     entries_dir = folder / "custody" / "entries"
     proofs = sorted(entries_dir.glob("*.tlog-proof")) if entries_dir.is_dir() else []
     events: list[str] = []
@@ -366,6 +368,7 @@ def _check_custody(folder: Path, report: VerifyReport, descriptor: Descriptor | 
         report.failed("custody chain", "custody/entries/", "no verified 'sealed' or 'received' entry for the package")
     else:
         report.passed("custody chain", "custody/entries/", f"{len(events)} entries: {', '.join(events)}")
+    return events
 
 
 def _check_proof(relative: str, text: str, checkpoint_text: str | None, log_key: Ed25519NoteVerifier,
@@ -433,10 +436,26 @@ def verify_folder(folder: Path, *, expected_fingerprint: str | None = None) -> V
     _check_case(folder, report)
     peer_key = _peer_log_key(folder, report)
     other = CosignatureVerifier(peer_key.name, peer_key.public) if peer_key is not None else None
-    _check_custody(folder, report, descriptor, other)
+    _exporter_warnings(folder, report)
+    events = _check_custody(folder, report, descriptor, other)
     if peer_key is not None:
         _check_peer_custody(folder, report, peer_key, descriptor)
+    elif CustodyEvent.sent.value in events:
+        report.warn(f"{PEER}/", "the package was sent to the other side, but this folder holds none of its "
+                                "custody entries")
     return report
+
+
+def _exporter_warnings(folder: Path, report: VerifyReport) -> None:
+    """What the node said it could not do at export (not evidence: the checks below stand alone,
+    and find a checkpoint the other side did not cosign whether or not this file says so)."""
+    if not (folder / WARNINGS).is_file():
+        return
+    raw = _read(folder, WARNINGS, report, "export warnings")
+    text = _text(raw, WARNINGS, report, "export warnings") if raw is not None else None
+    for number, line in enumerate((text or "").splitlines(), start=1):
+        if line.strip():
+            report.warn(f"{WARNINGS}:{number}", f"the export says: {line.strip()}")
 
 
 def _peer_log_key(folder: Path, report: VerifyReport) -> Ed25519NoteVerifier | None:
@@ -468,7 +487,7 @@ def _check_peer_custody(folder: Path, report: VerifyReport, key: Ed25519NoteVeri
     if descriptor is not None:
         ours = CosignatureVerifier(f"hcx/{descriptor.party}", VerifyKey(b64d(descriptor.node_key.key)))
     if checkpoint_text is not None:
-        _check_checkpoint(where, checkpoint_text, key, [ours] if ours else [], ours, report)
+        _check_checkpoint("peer checkpoint", where, checkpoint_text, key, [ours] if ours else [], ours, report)
     events: list[str] = []
     for path in sorted((folder / PEER).glob("*.tlog-proof")):
         relative = f"{PEER}/{path.name}"

@@ -240,13 +240,13 @@ def answer(ctx: Context, body: bytes) -> dict[str, Any]:
     entries = [e for e in custody.entries_for(ctx, request.package) if e.index < request.size and e.entry is not None]
     if len(entries) > MAX_ENTRIES:
         raise Conflict(f"package {request.package} has more than {MAX_ENTRIES} custody entries")
-    proofs = [custody.prove_inclusion(ctx, e.index, request.size).format() for e in entries]
-    note = custody.prove_inclusion(ctx, entries[0].index, request.size).checkpoint if entries else stored.note
+    proofs = [custody.prove_inclusion(ctx, e.index, request.size) for e in entries]
+    note = proofs[0].checkpoint if proofs else stored.note  # with the cosignatures we hold for it
     log.info("custody: %d entries about package %s shown to %s (checkpoint %d)", len(proofs), request.package,
              party, request.size)
     return witness._sign(ctx, "custody-answer", {
         "from": request.to, "to": party, "at": witness._utc(ctx.clock.now()), "request": digest,
-        "checkpoint": note, "proofs": proofs})
+        "checkpoint": note, "proofs": [p.format() for p in proofs]})
 
 
 # --- an export's two sides ------------------------------------------------------------------------
