@@ -167,18 +167,19 @@ def fetch(ctx: Context, party: str, package_id: str, digest: str) -> Custody:
     if note.text != parse_note(seen.note).text:
         raise PeerProtocolError(f"{party} answered with a checkpoint of size {checkpoint.size}, not the one of size "
                                 f"{seen.size} this node cosigned")
-    text = _ours_cosigned(ctx, note, checkpoint, log_key)
-    proofs = [_checked(ctx, party, number, raw, note, text, log_key, package_id, digest)
+    cosigner = _own_cosigner(ctx)
+    text = _ours_cosigned(ctx, cosigner, note, checkpoint, log_key)
+    proofs = [_checked(party, number, raw, note, text, log_key, cosigner.verifier, package_id, digest)
               for number, raw in enumerate(answer.proofs, start=1)]
     if len({p.index for p in proofs}) != len(proofs):
         raise PeerProtocolError(f"{party}'s custody answer proves one entry twice")
     return Custody(log_key.vkey(), text, tuple(sorted(proofs, key=lambda p: p.index)), True)
 
 
-def _ours_cosigned(ctx: Context, note: Note, checkpoint: Checkpoint, log_key: Ed25519NoteVerifier) -> str:
+def _ours_cosigned(ctx: Context, cosigner: Cosigner, note: Note, checkpoint: Checkpoint,
+                   log_key: Ed25519NoteVerifier) -> str:
     """The peer's checkpoint with its own signature and our cosignature (the one it kept from the
     witness exchange, else a new one: we checked this checkpoint's consistency when we cosigned)."""
-    cosigner = _own_cosigner(ctx)
     verifier = cosigner.verifier
     logged = verify_note(note, [log_key])
     ours: list[NoteSignature] = [c.signature for c in verifier.cosignatures(note)]
@@ -187,8 +188,9 @@ def _ours_cosigned(ctx: Context, note: Note, checkpoint: Checkpoint, log_key: Ed
     return Note(note.text, (*logged, ours[0])).format()
 
 
-def _checked(ctx: Context, party: str, number: int, raw: str, note: Note, text: str, log_key: Ed25519NoteVerifier,
-             package_id: str, digest: str) -> TlogProof:
+def _checked(party: str, number: int, raw: str, note: Note, text: str, log_key: Ed25519NoteVerifier,
+             ours: CosignatureVerifier, package_id: str, digest: str) -> TlogProof:
+    """One proof of the answer, checked, re-formed with the checkpoint text we keep (`text`)."""
     try:
         proof = TlogProof.parse(raw)
         if parse_note(proof.checkpoint).text != note.text:
@@ -201,7 +203,7 @@ def _checked(ctx: Context, party: str, number: int, raw: str, note: Note, text: 
             raise InvalidInput(f"it is about {entry.ref} ({entry.object_digest}), not package {package_id}")
         proof = TlogProof(proof.index, proof.proof, text, proof.extra)
         verify_tlog_proof(proof, custody_leaf_hash(salt, entry_bytes), log=[log_key], origin=log_key.name,
-                          witnesses=[_own_cosigner(ctx).verifier], min_witnesses=1)
+                          witnesses=[ours], min_witnesses=1)
     except Error as exc:
         raise PeerProtocolError(f"{party}'s custody proof {number}: {exc.message}") from exc
     return proof
