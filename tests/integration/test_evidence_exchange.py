@@ -464,3 +464,46 @@ def test_only_sealers_send_and_only_sealed_packages_leave(pair: Pair) -> None:
         evidence_exchange.send(aus.ctx, aus.officer, view.id)
 
 
+
+
+def test_the_asking_side_checks_every_proof_and_the_checkpoint_before_it_keeps_them(
+        pair: Pair, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    vnm, aus = pair.vnm, pair.aus
+    other = sealed(pair, b"another seizure")  # its "sealed" entry is in the checkpoint VNM cosigns
+    view = exchanged(pair)
+    transport = cast(FetchingTransport, vnm.ctx.transport)
+    honest = transport.custody
+
+    def answering(change: Any) -> None:
+        """AUS's real answer, changed and signed again with AUS's node key (a lying peer)."""
+        def custody(url: str, signed: dict[str, Any]) -> Any:
+            document = dict(honest(url, signed)["document"])
+            change(document)
+            return witness._sign(aus.ctx, "custody-answer", document)
+        monkeypatch.setattr(transport, "custody", custody)
+
+    def another_package(document: dict[str, Any]) -> None:
+        size = TlogProof.parse(document["proofs"][0]).checkpoint.split("\n")[1]
+        entry = evidence_exchange.custody.entries_for(aus.ctx, other.id)[0]  # its "sealed"
+        document["proofs"][0] = evidence_exchange.custody.prove_inclusion(aus.ctx, entry.index, int(size)).format()
+
+    answering(another_package)
+    with pytest.raises(PeerProtocolError, match=rf"custody proof 1: it is about {other.id}"):
+        custody_exchange.fetch(vnm.ctx, "AUS", view.id, view.digest)
+
+    def another_checkpoint(document: dict[str, Any]) -> None:
+        document["checkpoint"] = evidence_exchange.custody.checkpoint(aus.ctx)  # AUS's latest, a larger tree
+
+    with aus.ctx.unit_of_work() as uow:  # AUS's log grows past the checkpoint VNM cosigned
+        evidence_exchange.custody.record(aus.ctx, uow, "opened", object_digest=other.digest, actor_role="node",
+                                         ref=other.id)
+        uow.commit()
+    answering(another_checkpoint)
+    with pytest.raises(PeerProtocolError, match="not the one of size"):
+        custody_exchange.fetch(vnm.ctx, "AUS", view.id, view.digest)
+
+    answering(another_package)  # at export, the refusal is a warning and the message's proofs are used
+    exported = evidence.export(vnm.ctx, vnm.auditor, view.id, tmp_path / "court")
+    assert any(f"it is about {other.id}" in w for w in exported.warnings), exported.warnings
+    assert entry_events(tmp_path / "court" / "custody" / "entries") == ["sealed"]
+    assert verify_folder(tmp_path / "court").ok
