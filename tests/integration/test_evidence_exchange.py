@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 
 from hcx.api import create_app
@@ -507,3 +509,30 @@ def test_the_asking_side_checks_every_proof_and_the_checkpoint_before_it_keeps_t
     assert any(f"it is about {other.id}" in w for w in exported.warnings), exported.warnings
     assert entry_events(tmp_path / "court" / "custody" / "entries") == ["sealed"]
     assert verify_folder(tmp_path / "court").ok
+
+
+@pytest.fixture
+def court(pair: Pair, tmp_path: Path) -> Path:
+    """VNM's export of a package AUS sent, with both sides' custody (made once per test)."""
+    view = exchanged(pair)
+    evidence.export(pair.vnm.ctx, pair.vnm.auditor, view.id, tmp_path / "court")
+    return tmp_path / "court"
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_a_byte_flipped_anywhere_in_either_sides_custody_is_caught(court: Path,
+                                                                   tmp_path_factory: pytest.TempPathFactory,
+                                                                   data: st.DataObject) -> None:
+    copy = tmp_path_factory.mktemp("tampered") / "court"
+    shutil.copytree(court, copy)
+    files = sorted(p for p in (copy / "custody").rglob("*") if p.is_file() and p.name != "README.txt")
+    target = data.draw(st.sampled_from(files), label="file")
+    offset = data.draw(st.integers(0, target.stat().st_size - 1), label="offset")
+    raw = bytearray(target.read_bytes())
+    raw[offset] ^= data.draw(st.integers(1, 255), label="xor mask")
+    target.write_bytes(bytes(raw))
+    report = verify_folder(copy)
+    failed = [f"{c.name}: {c.where}: {c.detail}" for c in report.checks if not c.ok]
+    assert not report.ok
+    assert any(target.relative_to(copy).as_posix() in f for f in failed), failed
