@@ -454,11 +454,14 @@ def test_the_other_sides_entries_are_checked_when_present(exported: tuple[eviden
     out = exported[1]
     peer = out / "custody" / "peer"
     shutil.copy(out / "custody" / "log.vkey", peer / "log.vkey")  # a stand-in for the peer's log
+    shutil.copy(out / "custody" / "checkpoint.txt", peer / "checkpoint.txt")
     for proof in (out / "custody" / "entries").glob("*.tlog-proof"):
         shutil.copy(proof, peer / proof.name)
     report = verify_folder(out)
     assert report.ok, failures(report)
     assert sum(c.name == "custody entry" and c.where.startswith("custody/peer/") for c in report.checks) == 2
+    # a checkpoint nobody cosigned holds, but is said (here the stand-in "peer" is this node itself)
+    assert any(where == "custody/peer/checkpoint.txt" and "not cosigned" in what for where, what in report.warnings)
     flip(peer / "000000000000.tlog-proof", 40)
     assert any("custody/peer/000000000000.tlog-proof" in f for f in failures(verify_folder(out)))
 

@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 
 from hcx.cli.demo import Client, example
-from hcx.ledger.entry import CustodyEntry
+from hcx.ledger.entry import SALT_SIZE, CustodyEntry
+from hcx.ledger.proof import TlogProof
 from hcx.services import accounts, custody, evidence, uploads
 from tests.system.conftest import Cluster, SystemNode, pin, signed_in, wait_for
 from tests.system.test_witness import cosigned_by
@@ -155,8 +156,28 @@ def test_evidence_returns_between_real_nodes_through_kills(cluster: Cluster, tmp
         assert hashlib.file_digest(exported, "sha256").hexdigest() == sha256
     verified = run("verify", str(out), env=dev, log=log)
     assert "VERIFIED" in verified and "hcx/AUS" in verified and "hcx/VNM" in verified, verified
+    assert "warning" not in verified, verified
+    # both sides' entries, each proved to a checkpoint the other side cosigned (asked of AUS at export)
+    assert folder_events(out) == (["sealed", "sent"], ["received", "verified", "exported"])
 
     # custody in both logs, and both latest checkpoints cosigned by the other side
     assert events(aus, package_id) == ["sealed", "sent"]
     assert events(vnm, package_id) == ["received", "verified", "exported"]
     wait_for(partial(both_cosigned, vnm, aus), timeout=60, what="both checkpoints to carry the other's cosignature")
+
+    # AUS exports its own package: VNM's entries are in it, fetched from VNM, cosigned by AUS
+    theirs = tmp_path / "sender"
+    run("--data-dir", str(aus.data_dir), "evidence", "export", package_id, "--out", str(theirs),
+        "--user", aus.user("officer"), env=dev, log=log)
+    verified = run("verify", str(theirs), env=dev, log=log)
+    assert "VERIFIED" in verified and "warning" not in verified, verified
+    assert folder_events(theirs) == (["sealed", "sent", "exported"], ["received", "verified", "exported"])
+
+
+def folder_events(folder: Path) -> tuple[list[str], list[str]]:
+    """The events of an export's custody entries: its node's, and the other side's (custody/peer/)."""
+    def of(directory: Path) -> list[str]:
+        return [CustodyEntry.parse(TlogProof.parse(p.read_text()).extra[SALT_SIZE:]).event.value  # type: ignore[index]
+                for p in sorted(directory.glob("*.tlog-proof"))]
+
+    return of(folder / "custody" / "entries"), of(folder / "custody" / "peer")

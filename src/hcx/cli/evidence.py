@@ -89,6 +89,8 @@ def export_cmd(
     console.print(f"exported {result.files} file(s) and {result.custody_entries} custody entries (checkpoint size "
                   f"{result.checkpoint_size}) to {escape(str(result.folder))}", highlight=False)
     console.print(f"node key fingerprint, to confirm out of band: [bold]{result.node_fingerprint}[/]", highlight=False)
+    for warning in result.warnings:
+        console.print(f"[bold yellow]warning[/]: {escape(warning)}", highlight=False)
 
 
 @app.command("sweep")

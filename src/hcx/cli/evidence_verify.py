@@ -29,6 +29,8 @@ def print_report(report: VerifyReport) -> None:
         mark = "[green]ok  [/]" if check.ok else "[bold red]FAIL[/]"
         detail = f" — {escape(check.detail)}" if check.detail else ""
         console.print(f"{mark} {check.name}: {escape(check.where)}{detail}", highlight=False)
+    for where, what in report.warnings:
+        console.print(f"[bold yellow]warning[/] {escape(where)}: {escape(what)}", highlight=False)
     console.print("Keys trusted (confirm these fingerprints out of band):")
     for what, fp in report.trusted:
         console.print(f"  {fp}  {escape(what)}", highlight=False)

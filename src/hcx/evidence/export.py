@@ -9,7 +9,10 @@
     custody/log.vkey          the log's verifier key (= the node key; `hcx log verify` takes it)
     custody/witnesses.vkeys   cosigner keys of the node's peers, one per line
     custody/entries/<index>.tlog-proof   one c2sp.org/tlog-proof per custody entry of the package
-    custody/peer/             the other side's entries and proofs (filled by the federation exchange)
+    custody/peer/log.vkey     the other side's log verifier key (when the package was exchanged)
+    custody/peer/checkpoint.txt   the other side's checkpoint, cosigned by the node above
+    custody/peer/<index>.tlog-proof   the other side's entries about the package, proved to it
+    custody/WARNINGS.txt      what the export could not do (the other side unreachable), if anything
     hints/sha256-chain.txt    SHA-256 chaining states of the payload files, noted while decrypting
                               them: `hcx verify` hashes a large file on several cores with them
                               (sha256chain; not evidence: a wrong state can only fail a check)
@@ -34,14 +37,25 @@ from hcx.evidence.signature import SIGNATURE_NAME, ManifestSignature
 from hcx.ledger.entry import SALT_SIZE, CustodyEntry
 from hcx.ledger.proof import TlogProof
 
-__all__ = ["CHAIN_HINTS", "PEER_README", "ExportInput", "render_report", "write_bag", "write_records"]
+__all__ = ["CHAIN_HINTS", "PEER_README", "WARNINGS", "ExportInput", "PeerRecords", "render_report", "write_bag", "write_records"]
 
 PEER_README: Final = """The other side's custody entries for this package go here, one c2sp.org/tlog-proof
-per entry (<index>.tlog-proof), with its log verifier key in log.vkey. The federation exchange
-fills this folder; `hcx verify` checks whatever it holds with the keys beside it.
+per entry (<index>.tlog-proof), with its log verifier key in log.vkey and the checkpoint they are
+proved to in checkpoint.txt (signed by that log, cosigned by the node of custody/log.vkey). A
+package sealed here and never exchanged has none. `hcx verify` checks whatever this folder holds.
 """
 CHAIN_HINTS: Final = "hints/sha256-chain.txt"
+WARNINGS: Final = "custody/WARNINGS.txt"  # what the export could not do, one per line (for people)
 PayloadWriter = Callable[[int, str, IO[bytes]], OpenedPayload]
+
+
+@dataclass(frozen=True, slots=True)
+class PeerRecords:
+    """The other side's log: its verifier key, its checkpoint (cosigned by this side) and proofs."""
+
+    log_vkey: str
+    checkpoint: str
+    proofs: Sequence[tuple[int, str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +74,8 @@ class ExportInput:
     proofs: Sequence[tuple[int, str]]
     descriptor: dict[str, Any]
     tool_version: str
+    peer: PeerRecords | None = None
+    warnings: Sequence[str] = ()  # what the export could not do (a peer unreachable), for the report
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -106,6 +122,14 @@ def write_records(folder: Path, data: ExportInput, files: list[dict[str, Any]]) 
     for index, proof in data.proofs:
         _write(folder / "custody" / "entries" / f"{index:012d}.tlog-proof", proof.encode())
     _write(folder / "custody" / "peer" / "README.txt", PEER_README.encode())
+    if data.peer is not None:
+        peer = folder / "custody" / "peer"
+        _write(peer / "log.vkey", (data.peer.log_vkey + "\n").encode())
+        _write(peer / "checkpoint.txt", data.peer.checkpoint.encode())
+        for index, proof in data.peer.proofs:
+            _write(peer / f"{index:012d}.tlog-proof", proof.encode())
+    if data.warnings:
+        _write(folder / WARNINGS, "".join(" ".join(w.split()) + "\n" for w in data.warnings).encode())
     _write(folder / "case.jsonld", data.tags["case.jsonld"])
     if all(f.get("sha256_states") is not None for f in files):
         _write(folder / CHAIN_HINTS, sha256chain.format_chain((f["path"], f["size"], f["sha256_states"]) for f in files))
@@ -132,5 +156,9 @@ def render_report(data: ExportInput, files: list[dict[str, Any]], signature: Man
     environment = Environment(loader=PackageLoader("hcx.evidence", "templates"),
                               autoescape=select_autoescape(default=True, default_for_string=True))
     template = environment.get_template("report.html.j2")
+    peer = data.peer
     return template.render(data=data, files=files, signature=signature, node_fingerprint=node_fingerprint,
-                           custody=_custody_rows(data.proofs), checkpoint_lines=data.checkpoint.split("\n")[:3])
+                           custody=_custody_rows(data.proofs), checkpoint_lines=data.checkpoint.split("\n")[:3],
+                           peer_name=peer.log_vkey.split("+")[0] if peer else None,
+                           peer_custody=_custody_rows(peer.proofs) if peer else [],
+                           peer_checkpoint_lines=peer.checkpoint.split("\n")[:3] if peer else [])

@@ -10,6 +10,12 @@ given `expected_fingerprint`, compares) for a person to confirm out of band. Fro
     custody/checkpoint.txt   signed by the node key (origin hcx/<party>), cosigned by witnesses
     custody/entries/*        each entry's commitment is in the checkpoint's tree (inclusion proof)
                              and names this package's digest
+    custody/peer/log.vkey    the other side's log key (its fingerprint printed as trusted)
+    custody/peer/checkpoint.txt   signed by it, cosigned by the node key above
+    custody/peer/*.tlog-proof     the other side's entries, proved to that checkpoint
+
+A checkpoint not cosigned by the other side is a warning (printed, the check still holds): the
+entries are proved, but to a checkpoint only one side vouches for.
 
 Every check is run (one failure does not hide the next) and reported with the file, and the line
 or field, at fault.
@@ -33,7 +39,7 @@ from hcx.evidence.sha256chain import ChainFormatError, FileChain, available, par
 from hcx.evidence.signature import SIGNATURE_NAME, ManifestSignature, SignatureFormatError
 from hcx.ledger.checkpoint import CosignatureVerifier, open_checkpoint
 from hcx.ledger.entry import SALT_SIZE, CustodyEntry, CustodyEvent, custody_leaf_hash
-from hcx.ledger.note import Ed25519NoteVerifier
+from hcx.ledger.note import Ed25519NoteVerifier, Note
 from hcx.ledger.proof import TlogProof, verify_tlog_proof
 
 __all__ = ["Check", "VerifyReport", "verify_folder"]
@@ -41,6 +47,8 @@ __all__ = ["Check", "VerifyReport", "verify_folder"]
 MAX_SMALL_FILE: Final = 4 * 1024 * 1024  # keys, checkpoints, proofs, signatures
 MAX_HINTS_FILE: Final = 64 * 1024 * 1024  # about 750,000 chaining states: 48 TiB in 64 MiB chunks
 CHAIN_HINTS: Final = "hints/sha256-chain.txt"  # as export.CHAIN_HINTS (export imports jinja2: not here)
+PEER: Final = "custody/peer"  # the other side's log: its key, checkpoint and entries
+WARNINGS: Final = "custody/WARNINGS.txt"  # as export.WARNINGS: the exporter's own warnings, repeated
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +63,7 @@ class Check:
 class VerifyReport:
     checks: list[Check] = field(default_factory=list)
     trusted: list[tuple[str, str]] = field(default_factory=list)  # (what, fingerprint)
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # (where, what): held, but weaker than it could
     package_id: str | None = None
     digest: str | None = None
 
@@ -67,6 +76,9 @@ class VerifyReport:
 
     def failed(self, name: str, where: str, detail: str) -> None:
         self.checks.append(Check(name, False, where, detail))
+
+    def warn(self, where: str, detail: str) -> None:
+        self.warnings.append((where, detail))
 
 
 def _read(folder: Path, relative: str, report: VerifyReport, name: str, limit: int = MAX_SMALL_FILE) -> bytes | None:
@@ -296,7 +308,44 @@ def _verifiers(folder: Path, report: VerifyReport, descriptor: Descriptor | None
     return log_key, witnesses
 
 
-def _check_custody(folder: Path, report: VerifyReport, descriptor: Descriptor | None) -> None:
+def _foreign_signatures(note: Note, known: list[tuple[str, bytes]]) -> list[tuple[int, str]]:
+    """(line, name) of each signature on a checkpoint by no key this folder holds. An export keeps
+    only the signatures its keys check, so another one is a changed line, not a stranger's."""
+    first = note.text.count("\n") + 2  # the text's lines, then the blank line
+    return [(first + n, s.name) for n, s in enumerate(note.signatures) if (s.name, s.key_id) not in set(known)]
+
+
+def _check_checkpoint(name: str, where: str, text: str, log_key: Ed25519NoteVerifier, witnesses: list[CosignatureVerifier],
+                      other: CosignatureVerifier | None, report: VerifyReport) -> None:
+    """Signed by the log key; every other signature a valid cosignature by a known witness; and,
+    when the other side's key is known, cosigned by it (else a warning: weaker, not false)."""
+    found: list[Note] = []
+
+    def check() -> str:
+        checkpoint, note = open_checkpoint(text, [log_key], origin=log_key.name)
+        found.append(note)
+        cosigned = [w.name for w in witnesses if w.cosignatures(note)]
+        return (f"{checkpoint.origin} size {checkpoint.size}, signed by the log key; cosigned by "
+                f"{', '.join(cosigned) or 'no known witness'}")
+
+    if not _guard(report, name, where, check):
+        return
+    note = found[0]
+    known = [(log_key.name, log_key.key_id), *((w.name, w.key_id) for w in witnesses)]
+    for line, signer in _foreign_signatures(note, known):
+        report.failed(name, f"{where}:{line}", f"a signature by {signer!r} whose key ID is no key of this "
+                                               "folder's (a changed line?)")
+    if other is not None and not any(w.name == other.name and w.key_id == other.key_id and w.cosignatures(note)
+                                     for w in witnesses):
+        report.warn(where, f"not cosigned by {other.name}, the other side: its entries are proved to a checkpoint "
+                           "the other side did not vouch for")
+    elif other is None and not any(w.cosignatures(note) for w in witnesses):
+        report.warn(where, "cosigned by no witness: the log's checkpoint is vouched for by no peer")
+
+
+def _check_custody(folder: Path, report: VerifyReport, descriptor: Descriptor | None,
+                   other: CosignatureVerifier | None) -> list[str]:
+    """The node's own log: checkpoint, entries, chain. Returns the verified entries' events."""
     log_key, witnesses = _verifiers(folder, report, descriptor)
     where = "custody/checkpoint.txt"
     raw = _read(folder, where, report, "checkpoint")
@@ -304,15 +353,8 @@ def _check_custody(folder: Path, report: VerifyReport, descriptor: Descriptor | 
     if log_key is None or checkpoint_text is None:
         if log_key is None:
             report.failed("checkpoint", where, "no verified node key to check the checkpoint with")
-        return
-
-    def check_checkpoint() -> str:
-        checkpoint, note = open_checkpoint(checkpoint_text, [log_key], origin=log_key.name)
-        cosigned = [w.name for w in witnesses if w.cosignatures(note)]
-        return (f"{checkpoint.origin} size {checkpoint.size}, signed by the node key; cosigned by "
-                f"{', '.join(cosigned) or 'no known witness'}")
-
-    _guard(report, "checkpoint", where, check_checkpoint)
+        return []
+    _check_checkpoint("checkpoint", where, checkpoint_text, log_key, witnesses, other, report)
     entries_dir = folder / "custody" / "entries"
     proofs = sorted(entries_dir.glob("*.tlog-proof")) if entries_dir.is_dir() else []
     events: list[str] = []
@@ -326,6 +368,7 @@ def _check_custody(folder: Path, report: VerifyReport, descriptor: Descriptor | 
         report.failed("custody chain", "custody/entries/", "no verified 'sealed' or 'received' entry for the package")
     else:
         report.passed("custody chain", "custody/entries/", f"{len(events)} entries: {', '.join(events)}")
+    return events
 
 
 def _check_proof(relative: str, text: str, checkpoint_text: str | None, log_key: Ed25519NoteVerifier,
@@ -351,7 +394,8 @@ def _check_proof(relative: str, text: str, checkpoint_text: str | None, log_key:
     if report.digest is not None and entry.object_digest != report.digest:
         problems.append(f"field object: {entry.object_digest} is not this package's digest {report.digest}")
     if checkpoint_text is not None and proof.checkpoint != checkpoint_text:
-        problems.append("its checkpoint is not custody/checkpoint.txt")
+        beside = f"{PEER}/checkpoint.txt" if relative.startswith(PEER + "/") else "custody/checkpoint.txt"
+        problems.append(f"its checkpoint is not {beside}")
     for problem in problems:
         report.failed("custody entry", f"{relative}:2 (extra)", problem)
     if problems:
@@ -390,37 +434,75 @@ def verify_folder(folder: Path, *, expected_fingerprint: str | None = None) -> V
     descriptor = _check_descriptor(folder, report, expected_fingerprint)
     _check_signature(folder, report, descriptor)
     _check_case(folder, report)
-    _check_custody(folder, report, descriptor)
-    _check_peer_custody(folder, report)
+    peer_key = _peer_log_key(folder, report)
+    other = CosignatureVerifier(peer_key.name, peer_key.public) if peer_key is not None else None
+    _exporter_warnings(folder, report)
+    events = _check_custody(folder, report, descriptor, other)
+    if peer_key is not None:
+        _check_peer_custody(folder, report, peer_key, descriptor)
+    elif CustodyEvent.sent.value in events:
+        report.warn(f"{PEER}/", "the package was sent to the other side, but this folder holds none of its "
+                                "custody entries")
     return report
 
 
-def _check_peer_custody(folder: Path, report: VerifyReport) -> None:
-    """The other side's entries (custody/peer/), when the exchange has put them there: each proof
-    against the peer log's key in custody/peer/log.vkey, whose fingerprint is printed as trusted."""
-    peer = folder / "custody" / "peer"
-    proofs = sorted(peer.glob("*.tlog-proof")) if peer.is_dir() else []
-    if not proofs:
+def _exporter_warnings(folder: Path, report: VerifyReport) -> None:
+    """What the node said it could not do at export (not evidence: the checks below stand alone,
+    and find a checkpoint the other side did not cosign whether or not this file says so)."""
+    if not (folder / WARNINGS).is_file():
         return
-    raw = _read(folder, "custody/peer/log.vkey", report, "peer custody")
+    raw = _read(folder, WARNINGS, report, "export warnings")
+    text = _text(raw, WARNINGS, report, "export warnings") if raw is not None else None
+    for number, line in enumerate((text or "").splitlines(), start=1):
+        if line.strip():
+            report.warn(f"{WARNINGS}:{number}", f"the export says: {line.strip()}")
+
+
+def _peer_log_key(folder: Path, report: VerifyReport) -> Ed25519NoteVerifier | None:
+    """The other side's log key (custody/peer/log.vkey), when the folder holds the other side's
+    entries; None for a package never exchanged (custody/peer/ has its README only)."""
+    peer = folder / PEER
+    if not peer.is_dir() or not any(p.name != "README.txt" for p in peer.iterdir()):
+        return None
+    raw = _read(folder, f"{PEER}/log.vkey", report, "peer custody")
     if raw is None:
-        return
+        return None
     try:
-        key = Ed25519NoteVerifier.from_vkey(raw.decode("ascii").rstrip("\n"))
+        key = Ed25519NoteVerifier.from_vkey(raw.decode("ascii").removesuffix("\n"))
     except (Error, UnicodeDecodeError) as exc:
-        report.failed("peer custody", "custody/peer/log.vkey:1", getattr(exc, "message", str(exc)))
-        return
+        report.failed("peer custody", f"{PEER}/log.vkey:1", getattr(exc, "message", str(exc)))
+        return None
     report.trusted.append((f"node key of the other side's log {key.name}", fingerprint(key.public.raw)))
+    return key
+
+
+def _check_peer_custody(folder: Path, report: VerifyReport, key: Ed25519NoteVerifier,
+                        descriptor: Descriptor | None) -> None:
+    """The other side's entries: its checkpoint signed by its log key and cosigned by this
+    folder's node (whose key the descriptor vouches for), and each entry proved to it."""
+    where = f"{PEER}/checkpoint.txt"
+    raw = _read(folder, where, report, "peer checkpoint")
+    checkpoint_text = _text(raw, where, report, "peer checkpoint") if raw is not None else None
+    ours = None
+    if descriptor is not None:
+        ours = CosignatureVerifier(f"hcx/{descriptor.party}", VerifyKey(b64d(descriptor.node_key.key)))
+    if checkpoint_text is not None:
+        _check_checkpoint("peer checkpoint", where, checkpoint_text, key, [ours] if ours else [], ours, report)
     events: list[str] = []
-    for path in proofs:
-        relative = f"custody/peer/{path.name}"
+    for path in sorted((folder / PEER).glob("*.tlog-proof")):
+        relative = f"{PEER}/{path.name}"
         data = _read(folder, relative, report, "peer custody entry")
         text = _text(data, relative, report, "peer custody entry") if data is not None else None
-        if text is not None:
-            _check_proof(relative, text, None, key, [], report, events)
+        if text is not None and checkpoint_text is not None:
+            _check_proof(relative, text, checkpoint_text, key, [ours] if ours else [], report, events)
+    if events:
+        report.passed("peer custody", f"{PEER}/", f"{len(events)} entries of {key.name}: {', '.join(events)}")
+    else:
+        report.warn(f"{PEER}/", f"no entry of {key.name} about the package")
 
 
 def as_json(report: VerifyReport) -> dict[str, Any]:
     return {"ok": report.ok, "package": report.package_id, "digest": report.digest,
             "trusted": [{"key": what, "fingerprint": fp} for what, fp in report.trusted],
+            "warnings": [{"where": where, "warning": what} for where, what in report.warnings],
             "checks": [{"check": c.name, "ok": c.ok, "where": c.where, "detail": c.detail} for c in report.checks]}

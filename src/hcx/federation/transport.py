@@ -41,6 +41,10 @@ class HttpTransport:
     def send_cosignature(self, url: str, signed: dict[str, Any]) -> Any:
         return self._call("POST", f"{url.rstrip('/')}/federation/witness/cosignature", json.dumps(signed).encode())
 
+    def custody(self, url: str, signed: dict[str, Any]) -> Any:
+        """A signed custody-request/1; the answer is the peer's signed custody-answer/1."""
+        return self._call("POST", f"{url.rstrip('/')}/federation/witness/custody", json.dumps(signed).encode())
+
     def match(self, url: str, wire: bytes) -> Any:
         """One private-set-intersection message; the answer is the peer's sealed reply. The peer
         does public-key work on up to 60k points first: a longer timeout."""

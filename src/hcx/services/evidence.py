@@ -31,13 +31,13 @@ from hcx.crypto.keys import VerifyKey, fingerprint, kid_of
 from hcx.domain.ports import UnitOfWork
 from hcx.errors import Conflict, Error, InvalidInput, NotFound
 from hcx.evidence import package as pkg
-from hcx.evidence.export import ExportInput, write_bag, write_records
+from hcx.evidence.export import ExportInput, PeerRecords, write_bag, write_records
 from hcx.evidence.package import PackageMeta
 from hcx.ledger.checkpoint import CosignatureVerifier, open_checkpoint
 from hcx.ledger.entry import CustodyEvent
 from hcx.ledger.note import Ed25519NoteVerifier
 from hcx.rules.schema import Role
-from hcx.services import custody, federation
+from hcx.services import custody, custody_exchange, federation
 from hcx.services.context import Context, Principal, require_role
 
 log = logging.getLogger(__name__)
@@ -116,6 +116,7 @@ class ExportView:
     custody_entries: int
     checkpoint_size: int
     node_fingerprint: str
+    warnings: tuple[str, ...] = ()  # what the export could not do (the peer unreachable…), said in report.html
 
 
 # --- age identities --------------------------------------------------------------------------
@@ -289,7 +290,7 @@ def export(ctx: Context, principal: Principal, package_id: str, out: Path, *, pr
         tags = pkg.read_tags(package_id, blobs, view.digest)
         with ctx.reading() as uow:
             identities = _all_age_identities(ctx, uow, principal.authority_id)
-            party = federation.own_party(ctx, uow)
+            party_of_node = federation.own_party(ctx, uow)
             peers = [(p.party, p.node_key) for p in uow.list_peers()]
             authority = uow.get_authority(view.authority_id)
             assert authority is not None
@@ -300,21 +301,40 @@ def export(ctx: Context, principal: Principal, package_id: str, out: Path, *, pr
         files = write_bag(partial, tags, payload=lambda number, digest, dst: pkg.open_payload(
             package_id, number, digest, blobs=blobs, identities=identities, dst=dst, progress=progress))
         now = record_exported(ctx, principal, view)
-        checkpoint_text = custody.checkpoint(ctx)
-        log_key = Ed25519NoteVerifier.from_vkey(custody.log_vkey(ctx))
-        checkpoint, _ = open_checkpoint(checkpoint_text, [log_key], origin=log_key.name)
-        entries = [e for e in custody.entries_for(ctx, package_id) if e.index < checkpoint.size]
-        proofs = [(e.index, custody.prove_inclusion(ctx, e.index, checkpoint.size).format()) for e in entries]
+        party = _requesting_party(ctx, principal, view)
+        warnings: tuple[str, ...] = ()
+        peer_records = None
+        if party is None:  # sealed here and never sent: this node's log alone
+            own = custody_exchange.own_custody(ctx, package_id, None)
+        else:
+            sides = custody_exchange.both_sides(ctx, package_id, view.digest, party)
+            own, warnings = sides.own, sides.warnings
+            if sides.peer is not None:
+                peer_records = PeerRecords(sides.peer.log_vkey, sides.peer.checkpoint,
+                                           [(p.index, p.format()) for p in sides.peer.proofs])
+        log_key = Ed25519NoteVerifier.from_vkey(own.log_vkey)
+        checkpoint, _ = open_checkpoint(own.checkpoint, [log_key], origin=log_key.name)
+        proofs = [(p.index, p.format()) for p in own.proofs]
         witnesses = [CosignatureVerifier(custody.origin(p), VerifyKey(key)).vkey() for p, key in peers]
         descriptor = federation.descriptor(ctx)
         node_fingerprint = fingerprint(VerifyKey(log_key.public.raw).raw)
         write_records(partial, ExportInput(
-            package_id=package_id, case_ref=view.case_ref, party=party, authority_name=authority_name,
+            package_id=package_id, case_ref=view.case_ref, party=party_of_node, authority_name=authority_name,
             digest=view.digest, tags=tags, sealed_at=view.created_at, exported_at=now,
-            checkpoint=checkpoint_text, log_vkey=log_key.vkey(), witness_vkeys=witnesses, proofs=proofs,
-            descriptor=descriptor, tool_version=__version__), files)
-    return ExportView(package_id, out, view.payload_files, view.payload_bytes, len(proofs), checkpoint.size,
-                      node_fingerprint)
+            checkpoint=own.checkpoint, log_vkey=log_key.vkey(), witness_vkeys=witnesses, proofs=proofs,
+            descriptor=descriptor, tool_version=__version__, peer=peer_records, warnings=warnings), files)
+    return ExportView(package_id, out, view.payload_files, view.payload_bytes,
+                      len(proofs) + len(peer_records.proofs if peer_records else ()), checkpoint.size,
+                      node_fingerprint, warnings)
+
+
+def _requesting_party(ctx: Context, principal: Principal, view: PackageView) -> str | None:
+    """The party a sent package went to (its request's requesting State), else None."""
+    if view.state != "sent" or view.request_id is None:
+        return None
+    with ctx.reading() as uow:
+        request = uow.get_request(view.request_id, authority_id=principal.authority_id)
+        return request.requesting_party if request is not None and request.direction == "incoming" else None
 
 
 # for the evidence exchange (services/evidence_exchange.py), which builds on this module

@@ -39,12 +39,13 @@ from hcx.domain.ports import RequestRecord, UnitOfWork
 from hcx.errors import Conflict, Error, InvalidInput, NotFound, PeerError, PolicyDenied, VerificationError
 from hcx.evidence import bagit
 from hcx.evidence import package as pkg
-from hcx.evidence.export import ExportInput, write_bag, write_records
+from hcx.evidence.export import ExportInput, PeerRecords, write_bag, write_records
 from hcx.evidence.signature import SIGNATURE_NAME, ManifestSignature
+from hcx.ledger.checkpoint import Checkpoint, CosignatureVerifier
 from hcx.ledger.entry import SALT_SIZE, CustodyEntry, CustodyEvent, custody_leaf_hash
-from hcx.ledger.note import Ed25519NoteVerifier
+from hcx.ledger.note import Ed25519NoteVerifier, parse_note
 from hcx.ledger.proof import TlogProof, verify_tlog_proof
-from hcx.services import blob_transfer, custody, evidence, federation, uploads
+from hcx.services import blob_transfer, custody, custody_exchange, evidence, federation, uploads
 from hcx.services.blob_transfer import Capability
 from hcx.services.context import Context, Principal, require_role
 from hcx.services.evidence import PackageView, Progress
@@ -549,8 +550,10 @@ def export_received(ctx: Context, principal: Principal, package_id: str, out: Pa
                     progress: Progress | None = None) -> evidence.ExportView:
     """The court folder of a package received from a peer. `hcx verify` anchors a folder on the
     node that signed the bag, so here that is the sender: keys/descriptor.json is its signed
-    descriptor, custody/ its log's entries and checkpoint (from the message); this node's own
-    entries (received, verified, exported) go to custody/peer/ with this log's key."""
+    descriptor, custody/ its log's entries about the package, proved to the latest checkpoint of
+    its log this node cosigned (asked of the sender now; if it cannot be reached, the entries and
+    checkpoint its message carried, with a warning); this node's own entries (received, verified,
+    exported) go to custody/peer/ with this log's key, proved to a checkpoint the sender cosigned."""
     view = evidence.get(ctx, principal, package_id)
     if view.state != "received":
         raise Conflict(f"package {package_id} is {view.state}, not received")
@@ -568,30 +571,45 @@ def export_received(ctx: Context, principal: Principal, package_id: str, out: Pa
     tags = pkg.read_tags(package_id, blobs, view.digest)
     signature = ManifestSignature.parse(tags[SIGNATURE_NAME])
     described = sender.authority(signature.authority)
-    sender_proofs = [TlogProof.parse(text) for text in body.custody.proofs]
-    sealed_at = min((CustodyEntry.parse(p.extra[SALT_SIZE:]).at for p in sender_proofs if p.extra), default=None)
+    log_key = Ed25519NoteVerifier(custody.origin(party), VerifyKey(sender_key))
     with evidence.folder_in_place(out) as partial:
         # the bag first, then custody "exported", then the proofs that include it (as evidence.export)
         files = write_bag(partial, tags, payload=lambda number, digest, dst: pkg.open_payload(
             package_id, number, digest, blobs=blobs, identities=identities, dst=dst, progress=progress))
         now = evidence.record_exported(ctx, principal, view)
-        custody.checkpoint(ctx)
-        with ctx.reading() as uow:
-            latest = uow.ledger.latest_checkpoint()
-        assert latest is not None
-        own = [custody.prove_inclusion(ctx, e.index, latest.size)
-               for e in custody.entries_for(ctx, package_id) if e.index < latest.size]
-        log_key = Ed25519NoteVerifier(custody.origin(party), VerifyKey(sender_key))
+        sides = custody_exchange.both_sides(ctx, package_id, view.digest, party)
+        warnings = list(sides.warnings)
+        if sides.peer is not None:
+            sender_checkpoint, sender_proofs = sides.peer.checkpoint, sides.peer.proofs
+        else:
+            sender_checkpoint, sender_proofs = _message_custody(ctx, body, log_key)
+            warnings.append(f"{party}'s custody entries are the ones its message carried when it sent the package, "
+                            f"proved to its checkpoint of that time, which this node did not cosign; entries "
+                            f"{party} recorded afterwards (such as 'sent') are not in this folder")
+        sealed_at = min((CustodyEntry.parse(p.extra[SALT_SIZE:]).at for p in sender_proofs if p.extra), default=None)
+        own = sides.own
         write_records(partial, ExportInput(
             package_id=package_id, case_ref=view.case_ref, party=sender.party,
             authority_name=described.name if described else signature.authority, digest=view.digest, tags=tags,
-            sealed_at=sealed_at or view.created_at, exported_at=now, checkpoint=body.custody.checkpoint,
+            sealed_at=sealed_at or view.created_at, exported_at=now, checkpoint=sender_checkpoint,
             log_vkey=log_key.vkey(), witness_vkeys=[custody.cosigner_vkey(ctx)],
             proofs=[(p.index, p.format()) for p in sender_proofs], descriptor=body.descriptor,
-            tool_version=__version__), files)
-        peer_dir = partial / "custody" / "peer"
-        (peer_dir / "log.vkey").write_text(custody.log_vkey(ctx) + "\n", encoding="ascii")
-        for proof in own:
-            (peer_dir / f"{proof.index:012d}.tlog-proof").write_text(proof.format(), encoding="utf-8")
-    return evidence.ExportView(package_id, out, view.payload_files, view.payload_bytes, len(sender_proofs) + len(own),
-                               latest.size, federation.node_fingerprint(ctx))
+            tool_version=__version__,
+            peer=PeerRecords(own.log_vkey, own.checkpoint, [(p.index, p.format()) for p in own.proofs]),
+            warnings=warnings), files)
+    size = Checkpoint.parse(parse_note(sender_checkpoint).text).size
+    return evidence.ExportView(package_id, out, view.payload_files, view.payload_bytes,
+                               len(sender_proofs) + len(own.proofs), size, federation.node_fingerprint(ctx),
+                               tuple(warnings))
+
+
+def _message_custody(ctx: Context, body: EvidenceBody, log_key: Ed25519NoteVerifier
+                     ) -> tuple[str, tuple[TlogProof, ...]]:
+    """The sender's entries as its message carried them (checked on receipt), the checkpoint
+    keeping only the signatures an export's verifier can check: the sender's, and ours."""
+    ours = CosignatureVerifier.from_vkey(custody.cosigner_vkey(ctx))
+    note = custody_exchange.only_signatures(parse_note(body.custody.checkpoint),
+                                            [(log_key.name, log_key.key_id), (ours.name, ours.key_id)])
+    text = note.format()
+    proofs = (TlogProof.parse(t) for t in body.custody.proofs)
+    return text, tuple(TlogProof(p.index, p.proof, text, p.extra) for p in proofs)

@@ -2,6 +2,8 @@
 
     POST /federation/witness              a peer asks us to cosign its checkpoint (services/witness.py)
     POST /federation/witness/cosignature  a peer's cosignature of one of our checkpoints
+    POST /federation/witness/custody      a peer asks for our custody entries about a package
+                                          exchanged with it (services/custody_exchange.py)
     GET  /api/v1/log/alarms               forks and rollbacks seen in peers' logs (admins, auditors)
     GET  /api/v1/log/witnesses            per peer: the last cosignatures each way (admins, auditors)
 
@@ -20,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from hcx.api.deps import ContextDep, PrincipalDep
 from hcx.api.errors import error_body
 from hcx.errors import Error
-from hcx.services import custody, witness
+from hcx.services import custody, custody_exchange, witness
 from hcx.services.context import Context
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,12 @@ async def witness_request(ctx: ContextDep, request: Request) -> Any:
 async def witness_cosignature(ctx: ContextDep, request: Request) -> Any:
     """A signed witness-cosignature/1; the answer is a signed witness-ack/1."""
     return await _serve(ctx, request, witness.accept_cosignature, "cosignature")
+
+
+@router.post("/custody", responses={400: {"description": "refused"}})
+async def custody_request(ctx: ContextDep, request: Request) -> Any:
+    """A signed custody-request/1; the answer is a signed custody-answer/1 (docs/evidence.md)."""
+    return await _serve(ctx, request, custody_exchange.answer, "custody request")
 
 
 async def _serve(ctx: Context, request: Request, handle: Callable[[Context, bytes], dict[str, Any]],
