@@ -63,7 +63,7 @@ async def inbox_batch(ctx: ContextDep, request: Request) -> Any:
             answers.append(error_body("refused", "message refused"))
         else:
             answers.append(result)
-    return {"results": answers}
+    return JSONResponse({"results": answers})  # plain JSON already: no encoder pass over every receipt
 
 
 async def _read(request: Request, limit: int, what: str) -> bytes | None:
