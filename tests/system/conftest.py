@@ -130,18 +130,27 @@ class SystemNode(DemoNode):
             return log.read().decode("utf-8", "replace")
 
 
+_METHODS = (b"GET ", b"HEAD ", b"POST ", b"PUT ", b"PATCH ", b"DELETE ")
+
+
 class DroppingProxy:
     """A TCP proxy that relays everything, except answers to POSTs to the inbox:
     - for the first `drop` of them it forwards the request and then closes the client's connection
       instead of relaying the answer: the receiver has stored the message, the sender never learns it;
     - once `hold_after` answers have been relayed, it forwards each further request but withholds its
-      answer (the sender waits) until `release()`: a sender can be stopped at a known point mid-delivery."""
+      answer (the sender waits) until `release()`: a sender can be stopped at a known point mid-delivery;
+    - once `hold_blobs_after` bytes of evidence blobs (GET /federation/blobs) have been relayed, it
+      withholds the rest until `release()`: a download can be stopped at a known point."""
 
-    def __init__(self, target_port: int, *, drop: int = 0, hold_after: int | None = None) -> None:
+    def __init__(self, target_port: int, *, drop: int = 0, hold_after: int | None = None,
+                 hold_blobs_after: int | None = None) -> None:
         self.target_port = target_port
         self.drop = drop
         self.dropped = 0
         self.hold_after = hold_after
+        self.hold_blobs_after = hold_blobs_after
+        self.blob_bytes = 0
+        self.blobs_held = threading.Event()
         self.answered = 0
         self.held = 0
         self.inbox_posts = 0
@@ -169,10 +178,21 @@ class DroppingProxy:
             self.answered += 1
             return "relay"
 
+    def _blob_share(self, data: bytes) -> bytes:
+        """The part of a blob answer's bytes that may pass now."""
+        with self._lock:
+            if self.hold_blobs_after is None:
+                return data
+            allowed = data[:max(0, self.hold_blobs_after - self.blob_bytes)]
+            self.blob_bytes += len(allowed)
+            if len(allowed) < len(data):
+                self.blobs_held.set()
+            return allowed
+
     def release(self) -> None:
         """Stop withholding answers from now on (answers already withheld stay lost)."""
         with self._lock:
-            self.hold_after = None
+            self.hold_after = self.hold_blobs_after = None
 
     def _accept(self) -> None:
         while not self._stop.is_set():
@@ -194,6 +214,7 @@ class DroppingProxy:
             return
         inbox_pending = False
         holding = False
+        blob_answer = False
         with client, upstream:
             while not self._stop.is_set():
                 readable, _, _ = select.select([client, upstream], [], [], 0.1)
@@ -205,6 +226,8 @@ class DroppingProxy:
                     if not data:
                         return
                     if sock is client:
+                        if data.startswith(_METHODS):  # a new request on this connection
+                            blob_answer = data.startswith(b"GET /federation/blobs")
                         if data.startswith(b"POST /federation/inbox"):
                             inbox_pending = True
                             with self._lock:
@@ -217,7 +240,9 @@ class DroppingProxy:
                                 return  # both sockets close: the answer is lost
                             holding = fate == "hold"
                             inbox_pending = False
-                        if not holding:
+                        if blob_answer:
+                            data = self._blob_share(data)
+                        if not holding and data:
                             client.sendall(data)
 
     def close(self) -> None:
@@ -251,15 +276,16 @@ class Cluster:
         self.nodes: list[SystemNode] = []
         self.proxies: list[DroppingProxy] = []
 
-    def node(self, party: str, *, drop: int | None = None, hold_after: int | None = None) -> SystemNode:
-        """A fresh node of `party`; with `drop` or `hold_after`, behind a DroppingProxy that peers are
+    def node(self, party: str, *, drop: int | None = None, hold_after: int | None = None,
+             hold_blobs_after: int | None = None) -> SystemNode:
+        """A fresh node of `party`; with `drop` or a `hold_…`, behind a DroppingProxy that peers are
         pinned to."""
         template = self.templates[party]
         data_dir = self.base / f"{party.lower()}-{len(self.nodes)}"
         _copy_node(template.data_dir, data_dir)
         node = SystemNode(party, free_port(), data_dir, passwords=dict(template.passwords), log_dir=data_dir)
-        if drop is not None or hold_after is not None:
-            proxy = DroppingProxy(node.port, drop=drop or 0, hold_after=hold_after)
+        if drop is not None or hold_after is not None or hold_blobs_after is not None:
+            proxy = DroppingProxy(node.port, drop=drop or 0, hold_after=hold_after, hold_blobs_after=hold_blobs_after)
             self.proxies.append(proxy)
             node.public_port = proxy.port
         federation.set_url(node.ctx, node.url)

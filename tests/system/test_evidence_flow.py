@@ -96,7 +96,9 @@ def both_cosigned(vnm: SystemNode, aus: SystemNode) -> bool:
 def test_evidence_returns_between_real_nodes_through_kills(cluster: Cluster, tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HCX_WITNESS_INTERVAL_SECONDS", "0.2")
-    vnm, aus = cluster.node("VNM"), cluster.node("AUS")
+    download_stop = random.randrange(4 * MIB, max(5 * MIB, SIZE // 2))  # AUS's proxy holds the rest back
+    vnm, aus = cluster.node("VNM"), cluster.node("AUS", hold_blobs_after=download_stop)
+    proxy = cluster.proxy_of(aus)
     log = tmp_path / "commands.log"
     dev = {"HCX_ENV": "dev"}
     run("--data-dir", str(vnm.data_dir), "evidence", "recipient", "--user", vnm.user("officer"), env=dev, log=log)
@@ -133,15 +135,14 @@ def test_evidence_returns_between_real_nodes_through_kills(cluster: Cluster, tmp
     sent = json.loads(run("evidence", "send", package_id, "--json", env=api, log=log))
     assert sent["digest"] == sealed["digest"] and sent["files"] == 1
 
-    # VNM's node downloads; it is killed midway and restarted, and resumes
+    # VNM's node downloads; it is killed midway (the proxy holds the rest back) and restarted, and resumes
     partial_dir = vnm.data_dir / "blobs" / ".partial" / "packages"
-    threshold = random.randrange(4 * MIB, max(5 * MIB, SIZE // 2))
-    wait_for(lambda: staged(partial_dir) >= threshold or package_state(vnm, package_id) == "received",
-             timeout=300, what="VNM to download part of the package", every=0.002)
+    wait_for(proxy.blobs_held.is_set, timeout=300, what="VNM to download part of the package")
     vnm.kill()
     resumed_from = staged(partial_dir)
-    assert package_state(vnm, package_id) == "incoming", "the download ended before the node could be killed"
-    assert 0 < resumed_from < SIZE + 4096
+    assert package_state(vnm, package_id) == "incoming"
+    assert 0 < resumed_from <= download_stop
+    proxy.release()
     vnm.start()
     wait_for(lambda: package_state(vnm, package_id) == "received", timeout=300, what="VNM to receive the package")
     with aus.ctx.reading() as uow:  # every range served to VNM is in AUS's audit trail
