@@ -319,6 +319,7 @@ def test_cli_alerts(cli: Hcx, tmp_path: Path) -> None:
     assert (alert["other_case_ref"], alert["other_country"], alert["abroad"]) == ("PH-3", "PHL", True)
     assert "PH-3" in cli.ok("alerts", "list", "--user", "ana").stdout
     assert "PHL/PH-3" in cli.ok("indicators", "report", "--user", "ana").stdout
+    assert cli.ok("indicators", "check", "--user", "ana", "--json").json() == {"differing_keys": 0, "repaired": False}
     drafted = cli.ok("alerts", "draft", alert["id"], "--type", "spontaneous_information", "--user", "otto",
                      "--json").json()
     assert (drafted["type"], drafted["requested_party"]) == ("spontaneous_information", "PHL")
