@@ -236,9 +236,10 @@ class SqlIndicatorStore:
         of random B-tree inserts: building-blocks.md §6 measured 7×); the rebuild fails, and the
         transaction with it, if a row was not unique. The summary of each authority loaded is then
         recomputed whole (one covering scan of the index just built); without it, the summary rows of
-        each batch's keys are. It all happens in the caller's transaction: a
-        crash or an error leaves the index as it was, without one posting of the load. Other writers
-        wait: run it for a first or national load, not beside live imports. `rows` may be a
+        each batch's keys are. It all happens in the caller's transaction: a crash or an error leaves
+        the index and its summary as they were, without one posting of the load. Other writers of the
+        authority wait (`lock_postings`, then the index's table on PostgreSQL): run it for a first or
+        national load, not beside live imports. `rows` may be a
         generator (taken 50,000 at a time, so worker processes can normalise the next ones
         meanwhile). Returns the number of rows written."""
         table = IndicatorPosting.__table__
