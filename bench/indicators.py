@@ -11,7 +11,10 @@ Import = normalise + key (worker processes, `hcx.services.indicator_bulk.normali
 postings into the real schema (`SqlIndicatorStore.load_postings`, index built after the rows, or kept
 during the load: both are measured on a sample and the faster is used). Point lookups and the batched
 incremental lookups go through the store (SQLAlchemy) with the raw sqlite3 lookup as the floor; the
-full report is `SqlIndicatorStore.cross_country_keys` (GROUP BY key HAVING min(country) <> max(country)).
+full report is `SqlIndicatorStore.cross_country_keys`, which reads the per-key summary kept at import
+(`indicator_shared_keys`: its upkeep is inside the import's time), with the recomputation from every
+posting (GROUP BY key HAVING min(country) <> max(country)) timed beside it; the summary's size counts in
+the index's.
 DuckDB gets the same (key, country, case) rows from numpy arrays.
 
     .venv/bin/python bench/indicators.py --quick        (200 k indicators, < 1 min on an idle box)
@@ -237,19 +240,53 @@ def lookups(database: Database, db_path: Path, keys: list[bytes], samples: int, 
             "incremental_us_per_indicator": batched_s / len(batch) * 1e6}
 
 
-def report(database: Database) -> tuple[float, int]:
+def report(database: Database) -> tuple[float, int, float, float, float, int]:
+    """The report from the summary (best of 3: it is short), and the recomputation from the postings
+    (which must agree); wall and CPU seconds. Then what `hcx indicators report` reads on top: the
+    postings (kind, value, country, case) of the cross-border keys."""
+    runs = []
     with database.read_unit_of_work() as uow:
-        elapsed, keys = timed(lambda: uow.indicators.cross_country_keys(authority_id=AUTHORITY, max_cases=MAX_CASES))
-    return elapsed, len(keys)
+        postings_s, postings = timed(lambda: uow.indicators.cross_country_postings(authority_id=AUTHORITY,
+                                                                                   max_cases=MAX_CASES))
+        for _ in range(3):
+            elapsed, keys = timed(lambda: uow.indicators.cross_country_keys(authority_id=AUTHORITY,
+                                                                            max_cases=MAX_CASES))
+            runs.append(elapsed)
+        cpu_start = time.thread_time()
+        recomputed_s, recomputed = timed(lambda: uow.indicators.cross_country_keys_recomputed(
+            authority_id=AUTHORITY, max_cases=MAX_CASES))
+        recomputed_cpu_s = time.thread_time() - cpu_start
+    assert keys == recomputed, "the summary differs from the recomputation"
+    return min(runs), len(keys), recomputed_s, recomputed_cpu_s, postings_s, len(postings)
+
+
+def summary_upkeep(database: Database, keys: list[bytes], seed: int) -> dict[str, float]:
+    """What keeping the summary costs: rebuilding it whole (the end of a bulk load, inside the import's
+    time above) and recomputing the rows of 4,000 keys (what an incremental import adds per posting
+    written: after its look-up of the same keys, as `import_file` does), in CPU time; rolled back."""
+    rng = np.random.default_rng(seed + 3)
+    picks = [keys[i] for i in rng.integers(0, len(keys), 4000)]
+    with database.unit_of_work() as uow:
+        cpu_start = time.thread_time()
+        rebuild_s, _ = timed(lambda: uow.indicators.rebuild_shared_keys(authority_id=AUTHORITY))
+        rebuild_cpu_s = time.thread_time() - cpu_start
+        uow.indicators.postings_for_keys(authority_id=AUTHORITY, keys=picks)  # the import's look-up
+        cpu_start = time.thread_time()
+        refresh_s, _ = timed(lambda: uow.indicators.refresh_shared_keys(authority_id=AUTHORITY, keys=picks))
+        refresh_cpu_s = time.thread_time() - cpu_start
+    return {"rebuild_s": rebuild_s, "rebuild_cpu_s": rebuild_cpu_s,
+            "refresh_us_per_key": refresh_s / len(picks) * 1e6, "refresh_cpu_us_per_key": refresh_cpu_s / len(picks) * 1e6}
 
 
 def sizes(db_path: Path) -> dict[str, int]:
     connection = sqlite3.connect(db_path)
     by_name = dict(connection.execute("SELECT name, sum(pgsize) FROM dbstat WHERE name IN "
-                                      "('indicator_postings', 'uq_indicator_postings') GROUP BY name").fetchall())
+                                      "('indicator_postings', 'uq_indicator_postings', 'indicator_shared_keys', "
+                                      "'ix_indicator_shared_keys_report') GROUP BY name").fetchall())
     connection.close()
-    return {"table_bytes": int(by_name.get("indicator_postings", 0)),
-            "index_bytes": int(by_name.get("uq_indicator_postings", 0)),
+    summary = int(by_name.get("indicator_shared_keys", 0)) + int(by_name.get("ix_indicator_shared_keys_report", 0))
+    return {"table_bytes": int(by_name.get("indicator_postings", 0)), "summary_bytes": summary,
+            "index_bytes": int(by_name.get("uq_indicator_postings", 0)) + summary,
             "file_bytes": db_path.stat().st_size + sum(p.stat().st_size for p in db_path.parent.glob("*-wal"))}
 
 
@@ -346,10 +383,19 @@ def main(argv: list[str] | None = None) -> int:
               f"{looked['raw_incremental_us_per_indicator']:.1f} µs); in CPU time: {looked['incremental_cpu_us_per_indicator']:.1f} "
               f"µs per indicator vs {looked['raw_cpu_mean_us']:.1f} µs for a raw sqlite3 point lookup")
         gc.unfreeze()
-        report_s, report_links = report(database)
-        print(f"full cross-country link report (SQLite): {report_s:.2f} s, {report_links:,} shared values")
+        report_s, report_links, recomputed_s, recomputed_cpu_s, postings_s, postings_read = report(database)
+        print(f"full cross-country link report (SQLite, from the summary): {report_s:.3f} s, {report_links:,} "
+              f"shared values; recomputed from every posting: {recomputed_s:.2f} s ({recomputed_cpu_s:.2f} CPU-s), "
+              f"the same keys; with their {postings_read:,} postings (kind, value, country, case: what "
+              f"`hcx indicators report` pairs up) {postings_s:.2f} s")
+        upkeep = summary_upkeep(database, built.keys, args.seed)
+        print(f"summary upkeep: rebuilt whole at the end of the load {upkeep['rebuild_s']:.2f} s "
+              f"({upkeep['rebuild_cpu_s']:.2f} CPU-s, {upkeep['rebuild_s'] / total_s:.1%} of the import); per key "
+              f"written by an incremental import {upkeep['refresh_us_per_key']:.1f} µs "
+              f"({upkeep['refresh_cpu_us_per_key']:.1f} µs CPU)")
         size = sizes(db_path)
-        print(f"size: index {size['index_bytes'] / 2**20:,.0f} MiB, postings table {size['table_bytes'] / 2**20:,.0f} "
+        print(f"size: index {size['index_bytes'] / 2**20:,.0f} MiB (of which the summary {size['summary_bytes'] / 2**20:,.1f} "
+              f"MiB), postings table {size['table_bytes'] / 2**20:,.0f} "
               f"MiB, file {size['file_bytes'] / 2**20:,.0f} MiB ({size['file_bytes'] / postings:.0f} "
               "bytes per posting)")
         database.engine.dispose()
@@ -376,7 +422,13 @@ def main(argv: list[str] | None = None) -> int:
         "raw_incremental_us_per_indicator": round(looked["raw_incremental_us_per_indicator"], 2),
         "incremental_cpu_us_per_indicator": round(looked["incremental_cpu_us_per_indicator"], 2),
         "raw_lookup_cpu_mean_us": round(looked["raw_cpu_mean_us"], 2),
-        "report_s": round(report_s, 3), "report_shared_values": report_links,
+        "report_s": round(report_s, 4), "report_shared_values": report_links,
+        "report_postings_s": round(postings_s, 3), "report_postings": postings_read,
+        "report_recomputed_s": round(recomputed_s, 3), "report_recomputed_cpu_s": round(recomputed_cpu_s, 3),
+        "summary_rebuild_s": round(upkeep["rebuild_s"], 3), "summary_rebuild_cpu_s": round(upkeep["rebuild_cpu_s"], 3),
+        "summary_refresh_us_per_key": round(upkeep["refresh_us_per_key"], 2),
+        "summary_refresh_cpu_us_per_key": round(upkeep["refresh_cpu_us_per_key"], 2),
+        "summary_bytes": size["summary_bytes"],
         "duckdb_best_report_s": round(duck["best_report_s"], 3), "duckdb_lookup_p99_ms": round(duck["lookup_p99_ms"], 3),
         "report_vs_duckdb_best": round(ratio, 3), "index_bytes": size["index_bytes"], "table_bytes": size["table_bytes"],
         "file_bytes": size["file_bytes"], "normalise_rates_one_core": rates,

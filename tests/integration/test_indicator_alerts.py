@@ -319,6 +319,7 @@ def test_cli_alerts(cli: Hcx, tmp_path: Path) -> None:
     assert (alert["other_case_ref"], alert["other_country"], alert["abroad"]) == ("PH-3", "PHL", True)
     assert "PH-3" in cli.ok("alerts", "list", "--user", "ana").stdout
     assert "PHL/PH-3" in cli.ok("indicators", "report", "--user", "ana").stdout
+    assert cli.ok("indicators", "check", "--user", "ana", "--json").json() == {"differing_keys": 0, "repaired": False}
     drafted = cli.ok("alerts", "draft", alert["id"], "--type", "spontaneous_information", "--user", "otto",
                      "--json").json()
     assert (drafted["type"], drafted["requested_party"]) == ("spontaneous_information", "PHL")
@@ -368,8 +369,9 @@ def test_a_bulk_load_builds_the_index_after_and_refuses_repeated_rows(world: Wor
 
 
 def test_per_key_scans_read_the_unique_index(world: World, database: Database) -> None:
-    """The link report and the links read the unique index (key first, covering) on SQLite, not the
-    TAXII feed's index (authority_id first), which costs a table lookup per posting and a sort."""
+    """The report reads the summary's cross-border rows through their index; the links and the
+    recomputation read the postings through the unique index (key first, covering) on SQLite, never
+    the TAXII feed's index (authority_id first), which costs a table lookup per posting and a sort."""
     if database.engine.dialect.name != "sqlite":
         pytest.skip("SQLite's planner")
     now, authority = world.clock.now(), world.officer.authority_id
@@ -384,20 +386,26 @@ def test_per_key_scans_read_the_unique_index(world: World, database: Database) -
     def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
         statements.append((statement, parameters))
 
+    def plan(sql: str, parameters: Any) -> str:
+        with database.engine.connect() as connection:
+            return " ".join(row[-1] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, parameters))
+
     event.listen(Engine, "before_cursor_execute", seen)  # the reading engine too
     try:
         with database.read_unit_of_work() as uow:
             assert len(uow.indicators.cross_country_keys(authority_id=authority, max_cases=50)) == 7
+            report = statements[-1]
+            assert len(uow.indicators.cross_country_keys_recomputed(authority_id=authority, max_cases=50)) == 7
+            recomputation = statements[-1]
             uow.indicators.shared_postings(authority_id=authority, max_cases=5)
             uow.indicators.generic_keys(authority_id=authority, max_cases=5)
     finally:
         event.remove(Engine, "before_cursor_execute", seen)
-    scans = [(sql, parameters) for sql, parameters in statements if "GROUP BY" in sql]
-    assert len(scans) == 3
-    with database.engine.connect() as connection:
-        for sql, parameters in scans:
-            plan = " ".join(row[-1] for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, parameters))
-            assert "ix_indicator_postings_feed" not in plan and "COVERING INDEX uq_indicator_postings" in plan, plan
+    assert "COVERING INDEX ix_indicator_shared_keys_report" in plan(*report)
+    assert "indicator_postings" not in report[0] and "TEMP B-TREE" not in plan(*report)
+    assert "COVERING INDEX uq_indicator_postings" in plan(*recomputation)
+    for sql, parameters in statements:
+        assert "ix_indicator_postings_feed" not in plan(sql, parameters), sql
 
 
 def postings_count(database: Database) -> int:

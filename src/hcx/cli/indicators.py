@@ -95,8 +95,8 @@ def links_cmd(ctx: typer.Context, user: UserOpt, max_cases: MaxCasesOpt = indica
 @app.command("report")
 def report_cmd(ctx: typer.Context, user: UserOpt, max_cases: MaxCasesOpt = indicators.DEFAULT_MAX_CASES,
                json_: JsonOpt = False) -> None:
-    """The full cross-country link report, recomputed: your cases and counterparts' cases (COUNTRY/REF)
-    sharing indicators. Import finds new links by itself; this is the batch check."""
+    """The full cross-country link report: your cases and counterparts' cases (COUNTRY/REF) sharing
+    indicators, from the per-key summary kept at import. Import finds new links by itself."""
     node: Node = ctx.obj
     context = node.context()
     found = indicators.cross_country_links(context, accounts.principal_for(context, user), max_cases=max_cases)
@@ -106,6 +106,25 @@ def report_cmd(ctx: typer.Context, user: UserOpt, max_cases: MaxCasesOpt = indic
     table("Cross-country links", ["case", "case", "shared", "indicators"],
           _rows([[link.case_a, link.case_b, len(link.indicators),
                   "; ".join(f"{s.kind} {s.value}" for s in link.indicators)] for link in found.links]))
+
+
+@app.command("check")
+def check_cmd(ctx: typer.Context, user: UserOpt,
+              repair: Annotated[bool, typer.Option("--repair", help="rebuild the summary if it differs")] = False,
+              json_: JsonOpt = False) -> None:
+    """Compare the per-key summary behind the report with a recomputation from every posting (a full
+    scan); exit 8 when they differ and were not repaired."""
+    node: Node = ctx.obj
+    context = node.context()
+    differing = indicators.check_summary(context, accounts.principal_for(context, user), repair=repair)
+    if json_:
+        print_json({"differing_keys": differing, "repaired": repair and differing > 0})
+    elif differing:
+        console.print(f"{differing} key(s) differ from the postings" + ("; summary rebuilt" if repair else ""))
+    else:
+        console.print("the summary is what the postings give")
+    if differing and not repair:
+        raise typer.Exit(8)
 
 
 @app.command("find")

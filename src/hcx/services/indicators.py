@@ -9,8 +9,10 @@ principal's authority.
     import_file(ctx, principal, path, case_ref=…, format=…, default_region=…, country=…, origin=…)
                                                           -> ImportOutcome; new links become alerts
     links(ctx, principal, max_cases=50) -> Links          cases sharing indicators, hot values apart
-    cross_country_links(ctx, principal) -> Links          the full cross-country link report (batch)
+    cross_country_links(ctx, principal) -> Links          the full cross-country link report (summary)
     cases_with(ctx, principal, kind, raw_value) -> Found  the cases holding one value
+    check_summary(ctx, principal, repair=False) -> int    keys where the per-key summary and the
+                                                          postings disagree (0: none); repair rebuilds
 
 A posting's country is this node's party for its own cases, or a counterpart's party (with its
 authority as `origin`) for the indicators of a counterpart's case learned through spontaneous
@@ -75,8 +77,11 @@ class IndicatorStore(Protocol):
 
     def secret(self) -> bytes | None: ...
     def create_secret(self, secret: bytes, at: dt.datetime) -> bytes: ...
+    def lock_postings(self, authority_ids: Iterable[str]) -> None: ...
     def known_keys(self, *, authority_id: str, case_ref: str, keys: Iterable[bytes], country: str = "") -> set[bytes]: ...
     def cross_country_keys(self, *, authority_id: str, max_cases: int) -> list[tuple[bytes, int]]: ...
+    def cross_country_postings(self, *, authority_id: str, max_cases: int
+                               ) -> list[tuple[bytes, str, str, str, str]]: ...
     def postings_for_keys(self, *, authority_id: str, keys: Iterable[bytes]) -> Sequence[alerts.PostingLike]: ...
     def add_postings(self, rows: Sequence[dict[str, Any]]) -> None: ...
     def markings_for(self, *, authority_id: str, case_ref: str, country: str, keys: Iterable[bytes]
@@ -85,6 +90,9 @@ class IndicatorStore(Protocol):
     def postings_for(self, *, authority_id: str, key: bytes) -> Sequence[PostingRecord]: ...
     def shared_postings(self, *, authority_id: str, max_cases: int) -> Sequence[PostingRecord]: ...
     def generic_keys(self, *, authority_id: str, max_cases: int) -> list[tuple[str, str, int]]: ...
+    def shared_keys(self, *, authority_id: str) -> dict[bytes, tuple[int, bool]]: ...
+    def shared_keys_recomputed(self, *, authority_id: str) -> dict[bytes, tuple[int, bool]]: ...
+    def rebuild_shared_keys(self, *, authority_id: str) -> None: ...
 
 
 class _IndexedUnitOfWork(Protocol):
@@ -289,6 +297,7 @@ def import_file(ctx: Context, principal: Principal, path: Path, *, case_ref: str
     now = ctx.clock.now()
     with ctx.unit_of_work() as uow:
         index = store(uow)
+        index.lock_postings([principal.authority_id])  # another import of the authority waits until we commit
         holders = alerts.holders_of(uow, authority_id=principal.authority_id, keys=list(postings))
         known = {key for key, held in holders.items()
                  if any((p.case_ref, p.country) == (case, case_country) for p in held)}
@@ -399,21 +408,18 @@ def cases_with(ctx: Context, principal: Principal, kind: str | None, raw_value: 
 
 
 def cross_country_links(ctx: Context, principal: Principal, *, max_cases: int = DEFAULT_MAX_CASES) -> Links:
-    """The full cross-country link report, recomputed (a batch job; ingest finds new links itself):
-    the pairs of cases of different countries sharing a value that is not generic."""
+    """The full cross-country link report: the pairs of cases of different countries sharing a value
+    that is not generic, from the per-key summary kept at import (its cross-border keys) and their
+    postings."""
     require_role(principal, READERS, "read the correlation index")
     if max_cases < 2:
         raise InvalidInput("max_cases is at least 2")
     with ctx.reading() as uow:
-        index = store(uow)
-        keys = [key for key, _cases in index.cross_country_keys(authority_id=principal.authority_id,
-                                                                   max_cases=max_cases)]
         by_key: dict[bytes, tuple[SharedIndicator, list[tuple[str, str]]]] = {}
-        for start in range(0, len(keys), 400):
-            for key in keys[start : start + 400]:
-                for posting in index.postings_for(authority_id=principal.authority_id, key=key):
-                    entry = by_key.setdefault(key, (SharedIndicator(posting.kind, posting.value), []))
-                    entry[1].append((posting.country, posting.case_ref))
+        for key, kind, value, country, case_ref in store(uow).cross_country_postings(
+                authority_id=principal.authority_id, max_cases=max_cases):
+            entry = by_key.setdefault(key, (SharedIndicator(kind, value), []))
+            entry[1].append((country, case_ref))
     pairs: dict[tuple[tuple[str, str], tuple[str, str]], list[SharedIndicator]] = defaultdict(list)
     for indicator, cases in by_key.values():
         ordered = sorted(set(cases))
@@ -426,3 +432,24 @@ def cross_country_links(ctx: Context, principal: Principal, *, max_cases: int = 
              for (a, b), shared_ in pairs.items()]
     found.sort(key=lambda link: (-len(link.indicators), link.case_a, link.case_b))
     return Links(tuple(found), (), max_cases)
+
+
+def check_summary(ctx: Context, principal: Principal, *, repair: bool = False) -> int:
+    """Compare the authority's per-key summary (`indicator_shared_keys`, kept at import) with its
+    recomputation from every posting; returns how many keys differ. `repair` (an importer's) rebuilds
+    the summary from the postings when they differ, on the audit trail. A full scan: a maintenance
+    job, not a query."""
+    require_role(principal, IMPORTERS if repair else READERS, "check the correlation index")
+    with ctx.unit_of_work() if repair else ctx.reading() as uow:
+        index = store(uow)
+        index.lock_postings([principal.authority_id])
+        stored = index.shared_keys(authority_id=principal.authority_id)
+        recomputed = index.shared_keys_recomputed(authority_id=principal.authority_id)
+        differing = sum(1 for key in stored.keys() | recomputed.keys() if stored.get(key) != recomputed.get(key))
+        if repair and differing:
+            index.rebuild_shared_keys(authority_id=principal.authority_id)
+            uow.audit(id=ctx.new_id(), at=ctx.clock.now(), actor_id=principal.user_id,
+                      action="indicators.summary_repaired", object_type="authority",
+                      object_id=principal.authority_id, details={"keys": differing})
+            uow.commit()
+    return differing

@@ -8,6 +8,10 @@ test fixtures see them once `hcx.storage.models` imports this module.
                           its country (this node's party, or a counterpart's for postings learned
                           from a peer, whose authority is `origin`), when it was first seen and its
                           TLP / handling markings (migrations 0004, 0008)
+    indicator_shared_keys one row per key found in 2 or more cases of an authority: how many cases and
+                          whether they span more than one country; kept exact by every write of
+                          postings in the same transaction (0013), so the cross-country report reads
+                          these rows instead of scanning every posting
     indicator_alerts      one row per new link seen by one case of an authority: the shared value,
                           the other case, its country and authority; acknowledged or not (0008)
 """
@@ -16,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hcx.storage.models import Base, UTCDateTime
@@ -46,6 +50,22 @@ class IndicatorPosting(Base):
     tlp: Mapped[str] = mapped_column(Text, default="")
     country: Mapped[str] = mapped_column(String(3), server_default="")
     origin: Mapped[str] = mapped_column(String(200), server_default="")  # a peer's authority; "" for ours
+
+
+class IndicatorSharedKey(Base):
+    """A key of the authority's postings held by two cases or more (a key in one case has no row).
+    `cases` counts postings (one per case), `cross_border` is min(country) <> max(country)."""
+
+    __tablename__ = "indicator_shared_keys"
+    __table_args__ = (
+        # the cross-country report: the authority's cross-border keys in key order, with their counts
+        Index("ix_indicator_shared_keys_report", "authority_id", "cross_border", "key", "cases"),
+        {"sqlite_with_rowid": False},
+    )
+    authority_id: Mapped[str] = mapped_column(ForeignKey("authorities.id"), primary_key=True)
+    key: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
+    cases: Mapped[int] = mapped_column(Integer)
+    cross_border: Mapped[bool] = mapped_column(Boolean)
 
 
 class IndicatorAlert(Base):
