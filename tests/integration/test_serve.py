@@ -56,3 +56,27 @@ def test_a_served_node_answers_over_http(tmp_path: Path) -> None:
         server.terminate()
         server.wait(timeout=10)
         log.close()
+
+
+def test_a_node_does_not_serve_from_another_nodes_blob_store(tmp_path: Path) -> None:
+    """Its evidence would have no rows in the other node's database, which would sweep it as orphaned."""
+    node = tmp_path / "node"
+    hcx(node, "init", "--party", "VNM")
+    owner = node / "blobs" / "sweep-owner"
+    owner.parent.mkdir(parents=True, exist_ok=True)
+    owner.write_text("AUS 2026-01-01T00:00:00+00:00")
+    done = subprocess.run([*HCX, "--data-dir", str(node), "serve", "--port", str(free_port())], capture_output=True,
+                          text=True, timeout=60, env=ENV)
+    assert done.returncode != 0 and "another node" in done.stdout + done.stderr
+    owner.unlink()
+    port = free_port()
+    server = subprocess.Popen([*HCX, "--data-dir", str(node), "serve", "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+    try:  # an unmarked store is marked as this node's before it serves
+        deadline = time.monotonic() + 30
+        while not owner.exists() and server.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert owner.read_text().startswith("VNM ")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

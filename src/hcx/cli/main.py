@@ -18,6 +18,7 @@ from hcx.cli.output import console, exit_code, print_error
 from hcx.config import default_data_dir, load_settings
 from hcx.rules import load_rules
 from hcx.services import accounts as account_services
+from hcx.services import blob_sweep
 from hcx.services import federation as federation_services
 
 app = typer.Typer(name="hcx", help="Hanoi Convention Exchange: a node of the UN Convention against Cybercrime.",
@@ -86,6 +87,7 @@ def serve(
     logging.getLogger("hcx").setLevel(logging.INFO)  # what the node receives and sends, for its admin
     settings = node.settings.model_copy(update={k: v for k, v in {"host": host, "port": port}.items() if v})
     context = node.context()
+    blob_sweep.claim_store(context)  # refuses to serve from another node's blob store
     federation_services.set_url(context, settings.advertised_url)
     app_ = create_app(settings, context=context, deliver=True)
     console.print(f"Serving {settings.advertised_url} — API docs at /api/v1/docs", highlight=False)

@@ -158,6 +158,14 @@ def sweep(ctx: Context, actor: Principal | None = None, *, older_than: dt.timede
     return report
 
 
+def claim_store(ctx: Context) -> None:
+    """Mark the node's blob store as its own, or refuse (ConfigError) one another node marked:
+    `hcx serve` does this before it starts, so that a second node configured with the same store
+    (whose evidence would have no rows here, and look orphaned to the sweep) is stopped at once."""
+    if ctx.blobs is not None and isinstance(ctx.blobs, Sweepable):
+        _claim(ctx, ctx.blobs, dry_run=False)
+
+
 def _claim(ctx: Context, store: BlobStore, *, dry_run: bool) -> None:
     """Refuse a store another node marked as its own; mark an unmarked one as this node's."""
     with ctx.reading() as uow:
