@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-import select
+import selectors
 import shutil
 import signal
 import socket
@@ -215,10 +215,13 @@ class DroppingProxy:
         inbox_pending = False
         holding = False
         blob_answer = False
-        with client, upstream:
+        # a selector, not select(): in a long test run this process's descriptors pass 1024
+        with client, upstream, selectors.DefaultSelector() as selector:
+            selector.register(client, selectors.EVENT_READ, client)
+            selector.register(upstream, selectors.EVENT_READ, upstream)
             while not self._stop.is_set():
-                readable, _, _ = select.select([client, upstream], [], [], 0.1)
-                for sock in readable:
+                for key, _ in selector.select(0.1):
+                    sock: socket.socket = key.data
                     try:
                         data = sock.recv(65536)
                     except OSError:
