@@ -67,20 +67,43 @@ def x25519_rate(samples: int) -> tuple[float, float]:
     return best_bytes, best_parsed
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and all its live descendants (Linux /proc)."""
+def cpu_by_process(pid: int) -> dict[int, tuple[float, int]]:
+    """User + system CPU seconds of a process and of all its live descendants (Linux /proc), with
+    each one's depth below `pid` (0: itself, 1: a child ...)."""
     tick = os.sysconf("SC_CLK_TCK")
-    total, todo = 0.0, [pid]
+    found: dict[int, tuple[float, int]] = {}
+    todo = [(pid, 0)]
     while todo:
-        current = todo.pop()
+        current, depth = todo.pop()
         try:
             stat = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(stat[11]) + int(stat[12])) / tick
+            found[current] = ((int(stat[11]) + int(stat[12])) / tick, depth)
             for task in Path(f"/proc/{current}/task").iterdir():
-                todo += [int(child) for child in (task / "children").read_text().split()]
+                todo += [(int(child), depth + 1) for child in (task / "children").read_text().split()]
         except (FileNotFoundError, ProcessLookupError):
             continue
-    return total
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    return sum(cpu for cpu, _ in cpu_by_process(pid).values())
+
+
+def cpu_spent(before: dict[int, tuple[float, int]], after: dict[int, tuple[float, int]],
+              roles: dict[int, str]) -> dict[str, float]:
+    """CPU seconds spent between two snapshots, per role: a process named in `roles`, or its
+    descendants ("<role> workers")."""
+    parents = {child: int(Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[1])
+               for child in after if Path(f"/proc/{child}/stat").exists()}
+    spent: dict[str, float] = {}
+    for pid, (cpu, _) in after.items():
+        role, up = roles.get(pid), pid
+        while role is None and up in parents:
+            up = parents[up]
+            role = f"{roles[up]} workers" if up in roles else None
+        name = role or "other"
+        spent[name] = round(spent.get(name, 0.0) + cpu - before.get(pid, (0.0, 0))[0], 2)
+    return spent
 
 
 def x25519_pool_rate(pool: object, cores: int, samples: int) -> float:
@@ -174,15 +197,21 @@ def main() -> None:
             matching.unmark_shareable(ctx, principal, "warm-up")
             peer_ctx = build_context(aus.settings())
             matching.unmark_shareable(peer_ctx, accounts.principal_for(peer_ctx, aus.user("officer")), "warm-up")
-            started = time.perf_counter()
-            load(vnm.settings(), vnm.user("officer"), range(0, n), "V-1")
-            load(aus.settings(), aus.user("officer"), range(n - overlap, 2 * n - overlap), "A-1")
+            started = time.perf_counter()  # both nodes loaded at once, one process each
+            loading = [pool.submit(load, vnm.settings(), vnm.user("officer"), range(0, n), "V-1"),
+                       pool.submit(load, aus.settings(), aus.user("officer"), range(n - overlap, 2 * n - overlap), "A-1")]
+            for loaded in loading:
+                loaded.result()
             print(f"loaded {n:,} shareable indicators into each node in {time.perf_counter() - started:.1f} s")
-            cpu_before = cpu_seconds(os.getpid())  # both servers are our children: their workers count too
+            before = cpu_by_process(os.getpid())  # both servers are our children: their workers count too
             started = time.perf_counter()
             summary = matching.run(ctx, principal, "AUS")
             total = time.perf_counter() - started
-            cpu = cpu_seconds(os.getpid()) - cpu_before
+            after = cpu_by_process(os.getpid())
+            cpu = sum(c for c, _ in after.values()) - sum(c for c, _ in before.values())
+            assert vnm.process is not None and aus.process is not None
+            roles = {os.getpid(): "initiator", aus.process.pid: "responder", vnm.process.pid: "initiator's server"}
+            spent = cpu_spent(before, after, roles)
             if ctx.transport is not None:
                 ctx.transport.close()
             match_pool = ctx.cache.get("match pool")  # ended here, not by the interpreter's exit hooks
@@ -205,11 +234,13 @@ def main() -> None:
     print(f"matched {n:,} against {n:,} ({summary.matches:,} in common) in {total:.1f} s: {items:,.0f} items/s, "
           f"{ratio:.2f} × the floor (target ≤ {TARGET_RATIO}); CPU time of both nodes {cpu:.1f} s, "
           f"{cpu_ratio:.2f} × the {exchanges_cpu:.1f} s the exchanges take; load average {os.getloadavg()[0]:.1f}")
+    print("CPU seconds by process: " + ", ".join(f"{role} {seconds:.1f}" for role, seconds in sorted(spent.items())))
     print(json.dumps({"bench": "psi", "n": n, "cores": cores, "x25519_per_core": round(rate),
                       "x25519_per_core_parsed_keys": round(rate_parsed), "x25519_all_cores_now": round(min(rates)),
                       "public_key_operations": operations, "floor_s": round(floor, 2), "total_s": round(total, 2),
                       "items_per_s": round(items), "matches": summary.matches, "ratio_to_floor": round(ratio, 3),
                       "cpu_s": round(cpu, 2), "cpu_ratio_to_exchanges": round(cpu_ratio, 3),
+                      "cpu_s_by_process": spent,
                       "load_average": round(os.getloadavg()[0], 1), "target_ratio": TARGET_RATIO,
                       "met": ratio <= TARGET_RATIO}))
 

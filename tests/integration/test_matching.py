@@ -207,6 +207,22 @@ def test_matching_follows_the_tlp_policy_over_every_posting_of_a_value(pair: tup
         value(2), value(4), value(5)}
 
 
+def test_shareable_postings_read_by_key_or_in_one_pass_are_the_same(pair: tuple[Node, Node, MatchTransport]) -> None:
+    """The store reads the postings of marked values by key when they are few among the authority's,
+    else in one pass; both give every posting of a marked value, each with its own mark."""
+    vnm, _, _ = pair
+    vnm.load("V-open", [value(1), value(2)])
+    vnm.load("V-private", [value(2), value(3)], shareable=False)  # value(2): marked in one case only
+    vnm.load("V-red", [value(4)], tlp="tlp:red", shareable=False)
+    with vnm.ctx.reading() as uow:
+        read = matching.store(uow).shared_value_postings
+        by_key = read(authority_id=vnm.analyst.authority_id, scan_fraction=1)  # 2 marked values < 5 postings
+        one_pass = read(authority_id=vnm.analyst.authority_id, scan_fraction=10**6)
+    assert sorted(by_key) == sorted(one_pass)
+    assert {(v, case, marked) for _, _, v, case, _, marked in by_key} == {
+        (value(1), "V-open", True), (value(2), "V-open", True), (value(2), "V-private", False)}
+
+
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(x=st.sets(st.integers(0, 80), max_size=40), y=st.sets(st.integers(0, 80), max_size=40),
        chunk=st.integers(1, 25))

@@ -8,15 +8,49 @@ coerced, so that two parties never sign different readings of one value.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import rfc8785
 
 from hcx.errors import InvalidInput
 
+_SAFE_INTEGER = 2**53 - 1
+_OUTSIDE_BMP = re.compile(rb"[\xf0-\xff]")  # lead bytes of 4-byte UTF-8 sequences
+
+
+def _in_bmp(data: bytes) -> bool:
+    return data.isascii() or _OUTSIDE_BMP.search(data) is None
+
+
+def _integers_and_strings(obj: object) -> bool:
+    """Whether `obj` holds no number but safe integers, and only string keys (strings are
+    checked for the Basic Multilingual Plane on the encoded bytes)."""
+    if isinstance(obj, str) or obj is None or isinstance(obj, bool):
+        return True
+    if isinstance(obj, int):
+        return -_SAFE_INTEGER <= obj <= _SAFE_INTEGER
+    if isinstance(obj, dict):
+        return all(isinstance(k, str) for k in obj) and all(_integers_and_strings(v) for v in obj.values())
+    if isinstance(obj, list | tuple):
+        return all(_integers_and_strings(v) for v in obj)
+    return False
+
 
 def canonical(obj: object) -> bytes:
-    """The RFC 8785 bytes of `obj` (UTF-8, no whitespace, keys sorted by UTF-16 code units)."""
+    """The RFC 8785 bytes of `obj` (UTF-8, no whitespace, keys sorted by UTF-16 code units).
+
+    For a document of safe integers and strings of the Basic Multilingual Plane (most of ours,
+    and every large one: base64 in a string), Python's encoder with sorted keys writes exactly
+    those bytes (same escapes; code-point order is UTF-16 order in that plane), at C speed;
+    anything else goes to `rfc8785`, which also refuses what is not JSON."""
+    try:
+        if _integers_and_strings(obj):
+            data = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
+            if _in_bmp(data):
+                return data
+    except (UnicodeError, RecursionError):  # a lone surrogate, deep nesting: refused below
+        pass
     try:
         return rfc8785.dumps(obj)  # type: ignore[arg-type]
     except rfc8785.CanonicalizationError as exc:
@@ -38,9 +72,6 @@ def _refuse_constant(name: str) -> object:
     raise InvalidInput(f"{name} is not JSON")
 
 
-_SAFE_INTEGER = 2**53 - 1
-
-
 def _parse_int(text: str) -> int | float:
     # RFC 8785 numbers are IEEE 754 doubles: canonical(2.0**53) is "9007199254740992", which must
     # read back as that double, not as an int outside the range JCS accepts for ints.
@@ -55,32 +86,8 @@ def parse_json(data: bytes) -> object:
 
 
 def parse_canonical(data: bytes) -> object:
-    """Parse JSON as `parse_json` does, and refuse it unless `data` is its RFC 8785 canonical form.
-
-    Most signed documents hold no number but integers and no character outside the Basic
-    Multilingual Plane; for those, Python's own encoder with sorted keys writes exactly the RFC 8785
-    bytes (same escapes, code-point order equals UTF-16 order in that plane), at C speed. Anything
-    else, or any difference, is decided by `canonical` itself."""
-    saw_double = False
-
-    def as_int(text: str) -> int | float:
-        nonlocal saw_double
-        value = _parse_int(text)
-        saw_double = saw_double or isinstance(value, float)
-        return value
-
-    def as_double(text: str) -> float:
-        nonlocal saw_double
-        saw_double = True
-        return float(text)
-
-    obj = _parse(data, as_int, as_double)
-    if not saw_double and max(data, default=0) < 0xF0:  # no 4-byte UTF-8 sequence: every character in the BMP
-        try:
-            if json.dumps(obj, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8") == data:
-                return obj
-        except UnicodeError:  # a lone surrogate: canonical() below refuses it
-            pass
+    """Parse JSON as `parse_json` does, and refuse it unless `data` is its RFC 8785 canonical form."""
+    obj = parse_json(data)
     if canonical(obj) != data:
         raise InvalidInput("not in RFC 8785 canonical form")
     return obj

@@ -72,10 +72,10 @@ def hash_to_points(session: str, items: Sequence[bytes]) -> bytes:
             hasher = base.copy()
             hasher.update(counter)
             hasher.update(item)
-            digest = hasher.digest()
-            u = _candidate(digest[:32])
+            digest = int.from_bytes(hasher.digest(), "little")
+            u = _candidate(digest & _TOP_BIT_CLEAR)  # the first half, read little-endian
             if u is None:
-                u = _candidate(digest[32:])
+                u = _candidate((digest >> 256) & _TOP_BIT_CLEAR)  # the second half
             if u is not None:
                 found.append(u)
                 break
@@ -84,8 +84,7 @@ def hash_to_points(session: str, items: Sequence[bytes]) -> bytes:
     return b"".join(found)
 
 
-def _candidate(half: bytes) -> bytes | None:
-    u = int.from_bytes(half, "little") & _TOP_BIT_CLEAR
+def _candidate(u: int) -> bytes | None:
     if u >= _P or u in _LOW_ORDER:
         return None
     z = gmpy2.mpz(u)
@@ -167,9 +166,19 @@ def session_order(scalar: bytes, items: Sequence[bytes]) -> tuple[list[bytes], s
     keyed BLAKE2b (a PRF) under a key derived from the session's secret scalar; and a digest of
     the set in that order (the sorted tags), which changes when the set does."""
     order_key = hashlib.blake2b(_ORDER_LABEL, key=scalar, digest_size=32).digest()
-    tagged = sorted(zip([hashlib.blake2b(item, key=order_key, digest_size=16).digest() for item in items], items,
-                        strict=True))
-    return [item for _, item in tagged], hashlib.sha256(b"".join([tag for tag, _ in tagged])).hexdigest()
+    keyed = hashlib.blake2b(key=order_key, digest_size=16).copy  # the key's block, hashed once
+
+    def tag(item: bytes) -> bytes:
+        hasher = keyed()
+        hasher.update(item)
+        return hasher.digest()
+
+    by_tag = {tag(item): item for item in items}
+    if len(by_tag) < len(items):  # two items with one tag (or one item twice): keep every one
+        tagged = sorted(zip(map(tag, items), items, strict=True))
+        return [item for _, item in tagged], hashlib.sha256(b"".join([t for t, _ in tagged])).hexdigest()
+    tags = sorted(by_tag)
+    return [by_tag[t] for t in tags], hashlib.sha256(b"".join(tags)).hexdigest()
 
 
 def shuffled(scalar: bytes, items: Sequence[bytes]) -> list[bytes]:

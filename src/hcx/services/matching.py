@@ -186,11 +186,14 @@ def unmark_shareable(ctx: Context, principal: Principal, case_ref: str) -> int:
     return removed
 
 
-class Posting(NamedTuple):  # a tuple: a set of a million is built per session, on both sides
+class Posting(NamedTuple):
     key: bytes
     kind: str
     value: str
     case_ref: str
+
+
+_Row = tuple[bytes, str, str, str, str, bool]  # a posting as read: key, kind, value, case_ref, tlp, marked
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,8 +201,13 @@ class SharedSet:
     """An authority's shareable elements, in the session's order, and their postings."""
 
     elements: list[bytes]
-    postings: dict[bytes, tuple[Posting, ...]]  # tuples of strings: the collector stops tracking them
+    postings: dict[bytes, list[_Row]]  # every posting of each element's value, as read (a million per session)
     digest: str  # of the elements in the session's order: it changes when the set does
+
+    def marked(self, item: bytes) -> list[Posting]:
+        """The postings of an element that carry the shareable mark: those that matched."""
+        return [Posting(key, kind, value, case_ref) for key, kind, value, case_ref, _, marked in self.postings[item]
+                if marked]
 
 
 # The owner's shareable mark is consent to matching with pinned peers: a posting with no TLP marking
@@ -236,31 +244,28 @@ def _shared_set(uow: UnitOfWork, authority_id: str, scalar: bytes, to: Destinati
     with _bulk():
         rows = store(uow).shared_value_postings(authority_id=authority_id)
         named = store(uow).named_recipients(authority_id=authority_id) if rows else {}
-        by_element: dict[bytes, list[tuple[bytes, str, str, str, str, bool]]] = {}
+        by_value: dict[bytes, list[_Row]] = {}  # the key names the value
         for row in rows:
-            item = psi.element(row[1], row[2])
-            found = by_element.get(item)
+            found = by_value.get(row[0])
             if found is None:
-                by_element[item] = [row]
+                by_value[row[0]] = [row]
             else:
                 found.append(row)
         decided: dict[_Held, bool] = {}
-        postings: dict[bytes, tuple[Posting, ...]] = {}
-        for item, held_rows in by_element.items():
-            if held_rows[0][1] in NEVER_SHARED_KINDS:
+        postings: dict[bytes, list[_Row]] = {}
+        for held_rows in by_value.values():
+            _, kind, value, _, tlp, _ = held_rows[0]
+            if kind in NEVER_SHARED_KINDS:
                 continue
-            held: _Held = held_rows[0][4] if len(held_rows) == 1 and not named else tuple(
+            held: _Held = tlp if len(held_rows) == 1 and not named else tuple(
                 (tlp, frozenset(named.get((case_ref, kind, value), ()))) for _, kind, value, case_ref, tlp, _ in held_rows)
             allowed = decided.get(held)
             if allowed is None:
                 each = [(held, frozenset[str]())] if isinstance(held, str) else held
                 allowed = decided[held] = decide_value([(tlp.split(), recipients) for tlp, recipients in each],
                                                        to=to, unmarked=MATCH_UNMARKED).allowed
-            if allowed:
-                marked = tuple([Posting(key, kind, value, case_ref) for key, kind, value, case_ref, _, is_marked
-                                in held_rows if is_marked])
-                if marked:
-                    postings[item] = marked
+            if allowed and (held_rows[0][5] or any(row[5] for row in held_rows)):
+                postings[psi.element(kind, value)] = held_rows
         elements, digest = psi.session_order(scalar, list(postings))
     return SharedSet(elements, postings, digest)
 
@@ -575,7 +580,7 @@ def _record(ctx: Context, uow: UnitOfWork, session: SessionRecord, shared: Share
 
 def _insert_results(ctx: Context, uow: UnitOfWork, session: SessionRecord, shared: SharedSet,
                     matched: Iterable[bytes], at: dt.datetime) -> None:
-    postings = [posting for item in matched for posting in shared.postings[item]]
+    postings = [posting for item in matched for posting in shared.marked(item)]
     store(uow).add_results([
         {"session_id": session.id, "authority_id": session.authority_id, "case_ref": posting.case_ref,
          "key": posting.key, "kind": posting.kind, "value": posting.value, "peer_party": session.peer_party,
@@ -720,7 +725,8 @@ def _save_x(ctx: Context, session_id: str, index: int, count: int, answer: Futur
     return _save(ctx, session_id, x_chunks=index + 1, chunk=("xab", index, _points(body["points"], count=count)))
 
 
-_BLINDED_AHEAD = 8  # X chunks blinded before the peer has acknowledged the earlier ones (8 × 1.6 MB)
+_BLINDED_AHEAD = 16  # X chunks blinded before the peer has answered the earlier ones (16 × 1.9 MB): enough
+# to keep the workers busy while the peer reads and orders its set (6 s for a million)
 
 
 def _open_session(ctx: Context, session: _Progress, size: int) -> tuple[_Progress, int]:

@@ -32,6 +32,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from hcx.storage import bulk
 from hcx.storage.indicator_models import IndicatorAlert, IndicatorIndexKey, IndicatorPosting, IndicatorSharedKey
 from hcx.storage.models import UTCDateTime
 
@@ -411,16 +412,8 @@ class SqlIndicatorStore:
     def add_alerts(self, rows: Sequence[dict[str, Any]]) -> int:
         """Insert alerts (dicts of every column); a link already alerted is left as it is. Returns
         how many were new."""
-        dialect = self.session.get_bind().dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        statement = insert(IndicatorAlert).on_conflict_do_nothing(
-            index_elements=["authority_id", "key", "case_ref", "other_country", "other_case_ref"])
-        added = 0
-        for start in range(0, len(rows), _ROWS_PER_INSERT):
-            result = self.session.execute(statement.returning(IndicatorAlert.id),
-                                          list(rows[start : start + _ROWS_PER_INSERT]))
-            added += len(result.all())
-        return added
+        return bulk.insert_new(self.session.connection(), IndicatorAlert.__table__, rows,  # type: ignore[arg-type]
+                               unique=["authority_id", "key", "case_ref", "other_country", "other_case_ref"])
 
     def alerts(self, *, authority_id: str, open_only: bool, limit: int, offset: int) -> Sequence[IndicatorAlert]:
         query = select(IndicatorAlert).where(IndicatorAlert.authority_id == authority_id)

@@ -16,12 +16,17 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from hcx.storage import bulk
 from hcx.storage.indicator_models import IndicatorPosting
 from hcx.storage.matching_models import MatchChunk, MatchResult, MatchSession, MatchShareable
 from hcx.storage.taxii_models import IndicatorRecipient
 
 _ROWS_PER_INSERT = 1000
 _KEYS_PER_QUERY = 400
+_MARKS = 'SELECT "key", case_ref FROM match_shareable WHERE authority_id = ?'
+_POSTINGS = 'SELECT "key", kind, value, case_ref, tlp FROM indicator_postings WHERE authority_id = ?'
+_POSTINGS_OF_MARKED = ('SELECT "key", kind, value, case_ref, tlp FROM indicator_postings WHERE authority_id = ? '
+                       'AND "key" IN (SELECT "key" FROM match_shareable WHERE authority_id = ?)')
 
 
 class SqlMatchStore:
@@ -70,20 +75,28 @@ class SqlMatchStore:
             .where(IndicatorPosting.authority_id == authority_id))
         return [(bytes(key), kind, value, case_ref, tlp) for key, kind, value, case_ref, tlp in rows]
 
-    def shared_value_postings(self, *, authority_id: str) -> list[tuple[bytes, str, str, str, str, bool]]:
+    def shared_value_postings(self, *, authority_id: str, scan_fraction: int = 8
+                              ) -> list[tuple[bytes, str, str, str, str, bool]]:
         """(key, kind, value, case_ref, tlp, marked) of every posting of the authority whose value has a
-        posting marked shareable: the TLP rule looks at all postings of a value, marked or not."""
-        marked_keys = select(MatchShareable.key).where(MatchShareable.authority_id == authority_id)
-        marked = (select(MatchShareable.id)
-                  .where(MatchShareable.authority_id == IndicatorPosting.authority_id,
-                         MatchShareable.key == IndicatorPosting.key, MatchShareable.case_ref == IndicatorPosting.case_ref)
-                  .exists())
-        rows = self.session.execute(
-            select(IndicatorPosting.key, IndicatorPosting.kind, IndicatorPosting.value, IndicatorPosting.case_ref,
-                   IndicatorPosting.tlp, marked)
-            .where(IndicatorPosting.authority_id == authority_id, IndicatorPosting.key.in_(marked_keys)))
-        return [(bytes(key), kind, value, case_ref, tlp, bool(is_marked))
-                for key, kind, value, case_ref, tlp, is_marked in rows]
+        posting marked shareable: the TLP rule looks at all postings of a value, marked or not.
+
+        Two plain reads, joined here: the marks, then the postings — by key, or in one pass over all
+        of the authority's when the marked values are at least 1/`scan_fraction` of them (a lookup
+        per key reads pages in random order: in SQLite 1 M lookups took 3.7 s of CPU, one pass over
+        1 M postings 1.0 s). Read as the driver's tuples: SQLAlchemy's rows cost 1 µs each, and a
+        set is a million rows."""
+        connection = self.session.connection()
+        marked = set(bulk.driver_rows(connection, _MARKS, (authority_id,)))
+        if not marked:
+            return []
+        keys = {key for key, _ in marked}
+        total = self.session.scalar(select(func.count()).select_from(IndicatorPosting)
+                                    .where(IndicatorPosting.authority_id == authority_id)) or 0
+        by_key = len(keys) * scan_fraction < total
+        rows = bulk.driver_rows(connection, _POSTINGS_OF_MARKED if by_key else _POSTINGS,
+                                (authority_id, authority_id) if by_key else (authority_id,))
+        return [(key, kind, value, case_ref, tlp, (key, case_ref) in marked)
+                for key, kind, value, case_ref, tlp in rows if key in keys]
 
     def named_recipients(self, *, authority_id: str) -> dict[tuple[str, str, str], set[str]]:
         """The recipients the authority named, per (case_ref, kind, value)."""
@@ -148,9 +161,8 @@ class SqlMatchStore:
     # --- results ------------------------------------------------------------------------------
 
     def add_results(self, rows: Sequence[dict[str, Any]]) -> None:
-        statement = self._insert(MatchResult, ["session_id", "authority_id", "case_ref", "key"])
-        for start in range(0, len(rows), _ROWS_PER_INSERT):
-            self.session.execute(statement, list(rows[start:start + _ROWS_PER_INSERT]))
+        bulk.insert_new(self.session.connection(), MatchResult.__table__, rows,  # type: ignore[arg-type]
+                        unique=["session_id", "authority_id", "case_ref", "key"])
 
     def list_results(self, *, authority_id: str, limit: int) -> Sequence[MatchResult]:
         return self.session.scalars(select(MatchResult).where(MatchResult.authority_id == authority_id)

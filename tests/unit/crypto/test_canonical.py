@@ -103,3 +103,18 @@ def test_parse_canonical_accepts_a_spelling_exactly_when_it_is_the_canonical_one
 def test_parse_canonical_refuses_what_only_python_would_write_so(data: bytes) -> None:
     with pytest.raises(InvalidInput):
         parse_canonical(data)
+
+
+@given(value=json_value)
+def test_the_fast_path_writes_what_rfc8785_writes(value: object) -> None:
+    import rfc8785
+
+    assert canonical(value) == rfc8785.dumps(value)  # type: ignore[arg-type]
+
+
+@given(text=st.text(), key=st.text(), number=st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1))
+def test_the_fast_path_on_any_text(text: str, key: str, number: int) -> None:
+    import rfc8785
+
+    value = {key: [text, number, {"z": text, key + "a": None}], "k": True}
+    assert canonical(value) == rfc8785.dumps(value)
