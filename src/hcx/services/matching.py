@@ -201,7 +201,9 @@ class SharedSet:
     """An authority's shareable elements, in the session's order, and their postings."""
 
     elements: list[bytes]
-    postings: dict[bytes, list[_Row]]  # every posting of each element's value, as read (a million per session)
+    # every posting of each element's value, as read: tuples of strings, which the collector stops
+    # tracking (a million per session)
+    postings: dict[bytes, tuple[_Row, ...]]
     digest: str  # of the elements in the session's order: it changes when the set does
 
     def marked(self, item: bytes) -> list[Posting]:
@@ -252,7 +254,7 @@ def _shared_set(uow: UnitOfWork, authority_id: str, scalar: bytes, to: Destinati
             else:
                 found.append(row)
         decided: dict[_Held, bool] = {}
-        postings: dict[bytes, list[_Row]] = {}
+        postings: dict[bytes, tuple[_Row, ...]] = {}
         for held_rows in by_value.values():
             _, kind, value, _, tlp, _ = held_rows[0]
             if kind in NEVER_SHARED_KINDS:
@@ -265,7 +267,7 @@ def _shared_set(uow: UnitOfWork, authority_id: str, scalar: bytes, to: Destinati
                 allowed = decided[held] = decide_value([(tlp.split(), recipients) for tlp, recipients in each],
                                                        to=to, unmarked=MATCH_UNMARKED).allowed
             if allowed and (held_rows[0][5] or any(row[5] for row in held_rows)):
-                postings[psi.element(kind, value)] = held_rows
+                postings[psi.element(kind, value)] = tuple(held_rows)
         elements, digest = psi.session_order(scalar, list(postings))
     return SharedSet(elements, postings, digest)
 

@@ -232,3 +232,12 @@ def test_b64_round_trip(data: bytes) -> None:
 def test_b64d_refuses(text: str) -> None:
     with pytest.raises(InvalidInput):
         b64d(text)
+
+
+@given(text=st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_+/= \n", max_size=12))
+def test_b64d_accepts_exactly_the_canonical_spellings(text: str) -> None:
+    try:
+        data = b64d(text)
+    except InvalidInput:
+        return
+    assert b64e(data) == text
