@@ -32,13 +32,13 @@ import ctypes
 import ctypes.util
 import hashlib
 import os
-import signal
 import struct
-import sys
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final
+
+from hcx.evidence import pagecache
 
 __all__ = ["CHAIN_FORMAT", "CHUNK_SIZE", "ChainFormatError", "ChainRecorder", "FileChain", "Sha256", "available",
            "format_chain", "hash_chunk", "parse_chain"]
@@ -48,7 +48,6 @@ CHUNK_SIZE: Final = 64 << 20  # 16 chunks per GiB: enough to keep every core bus
 MIN_CHUNK_SIZE: Final = 64 << 10
 _BLOCK: Final = 64
 _READ_SIZE: Final = 1 << 20  # read into a reused buffer that stays in the cache while it is hashed
-_PIECE: Final = 4 << 20  # hashed straight from the mapped page cache between two checks of the lease
 
 
 class _Ctx(ctypes.Structure):
@@ -255,7 +254,7 @@ _buffers = threading.local()
 def hash_chunk(path: str | os.PathLike[str], chain: FileChain, number: int) -> bytes:
     """Hash chunk `number` of the file from its noted starting state: the chaining state at its
     end, or for the last chunk the SHA-256 of the whole file (if the earlier chunks hold). Where
-    it is safe (`_hash_mapped`), straight from the page cache; otherwise, and for whatever that
+    it is safe (`pagecache`), straight from the page cache; otherwise, and for whatever that
     leaves, read into a buffer."""
     start, end = chain.span(number)
     hasher = Sha256(chain.states[number - 1] if number else None, start)
@@ -263,7 +262,7 @@ def hash_chunk(path: str | os.PathLike[str], chain: FileChain, number: int) -> b
     try:
         if hasattr(os, "posix_fadvise"):
             os.posix_fadvise(descriptor, start, end - start, os.POSIX_FADV_SEQUENTIAL)  # more read-ahead, if cold
-        offset = _hash_mapped(descriptor, hasher, start, end) if end > start else start
+        offset = pagecache.hash_mapped(descriptor, start, end, hasher.update_at) if end > start else start
         buffer = getattr(_buffers, "buffer", None)
         if buffer is None and offset < end:
             buffer = _buffers.buffer = bytearray(_READ_SIZE)  # one per thread, reused for every chunk
@@ -282,156 +281,6 @@ def hash_chunk(path: str | os.PathLike[str], chain: FileChain, number: int) -> b
     finally:
         os.close(descriptor)
     return hasher.digest() if last else hasher.state()
-
-
-# --- hashing from the page cache (Linux) -----------------------------------------------------
-#
-# Reading copies every byte from the page cache into a buffer: at SHA-NI speed that copy is ~10 %
-# of the CPU of hashing. A mapping of the file avoids it, but touching a page the kernel cannot
-# supply kills the process with SIGBUS, which Python cannot catch: a page past the end of a file
-# that someone truncated, or one whose read fails (a bad disk, a USB stick pulled out). So a chunk
-# is hashed from a mapping only when neither can happen while a piece of it is hashed:
-#
-# - a read lease (F_SETLEASE) is held on the file: the kernel refuses it while anyone has the file
-#   open for writing, and anyone who then opens it for writing or truncates it waits until the
-#   lease is given back (or /proc/sys/fs/lease-break-time has passed: 45 s by default) — before
-#   each piece the lease is checked, and on the first sign of such a wait the mapping is given up
-#   and the rest read, which then sees the shorter file and reports it;
-# - each piece is brought in with MADV_POPULATE_READ first, which returns EFAULT where touching
-#   the pages would raise SIGBUS (past the end, read error): the rest is then read, which reports
-#   the error; the piece is hashed right after (milliseconds), from pages now mapped;
-# - only on local disk file systems, whose files nobody else truncates but through this kernel
-#   (not NFS, FUSE or SMB, whose server can change a file without breaking a local lease).
-#
-# The lease break is signalled with SIGURG instead of SIGIO (whose default action ends the
-# process); SIGURG's default is to ignore it, and the signal is used only while it has that
-# default. Anywhere else (other systems, not the owner of the file, no lease, older kernels):
-# reading, as before.
-
-_MADV_POPULATE_READ: Final = 22  # Linux 5.14
-_PROT_READ: Final = 1
-_MAP_SHARED: Final = 1
-_LOCAL_FILE_SYSTEMS: Final = frozenset({
-    0xEF53,  # ext2, ext3, ext4
-    0x58465342,  # xfs
-    0x9123683E,  # btrfs
-    0xF2F52010,  # f2fs
-    0x2FC12FC1,  # zfs
-    0xCA451A4E,  # bcachefs
-    0x01021994,  # tmpfs
-    0x4D44,  # vfat (msdos)
-    0x2011BAB0,  # exfat
-    0x7366746E,  # ntfs3
-})
-_MIN_LEASE_BREAK_SECONDS: Final = 5
-
-
-class _Mapping:
-    """libc's mmap, madvise, munmap and fstatfs; None where the checks above cannot be made."""
-
-    def __init__(self, libc: ctypes.CDLL) -> None:
-        import fcntl
-
-        self.fcntl = fcntl
-        self.libc = libc
-        libc.mmap.restype = ctypes.c_void_p
-        libc.mmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,
-                              ctypes.c_int64)
-        libc.munmap.argtypes = (ctypes.c_void_p, ctypes.c_size_t)
-        libc.madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
-        libc.fstatfs.argtypes = (ctypes.c_int, ctypes.c_void_p)
-        self.failed = ctypes.c_void_p(-1).value
-        self.page_size = os.sysconf("SC_PAGE_SIZE")  # chunks start at multiples of 64 KiB: mappable offsets
-
-    @classmethod
-    def load(cls) -> _Mapping | None:
-        if sys.platform != "linux" or ctypes.sizeof(ctypes.c_void_p) != 8:
-            return None
-        try:
-            import fcntl
-
-            if not all(hasattr(fcntl, name) for name in ("F_SETLEASE", "F_GETLEASE", "F_SETSIG")):
-                return None
-            if signal.getsignal(signal.SIGURG) not in (signal.SIG_DFL, signal.SIG_IGN):
-                return None  # someone handles SIGURG: no lease-break signal for them
-            with open("/proc/sys/fs/lease-break-time", encoding="ascii") as setting:
-                if int(setting.read()) < _MIN_LEASE_BREAK_SECONDS:
-                    return None
-            with open("/proc/sys/fs/leases-enable", encoding="ascii") as setting:
-                if setting.read().strip() != "1":
-                    return None
-            return cls(ctypes.CDLL(None, use_errno=True))
-        except (OSError, ValueError, AttributeError):
-            return None
-
-    def local(self, descriptor: int) -> bool:
-        buffer = ctypes.create_string_buffer(512)  # struct statfs: f_type first (120 bytes on 64-bit Linux)
-        if self.libc.fstatfs(descriptor, buffer) != 0:
-            return False
-        return ctypes.c_long.from_buffer(buffer).value & 0xFFFFFFFF in _LOCAL_FILE_SYSTEMS
-
-    def lease(self, descriptor: int) -> bool:
-        """A read lease on the file, whose break is signalled with SIGURG (ignored)."""
-        fcntl = self.fcntl
-        try:
-            fcntl.fcntl(descriptor, fcntl.F_SETSIG, signal.SIGURG)
-            fcntl.fcntl(descriptor, fcntl.F_SETLEASE, fcntl.F_RDLCK)
-        except OSError:
-            return False  # not the file's owner, open for writing somewhere, or no leases on this file system
-        return True
-
-    def leased(self, descriptor: int) -> bool:
-        """The lease still holds: nobody waits to write or truncate (else F_GETLEASE says F_UNLCK)."""
-        try:
-            return bool(self.fcntl.fcntl(descriptor, self.fcntl.F_GETLEASE) == self.fcntl.F_RDLCK)
-        except OSError:
-            return False
-
-    def release(self, descriptor: int) -> None:
-        try:
-            self.fcntl.fcntl(descriptor, self.fcntl.F_SETLEASE, self.fcntl.F_UNLCK)
-        except OSError:
-            pass  # already taken back by the kernel (lease-break-time passed): closing ends it anyway
-
-
-_mapping: _Mapping | None = None
-_mapping_loaded = False
-
-
-def _mapper() -> _Mapping | None:
-    global _mapping, _mapping_loaded
-    with _lock:
-        if not _mapping_loaded:
-            _mapping, _mapping_loaded = _Mapping.load(), True
-    return _mapping
-
-
-def _hash_mapped(descriptor: int, hasher: Sha256, start: int, end: int) -> int:
-    """Hash bytes `start` to `end` of the file from a mapping of it, where that is safe (see
-    above); return the offset hashed to: `end`, or less, and the caller reads the rest."""
-    mapping = _mapper()
-    if mapping is None or start % mapping.page_size or not mapping.local(descriptor) or not mapping.lease(descriptor):
-        return start
-    libc, offset = mapping.libc, start
-    try:
-        address = libc.mmap(None, end - start, _PROT_READ, _MAP_SHARED, descriptor, start)
-        if address is None or address == mapping.failed:
-            return start
-        try:
-            while offset < end:
-                size = min(_PIECE, end - offset)
-                at = address + offset - start
-                # in this order: pages in (or a refusal where they would raise SIGBUS), then the
-                # lease: from then on a truncation waits for it, longer than the piece takes
-                if libc.madvise(at, size, _MADV_POPULATE_READ) != 0 or not mapping.leased(descriptor):
-                    break
-                hasher.update_at(at, size)
-                offset += size
-        finally:
-            libc.munmap(address, end - start)
-    finally:
-        mapping.release(descriptor)
-    return offset
 
 
 # --- the hints file --------------------------------------------------------------------------
