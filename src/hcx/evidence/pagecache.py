@@ -107,6 +107,8 @@ class Mapping:
     def lease(self, descriptor: int) -> bool:
         """Take a read lease on the file, its break signalled with SIGURG (ignored)."""
         fcntl = self._fcntl
+        if signal.getsignal(signal.SIGURG) not in (signal.SIG_DFL, signal.SIG_IGN):
+            return False  # a handler was installed since `load`
         try:
             fcntl.fcntl(descriptor, fcntl.F_SETSIG, signal.SIGURG)
             fcntl.fcntl(descriptor, fcntl.F_SETLEASE, fcntl.F_RDLCK)

@@ -88,9 +88,11 @@ def test_a_file_open_for_writing_is_read_not_mapped(tmp_path: Path, monkeypatch:
 
 def test_someone_handling_sigurg_means_no_mapping(monkeypatch: pytest.MonkeyPatch) -> None:
     """The lease's break is signalled with SIGURG, harmless only while its default (ignore) holds."""
+    loaded = pagecache.mapping()
     previous = signal.signal(signal.SIGURG, lambda *_: None)
     try:
         assert pagecache.Mapping.load() is None
+        assert loaded is None or not loaded.lease(0)  # loaded before the handler came: no lease either
     finally:
         signal.signal(signal.SIGURG, previous)
 
