@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import bagit
@@ -25,7 +26,7 @@ from hypothesis import strategies as st
 
 from hcx.errors import Conflict, DecryptionError, InvalidInput, NotFound, PolicyDenied, VerificationError
 from hcx.evidence import package as pkg
-from hcx.evidence import sha256chain
+from hcx.evidence import pagecache, sha256chain
 from hcx.evidence.verify import VerifyReport, verify_folder
 from hcx.services import accounts, custody, evidence, federation
 from hcx.services.context import Context
@@ -332,6 +333,29 @@ def test_a_changed_payload_is_named_by_its_byte_range_even_with_hints_noted_from
     assert any("bag/data/phone/photos/IMG_0001.jpg" in f and "chunk 5 of 5" in f for f in found), found
     assert any("manifest-sha256.txt" in f and "IMG_0001.jpg" in f for f in found), found
 
+
+
+@needs_chains
+def test_a_payload_file_truncated_while_verify_hashes_it_is_a_failure_not_a_crash(
+        exported: tuple[evidence.PackageView, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """After verify compared the sizes: its pages past the new end must never be touched through a
+    mapping (SIGBUS would end the process); the chunk is read, and the short read is reported."""
+    out = exported[1]
+    rechain(out)
+    photo = out / "bag" / "data" / "phone" / "photos" / "IMG_0001.jpg"
+    real = pagecache.hash_mapped
+
+    def truncating(descriptor: int, start: int, end: int, update: Callable[[int, int], None]) -> int:
+        if start == 2 * SMALL_CHUNK and os.fstat(descriptor).st_size > start:
+            os.truncate(photo, start + 100)  # someone else, between the size check and the hashing
+        return real(descriptor, start, end, update)
+
+    monkeypatch.setattr(pagecache, "hash_mapped", truncating)
+    report = verify_folder(out)
+    assert not report.ok
+    found = failures(report)
+    assert any(f.startswith("bag: bag/data/phone/photos/IMG_0001.jpg") and "cannot be read" in f
+               and f"ended at byte {2 * SMALL_CHUNK + 100}" in f for f in found), found
 
 # --- refusals leave nothing behind -----------------------------------------------------------
 

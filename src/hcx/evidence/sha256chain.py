@@ -38,6 +38,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from hcx.evidence import pagecache
+
 __all__ = ["CHAIN_FORMAT", "CHUNK_SIZE", "ChainFormatError", "ChainRecorder", "FileChain", "Sha256", "available",
            "format_chain", "hash_chunk", "parse_chain"]
 
@@ -164,6 +166,11 @@ class Sha256:
         del anchor
         self.length += len(view)
 
+    def update_at(self, address: int, size: int) -> None:
+        """Hash `size` bytes at `address` (memory mapped by the caller, readable while this runs)."""
+        self._lib.SHA256_Update(ctypes.byref(self._ctx), address, size)
+        self.length += size
+
     def state(self) -> bytes:
         if self.length % _BLOCK:
             raise ValueError("the chaining state is defined only at a multiple of 64 bytes")
@@ -246,18 +253,20 @@ _buffers = threading.local()
 
 def hash_chunk(path: str | os.PathLike[str], chain: FileChain, number: int) -> bytes:
     """Hash chunk `number` of the file from its noted starting state: the chaining state at its
-    end, or for the last chunk the SHA-256 of the whole file (if the earlier chunks hold)."""
+    end, or for the last chunk the SHA-256 of the whole file (if the earlier chunks hold). Where
+    it is safe (`pagecache`), straight from the page cache; otherwise, and for whatever that
+    leaves, read into a buffer."""
     start, end = chain.span(number)
     hasher = Sha256(chain.states[number - 1] if number else None, start)
-    buffer = getattr(_buffers, "buffer", None)
-    if buffer is None:
-        buffer = _buffers.buffer = bytearray(_READ_SIZE)  # one per thread, reused for every chunk
-    view = memoryview(buffer)
     descriptor = os.open(path, os.O_RDONLY)
     try:
         if hasattr(os, "posix_fadvise"):
             os.posix_fadvise(descriptor, start, end - start, os.POSIX_FADV_SEQUENTIAL)  # more read-ahead, if cold
-        offset = start
+        offset = pagecache.hash_mapped(descriptor, start, end, hasher.update_at) if end > start else start
+        buffer = getattr(_buffers, "buffer", None)
+        if buffer is None and offset < end:
+            buffer = _buffers.buffer = bytearray(_READ_SIZE)  # one per thread, reused for every chunk
+        view = memoryview(buffer or b"")
         while offset < end:
             got = os.preadv(descriptor, [view[: min(_READ_SIZE, end - offset)]], offset)
             if got <= 0:

@@ -198,3 +198,4 @@ def test_a_number_too_long_for_python_to_read_is_a_format_error(line: int, numbe
     with pytest.raises(ChainFormatError) as caught:
         parse_chain("\n".join(lines).encode())
     assert caught.value.line == number
+
