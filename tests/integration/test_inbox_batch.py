@@ -4,14 +4,20 @@ exchanges, requests of its exchanges) must give the same outcome as one message 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+
+import pytest
 
 from hcx.domain.lifecycle import Step
-from hcx.errors import VerificationError
+from hcx.errors import Conflict, VerificationError
 from hcx.services import delivery, messaging, requests
+from hcx.storage.models import InboxMessage
+from hcx.storage.unit_of_work import SqlUnitOfWork
 from tests.conftest import FixedClock
 from tests.integration.test_federation_flow import PeerNode, mla, pair
+from tests.integration.test_pipelined_delivery import pair_on
 
-__all__ = ["pair"]  # the fixture, shared with the flow tests
+__all__ = ["pair", "pair_on"]  # the fixtures, shared with the flow tests
 
 
 def test_a_batch_applies_an_early_step_after_its_submission_and_answers_a_repeat_alike(
@@ -80,3 +86,34 @@ def test_a_replayed_message_in_a_batch_is_refused_alone(pair: tuple[PeerNode, Pe
     assert isinstance(receipt, dict) and receipt["message_id"] == fresh.id
     assert [m["id"] for m in delivery.list_inbox(aus.ctx)] == [fresh.id]  # nothing of the replay is stored
     assert len(requests.list_requests(aus.ctx, aus.officer)) == 1
+
+
+def test_a_message_that_clashes_only_at_a_flush_is_refused_alone(
+        pair_on: tuple[PeerNode, PeerNode], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A message the batch's look-up misses (stored meanwhile by a concurrent batch, say) clashes
+    only when its row is flushed, here by the next message's queries, without a savepoint: the
+    batch is stored again message by message, and only the clashing one is refused."""
+    vnm, aus = pair_on
+    first, second = _submitted(vnm), _submitted(vnm)
+    vnm.deliver()
+    for rid in (first, second):
+        requests.transition(vnm.ctx, vnm.officer, rid, Step(action="withdraw", reasons="No longer needed."))
+    stored, fresh = sorted(delivery.claim(vnm.ctx), key=lambda m: m.id)
+    [receipt] = messaging.receive_many(aus.ctx, [stored.wire])
+    assert isinstance(receipt, dict)
+    lookup = SqlUnitOfWork.get_inboxes
+
+    def missing_the_stored_one(uow: SqlUnitOfWork, ids: Sequence[str]) -> Sequence[InboxMessage]:
+        return [m for m in lookup(uow, ids) if m.id != stored.id]
+
+    monkeypatch.setattr(SqlUnitOfWork, "get_inboxes", missing_the_stored_one)
+    before = {m["id"]: m["status"] for m in delivery.list_inbox(aus.ctx)}
+
+    refused, applied = messaging.receive_many(aus.ctx, [stored.wire, fresh.wire])
+
+    assert isinstance(refused, Conflict)
+    assert isinstance(applied, dict) and applied["message_id"] == fresh.id
+    assert {m["id"]: m["status"] for m in delivery.list_inbox(aus.ctx)} == before | {fresh.id: "applied"}
+    shown = [requests.show(aus.ctx, aus.officer, r.id) for r in requests.list_requests(aus.ctx, aus.officer)]
+    assert sorted([e.action for e in r.events] for r in shown) == [["register", "withdraw"]] * 2  # nothing twice
+    assert {r.state for r in shown} == {"withdrawn"}

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import Engine, Table, bindparam, select, text, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, PendingRollbackError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -44,6 +44,11 @@ from hcx.storage.models import (
 )
 from hcx.storage.taxii_store import SqlTaxiiStore
 from hcx.storage.transfer_store import SqlTransferStore
+
+# what a flush that clashes with stored data raises: a unique key taken, a row changed meanwhile;
+# or, at the next use of the transaction, that such a flush failed and whoever caught its Conflict
+# went on (a message filed as rejected, say): the transaction can then only be undone
+_CLASHES = (IntegrityError, StaleDataError, PendingRollbackError)
 
 _COUNTERS = cast(Table, ReferenceCounter.__table__)
 # built once (Core, not ORM): building a statement costs more than running it; counters are never
@@ -108,7 +113,7 @@ class SqlUnitOfWork:
     def commit(self) -> None:
         try:
             self.session.commit()
-        except (IntegrityError, StaleDataError) as exc:
+        except _CLASHES as exc:
             self.session.rollback()
             raise Conflict("the change conflicts with data stored meanwhile; reload and try again") from exc
 
@@ -123,12 +128,27 @@ class SqlUnitOfWork:
     @contextmanager
     def savepoint(self) -> Iterator[None]:
         """A part of the transaction that is undone alone if it raises (a clash with stored data, at
-        its flush, as Conflict)."""
+        its flush, as Conflict; so too if a flush in it clashed and whoever caught that went on)."""
         try:
-            with self.session.begin_nested():
+            with self.session.begin_nested() as nested:
                 yield
-        except IntegrityError as exc:
+                if not nested.is_active:  # a flush clashed and its Conflict was caught: already undone, silently
+                    raise Conflict("this already exists")
+        except _CLASHES as exc:
             raise Conflict("this already exists") from exc
+
+    @contextmanager
+    def without_savepoint(self) -> Iterator[None]:
+        """A part of the transaction with the errors of `savepoint` but not its cost (no statement
+        before, none after): a clash with stored data at any flush in it, one that a query makes
+        included, raises Conflict, as it does at commit; the whole transaction can then only be
+        undone. So it does if a flush in it clashed and whoever caught that went on."""
+        try:
+            yield
+        except _CLASHES as exc:
+            raise Conflict("this clashes with data stored meanwhile") from exc
+        if not self.session.is_active:  # a flush failed and its Conflict was caught: nothing else raised yet
+            raise Conflict("this clashes with data stored meanwhile")
 
     def _add(self, obj: Any) -> Any:
         """An append-only row with a fresh id: written at the next flush, with its neighbours."""
