@@ -4,7 +4,10 @@ exchanges, requests of its exchanges) must give the same outcome as one message 
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
@@ -117,3 +120,44 @@ def test_a_message_that_clashes_only_at_a_flush_is_refused_alone(
     shown = [requests.show(aus.ctx, aus.officer, r.id) for r in requests.list_requests(aus.ctx, aus.officer)]
     assert sorted([e.action for e in r.events] for r in shown) == [["register", "withdraw"]] * 2  # nothing twice
     assert {r.state for r in shown} == {"withdrawn"}
+
+
+def test_two_batches_racing_to_number_the_years_first_request_both_store_their_submission(
+        pair_on: tuple[PeerNode, PeerNode], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first request of a year creates its numbers' counter: two batches of other exchanges
+    (not held apart on PostgreSQL) may both create it, and the second clashes at that flush. Its
+    submission is filed as rejected and the transaction goes on, dead: the clash must still fail the
+    message (not the batch, not silently), and the batch, stored again, number it after the first."""
+    vnm, aus = pair_on
+    _submitted(vnm), _submitted(vnm)
+    wires = [m.wire for m in sorted(delivery.claim(vnm.ctx), key=lambda m: m.id)]
+    entered = threading.Event()
+    numbering = SqlUnitOfWork.next_reference_number
+
+    def lingering(uow: SqlUnitOfWork, *, party: str, year: int) -> int:
+        number = numbering(uow, party=party, year=year)
+        if not entered.is_set():  # the first batch holds its new counter, uncommitted, a while
+            entered.set()
+            time.sleep(0.3)
+        return number
+
+    monkeypatch.setattr(SqlUnitOfWork, "next_reference_number", lingering)
+    results: dict[int, Any] = {}
+
+    def receive(i: int) -> None:
+        try:
+            results[i] = messaging.receive_many(aus.ctx, [wires[i]])
+        except Exception as exc:  # noqa: BLE001 - the test reports it
+            results[i] = exc
+
+    threads = [threading.Thread(target=receive, args=(i,)) for i in range(2)]
+    threads[0].start()
+    assert entered.wait(10)
+    threads[1].start()
+    for thread in threads:
+        thread.join(30)
+
+    assert all(isinstance(r, list) and isinstance(r[0], dict) for r in results.values()), results
+    assert {m["status"] for m in delivery.list_inbox(aus.ctx)} == {"applied"}
+    references = {r.reference for r in requests.list_requests(aus.ctx, aus.officer)}
+    assert len(references) == 2

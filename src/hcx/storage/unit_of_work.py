@@ -114,6 +114,7 @@ class SqlUnitOfWork:
         try:
             self.session.commit()
         except _CLASHES as exc:
+            self._drop_changes_after_a_failed_flush()
             self.session.rollback()
             raise Conflict("the change conflicts with data stored meanwhile; reload and try again") from exc
 
@@ -131,7 +132,10 @@ class SqlUnitOfWork:
         its flush, as Conflict; so too if a flush in it clashed and whoever caught that went on)."""
         try:
             with self.session.begin_nested() as nested:
-                yield
+                try:
+                    yield
+                finally:
+                    self._drop_changes_after_a_failed_flush()
                 if not nested.is_active:  # a flush clashed and its Conflict was caught: already undone, silently
                     raise Conflict("this already exists")
         except _CLASHES as exc:
@@ -144,11 +148,25 @@ class SqlUnitOfWork:
         included, raises Conflict, as it does at commit; the whole transaction can then only be
         undone. So it does if a flush in it clashed and whoever caught that went on."""
         try:
-            yield
+            try:
+                yield
+            finally:
+                self._drop_changes_after_a_failed_flush()
         except _CLASHES as exc:
             raise Conflict("this clashes with data stored meanwhile") from exc
-        if not self.session.is_active:  # a flush failed and its Conflict was caught: nothing else raised yet
+        if not self.session.is_active:  # a flush clashed and its Conflict was caught: nothing else raised yet
             raise Conflict("this clashes with data stored meanwhile")
+
+    def _drop_changes_after_a_failed_flush(self) -> None:
+        """Once a flush failed, the transaction (or savepoint) was undone and whatever changed since
+        is to go with it: drop it now, quietly (the rollback would warn of it)."""
+        session = self.session
+        if session.is_active:
+            return
+        for obj in [*session.new, *session.deleted]:
+            session.expunge(obj)
+        for obj in list(session.dirty):
+            session.expire(obj)
 
     def _add(self, obj: Any) -> Any:
         """An append-only row with a fresh id: written at the next flush, with its neighbours."""
