@@ -7,15 +7,17 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 
-from hcx.domain.lifecycle import Step
-from hcx.errors import Conflict, VerificationError
+from hcx.domain.lifecycle import Direction, Step
+from hcx.domain.ports import RequestRecord
+from hcx.errors import Conflict, InvalidInput, VerificationError
 from hcx.services import delivery, messaging, requests
 from hcx.storage.models import InboxMessage
-from hcx.storage.unit_of_work import SqlUnitOfWork
+from hcx.storage.unit_of_work import Database, SqlUnitOfWork
 from tests.conftest import FixedClock
 from tests.integration.test_federation_flow import PeerNode, mla, pair
 from tests.integration.test_pipelined_delivery import pair_on
@@ -161,3 +163,30 @@ def test_two_batches_racing_to_number_the_years_first_request_both_store_their_s
     assert {m["status"] for m in delivery.list_inbox(aus.ctx)} == {"applied"}
     references = {r.reference for r in requests.list_requests(aus.ctx, aus.officer)}
     assert len(references) == 2
+
+
+def test_a_message_whose_value_does_not_fit_its_column_is_refused_alone(
+        pair_on: tuple[PeerNode, PeerNode], database: Database) -> None:
+    """The envelope allows a request reference of 128 characters, the inbox keeps 64: PostgreSQL
+    refuses the row at its flush (SQLite keeps it). Only that message may be refused."""
+    vnm, aus = pair_on
+    _submitted(vnm)
+    with vnm.ctx.unit_of_work() as uow:  # a peer's message about an exchange of its own naming
+        authority = uow.list_authorities()[0]
+        record = SimpleNamespace(requested_party="AUS", requesting_party="VNM", direction=Direction.outgoing,
+                                 counterpart_authority=None, authority_id=authority.id, last_sent_seq=0,
+                                 id=None, exchange_id="E" * 100)
+        messaging.enqueue(vnm.ctx, uow, cast(RequestRecord, record), messaging.EVENT, {"action": "withdraw"})
+        uow.commit()
+    submission, long = sorted(delivery.claim(vnm.ctx), key=lambda m: m.id)
+
+    receipt, answer = messaging.receive_many(aus.ctx, [submission.wire, long.wire])
+
+    assert isinstance(receipt, dict) and receipt["message_id"] == submission.id
+    assert aus.only_request().state == "submitted"
+    kept = {m["id"] for m in delivery.list_inbox(aus.ctx)}
+    if database.engine.dialect.name == "postgresql":
+        assert isinstance(answer, InvalidInput) and "does not fit" in answer.message
+        assert kept == {submission.id}
+    else:
+        assert isinstance(answer, dict) and kept == {submission.id, long.id}
