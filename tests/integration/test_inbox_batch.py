@@ -4,14 +4,25 @@ exchanges, requests of its exchanges) must give the same outcome as one message 
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
+from collections.abc import Sequence
+from types import SimpleNamespace
+from typing import Any, cast
 
-from hcx.domain.lifecycle import Step
-from hcx.errors import VerificationError
+import pytest
+
+from hcx.domain.lifecycle import Direction, Step
+from hcx.domain.ports import RequestRecord
+from hcx.errors import Conflict, InvalidInput, VerificationError
 from hcx.services import delivery, messaging, requests
+from hcx.storage.models import InboxMessage
+from hcx.storage.unit_of_work import Database, SqlUnitOfWork
 from tests.conftest import FixedClock
 from tests.integration.test_federation_flow import PeerNode, mla, pair
+from tests.integration.test_pipelined_delivery import pair_on
 
-__all__ = ["pair"]  # the fixture, shared with the flow tests
+__all__ = ["pair", "pair_on"]  # the fixtures, shared with the flow tests
 
 
 def test_a_batch_applies_an_early_step_after_its_submission_and_answers_a_repeat_alike(
@@ -80,3 +91,102 @@ def test_a_replayed_message_in_a_batch_is_refused_alone(pair: tuple[PeerNode, Pe
     assert isinstance(receipt, dict) and receipt["message_id"] == fresh.id
     assert [m["id"] for m in delivery.list_inbox(aus.ctx)] == [fresh.id]  # nothing of the replay is stored
     assert len(requests.list_requests(aus.ctx, aus.officer)) == 1
+
+
+def test_a_message_that_clashes_only_at_a_flush_is_refused_alone(
+        pair_on: tuple[PeerNode, PeerNode], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A message the batch's look-up misses (stored meanwhile by a concurrent batch, say) clashes
+    only when its row is flushed, here by the next message's queries, without a savepoint: the
+    batch is stored again message by message, and only the clashing one is refused."""
+    vnm, aus = pair_on
+    first, second = _submitted(vnm), _submitted(vnm)
+    vnm.deliver()
+    for rid in (first, second):
+        requests.transition(vnm.ctx, vnm.officer, rid, Step(action="withdraw", reasons="No longer needed."))
+    stored, fresh = sorted(delivery.claim(vnm.ctx), key=lambda m: m.id)
+    [receipt] = messaging.receive_many(aus.ctx, [stored.wire])
+    assert isinstance(receipt, dict)
+    lookup = SqlUnitOfWork.get_inboxes
+
+    def missing_the_stored_one(uow: SqlUnitOfWork, ids: Sequence[str]) -> Sequence[InboxMessage]:
+        return [m for m in lookup(uow, ids) if m.id != stored.id]
+
+    monkeypatch.setattr(SqlUnitOfWork, "get_inboxes", missing_the_stored_one)
+    before = {m["id"]: m["status"] for m in delivery.list_inbox(aus.ctx)}
+
+    refused, applied = messaging.receive_many(aus.ctx, [stored.wire, fresh.wire])
+
+    assert isinstance(refused, Conflict)
+    assert isinstance(applied, dict) and applied["message_id"] == fresh.id
+    assert {m["id"]: m["status"] for m in delivery.list_inbox(aus.ctx)} == before | {fresh.id: "applied"}
+    shown = [requests.show(aus.ctx, aus.officer, r.id) for r in requests.list_requests(aus.ctx, aus.officer)]
+    assert sorted([e.action for e in r.events] for r in shown) == [["register", "withdraw"]] * 2  # nothing twice
+    assert {r.state for r in shown} == {"withdrawn"}
+
+
+def test_two_batches_racing_to_number_the_years_first_request_both_store_their_submission(
+        pair_on: tuple[PeerNode, PeerNode], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first request of a year creates its numbers' counter: two batches of other exchanges
+    (not held apart on PostgreSQL) may both create it, and the second clashes at that flush. Its
+    submission is filed as rejected and the transaction goes on, dead: the clash must still fail the
+    message (not the batch, not silently), and the batch, stored again, number it after the first."""
+    vnm, aus = pair_on
+    _submitted(vnm), _submitted(vnm)
+    wires = [m.wire for m in sorted(delivery.claim(vnm.ctx), key=lambda m: m.id)]
+    entered = threading.Event()
+    numbering = SqlUnitOfWork.next_reference_number
+
+    def lingering(uow: SqlUnitOfWork, *, party: str, year: int) -> int:
+        number = numbering(uow, party=party, year=year)
+        if not entered.is_set():  # the first batch holds its new counter, uncommitted, a while
+            entered.set()
+            time.sleep(0.3)
+        return number
+
+    monkeypatch.setattr(SqlUnitOfWork, "next_reference_number", lingering)
+    results: dict[int, Any] = {}
+
+    def receive(i: int) -> None:
+        try:
+            results[i] = messaging.receive_many(aus.ctx, [wires[i]])
+        except Exception as exc:  # noqa: BLE001 - the test reports it
+            results[i] = exc
+
+    threads = [threading.Thread(target=receive, args=(i,)) for i in range(2)]
+    threads[0].start()
+    assert entered.wait(10)
+    threads[1].start()
+    for thread in threads:
+        thread.join(30)
+
+    assert all(isinstance(r, list) and isinstance(r[0], dict) for r in results.values()), results
+    assert {m["status"] for m in delivery.list_inbox(aus.ctx)} == {"applied"}
+    references = {r.reference for r in requests.list_requests(aus.ctx, aus.officer)}
+    assert len(references) == 2
+
+
+def test_a_message_whose_value_does_not_fit_its_column_is_refused_alone(
+        pair_on: tuple[PeerNode, PeerNode], database: Database) -> None:
+    """The envelope allows a request reference of 128 characters, the inbox keeps 64: PostgreSQL
+    refuses the row at its flush (SQLite keeps it). Only that message may be refused."""
+    vnm, aus = pair_on
+    _submitted(vnm)
+    with vnm.ctx.unit_of_work() as uow:  # a peer's message about an exchange of its own naming
+        authority = uow.list_authorities()[0]
+        record = SimpleNamespace(requested_party="AUS", requesting_party="VNM", direction=Direction.outgoing,
+                                 counterpart_authority=None, authority_id=authority.id, last_sent_seq=0,
+                                 id=None, exchange_id="E" * 100)
+        messaging.enqueue(vnm.ctx, uow, cast(RequestRecord, record), messaging.EVENT, {"action": "withdraw"})
+        uow.commit()
+    submission, long = sorted(delivery.claim(vnm.ctx), key=lambda m: m.id)
+
+    receipt, answer = messaging.receive_many(aus.ctx, [submission.wire, long.wire])
+
+    assert isinstance(receipt, dict) and receipt["message_id"] == submission.id
+    assert aus.only_request().state == "submitted"
+    kept = {m["id"] for m in delivery.list_inbox(aus.ctx)}
+    if database.engine.dialect.name == "postgresql":
+        assert isinstance(answer, InvalidInput) and "does not fit" in answer.message
+        assert kept == {submission.id}
+    else:
+        assert isinstance(answer, dict) and kept == {submission.id, long.id}

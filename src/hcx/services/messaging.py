@@ -9,7 +9,6 @@ of order and at least once.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 from typing import Any
@@ -148,14 +147,17 @@ def _store_batch(ctx: Context, opened_all: list[tuple[int, Opened, dt.datetime]]
     """Store and apply the batch's verified messages in one transaction, their receipts into
     `results`; returns the messages stored. Not `careful`, all messages share the transaction as one
     piece (the common case, and much cheaper) and the first that fails raises _Uneven, undoing all;
-    `careful`, each has a savepoint, so one that fails takes none of the others with it. (A message
-    stored as rejected did not fail: it is kept, receipted and shown to the admin in both modes.)"""
+    `careful`, each has a savepoint, so one that fails takes none of the others with it. A message
+    fails too if its rows clash with stored data, which the database may tell only at a later
+    flush (a later message's query, the commit): the unit of work raises Conflict there, in both
+    modes. (A message stored as rejected did not fail: it is kept, receipted and shown to the admin
+    in both modes.)"""
     stored_all: list[InboxRecord] = []
     with ctx.unit_of_work() as uow:
         batch = _Batch(ctx, uow, [opened for _, opened, _ in opened_all])
         for i, opened, created in opened_all:
             try:
-                with uow.savepoint() if careful else contextlib.nullcontext():
+                with uow.savepoint() if careful else uow.without_savepoint():  # a clash at a flush: Conflict
                     results[i], stored, record = _store(ctx, uow, batch, opened, created, party_of_node, now)
             except Error as exc:
                 if not careful:

@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import Engine, Table, bindparam, select, text, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, PendingRollbackError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from hcx.domain.ports import OutboxItem
-from hcx.errors import Conflict
+from hcx.errors import Conflict, InvalidInput
 from hcx.storage.db import make_engine
 from hcx.storage.evidence_store import SqlEvidenceStore
 from hcx.storage.exchange_store import SqlExchangeStore
@@ -44,6 +44,14 @@ from hcx.storage.models import (
 )
 from hcx.storage.taxii_store import SqlTaxiiStore
 from hcx.storage.transfer_store import SqlTransferStore
+
+# what a flush that clashes with stored data raises: a unique key taken, a row changed meanwhile;
+# or, at the next use of the transaction, that such a flush failed and whoever caught its Conflict
+# went on (a message filed as rejected, say): the transaction can then only be undone
+_CLASHES = (IntegrityError, StaleDataError, PendingRollbackError)
+# a value its column cannot hold (a string too long, a number out of range): PostgreSQL refuses it
+# at the flush, SQLite stores it
+_MISFIT = "a value does not fit its column (too long, or out of range)"
 
 _COUNTERS = cast(Table, ReferenceCounter.__table__)
 # built once (Core, not ORM): building a statement costs more than running it; counters are never
@@ -108,9 +116,14 @@ class SqlUnitOfWork:
     def commit(self) -> None:
         try:
             self.session.commit()
-        except (IntegrityError, StaleDataError) as exc:
+        except _CLASHES as exc:
+            self._drop_changes_after_a_failed_flush()
             self.session.rollback()
             raise Conflict("the change conflicts with data stored meanwhile; reload and try again") from exc
+        except DataError as exc:
+            self._drop_changes_after_a_failed_flush()
+            self.session.rollback()
+            raise InvalidInput(_MISFIT) from exc
 
     def _flush(self, obj: Any) -> Any:
         self.session.add(obj)
@@ -123,12 +136,50 @@ class SqlUnitOfWork:
     @contextmanager
     def savepoint(self) -> Iterator[None]:
         """A part of the transaction that is undone alone if it raises (a clash with stored data, at
-        its flush, as Conflict)."""
+        its flush, as Conflict; so too if a flush in it clashed and whoever caught that went on; a
+        value too long for its column as InvalidInput)."""
         try:
-            with self.session.begin_nested():
-                yield
-        except IntegrityError as exc:
+            with self.session.begin_nested() as nested:
+                try:
+                    yield
+                finally:
+                    self._drop_changes_after_a_failed_flush()
+                if not nested.is_active:  # a flush clashed and its Conflict was caught: already undone, silently
+                    raise Conflict("this already exists")
+        except _CLASHES as exc:
             raise Conflict("this already exists") from exc
+        except DataError as exc:
+            raise InvalidInput(_MISFIT) from exc
+
+    @contextmanager
+    def without_savepoint(self) -> Iterator[None]:
+        """A part of the transaction with the errors of `savepoint` but not its cost (no statement
+        before, none after): a clash with stored data at any flush in it, one that a query makes
+        included, raises Conflict, as it does at commit; the whole transaction can then only be
+        undone. So it does if a flush in it clashed and whoever caught that went on; a value too
+        long for its column raises InvalidInput."""
+        try:
+            try:
+                yield
+            finally:
+                self._drop_changes_after_a_failed_flush()
+        except _CLASHES as exc:
+            raise Conflict("this clashes with data stored meanwhile") from exc
+        except DataError as exc:
+            raise InvalidInput(_MISFIT) from exc
+        if not self.session.is_active:  # a flush clashed and its Conflict was caught: nothing else raised yet
+            raise Conflict("this clashes with data stored meanwhile")
+
+    def _drop_changes_after_a_failed_flush(self) -> None:
+        """Once a flush failed, the transaction (or savepoint) was undone and whatever changed since
+        is to go with it: drop it now, quietly (the rollback would warn of it)."""
+        session = self.session
+        if session.is_active:
+            return
+        for obj in [*session.new, *session.deleted]:
+            session.expunge(obj)
+        for obj in list(session.dirty):
+            session.expire(obj)
 
     def _add(self, obj: Any) -> Any:
         """An append-only row with a fresh id: written at the next flush, with its neighbours."""
