@@ -9,7 +9,7 @@ from hcx.domain.lifecycle import Step
 from hcx.errors import VerificationError
 from hcx.services import delivery, messaging, requests
 from tests.conftest import FixedClock
-from tests.integration.test_federation_flow import PeerNode, mla, pair
+from tests.integration.test_federation_flow import PeerNode, approved_mla, pair
 
 __all__ = ["pair"]  # the fixture, shared with the flow tests
 
@@ -17,9 +17,7 @@ __all__ = ["pair"]  # the fixture, shared with the flow tests
 def test_a_batch_applies_an_early_step_after_its_submission_and_answers_a_repeat_alike(
         pair: tuple[PeerNode, PeerNode]) -> None:
     vnm, aus = pair
-    rid = requests.create(vnm.ctx, vnm.officer, mla()).id
-    requests.transition(vnm.ctx, vnm.officer, rid, Step(action="submit"))
-    requests.transition(vnm.ctx, vnm.supervisor, rid, Step(action="approve"))
+    rid = approved_mla(vnm)
     requests.transition(vnm.ctx, vnm.officer, rid, Step(action="withdraw", reasons="No longer needed."))
     submission, withdrawal = sorted(delivery.claim(vnm.ctx), key=lambda m: m.id)
 
@@ -37,16 +35,9 @@ def test_a_batch_applies_an_early_step_after_its_submission_and_answers_a_repeat
     assert [e.action for e in aus.only_request().events] == ["register", "withdraw"]
 
 
-def _submitted(vnm: PeerNode) -> str:
-    rid = requests.create(vnm.ctx, vnm.officer, mla()).id
-    requests.transition(vnm.ctx, vnm.officer, rid, Step(action="submit"))
-    requests.transition(vnm.ctx, vnm.supervisor, rid, Step(action="approve"))
-    return rid
-
-
 def test_a_rejected_message_in_a_batch_leaves_the_others_applied(pair: tuple[PeerNode, PeerNode]) -> None:
     vnm, aus = pair
-    first, second = _submitted(vnm), _submitted(vnm)
+    first, second = approved_mla(vnm), approved_mla(vnm)
     vnm.deliver()
     theirs = {requests.show(aus.ctx, aus.officer, r.id).events[0].details["peer_reference"]: r.id
               for r in requests.list_requests(aus.ctx, aus.officer)}
@@ -68,10 +59,10 @@ def test_a_rejected_message_in_a_batch_leaves_the_others_applied(pair: tuple[Pee
 
 def test_a_replayed_message_in_a_batch_is_refused_alone(pair: tuple[PeerNode, PeerNode], clock: FixedClock) -> None:
     vnm, aus = pair
-    _submitted(vnm)
+    approved_mla(vnm)
     [old] = delivery.claim(vnm.ctx)
     clock.current += aus.ctx.policy.replay_window + aus.ctx.policy.clock_skew + dt.timedelta(minutes=1)
-    _submitted(vnm)
+    approved_mla(vnm)
     [fresh] = [m for m in delivery.claim(vnm.ctx) if m.id != old.id]  # the old one's lease has run out too
 
     refused, receipt = messaging.receive_many(aus.ctx, [old.wire, fresh.wire])
