@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,14 +12,10 @@ from pathlib import Path
 
 import httpx
 
+from tests.conftest import free_port
+
 HCX = [sys.executable, "-m", "hcx.cli.main"]
 ENV = os.environ | {"HCX_KEY_PASSPHRASE": "a test passphrase, not a secret"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def hcx(data_dir: Path, *args: str, stdin: str = "") -> str:
