@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _harness import free_port, peak_mb, stop, write_file
 from argon2 import PasswordHasher
 
 from hcx.cli import demo
@@ -43,31 +43,12 @@ from hcx.wiring import build_context
 TARGET_RATIO = 6.0  # each stage that reads every byte at most 6x one sha256sum of the file
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def write_file(path: Path, size: int) -> None:
-    with path.open("wb") as out:
-        for _ in range(size >> 20):
-            out.write(os.urandom(1 << 20))
-
-
 def timed(command: list[str], env: dict[str, str]) -> tuple[float, str]:
     start = time.perf_counter()
     result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if result.returncode:
         raise SystemExit(f"{command[3:6]} failed with {result.returncode}: {result.stdout[-2000:]}{result.stderr[-2000:]}")
     return time.perf_counter() - start, result.stdout
-
-
-def peak_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def wait(condition: Any, timeout: float = 1800) -> float:
@@ -150,10 +131,7 @@ def main() -> None:
             stages["hcx verify"], _ = timed([*cli, "verify", str(court)], dev)
             peaks = {n.party: peak_mb(n.process.pid) for n in nodes if n.process is not None}
         finally:
-            for node in nodes:
-                if node.process is not None:
-                    node.process.terminate()
-                    node.process.wait(timeout=15)
+            stop(nodes)
             for ctx in (vnm_ctx, aus_ctx):
                 if ctx.transport is not None:
                     ctx.transport.close()

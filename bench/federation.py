@@ -37,7 +37,6 @@ import datetime as dt
 import itertools
 import json
 import os
-import socket
 import sqlite3
 import statistics
 import sys
@@ -47,17 +46,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _harness import free_port
 from fastapi import FastAPI, Request
 
 TARGET_RATIO = 0.5
 TARGET_P99_MS = 50.0
 WORKER_INTERVAL = "0.5"  # the default: a message queued through the API wakes the worker at once, it need not poll
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def percentile(values: list[float], q: float) -> float:

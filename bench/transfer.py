@@ -24,13 +24,13 @@ import datetime as dt
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from _harness import free_port, peak_mb, stop, write_file
 from argon2 import PasswordHasher
 
 from hcx.cli import demo
@@ -40,25 +40,6 @@ from hcx.wiring import build_context
 
 TARGET_RATIO = 4.0
 TARGET_PEAK_MB = 150.0
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def write_file(path: Path, size: int) -> None:
-    with path.open("wb") as out:
-        for _ in range(size >> 20):
-            out.write(os.urandom(1 << 20))
-
-
-def peak_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
@@ -117,10 +98,7 @@ def main() -> None:
 
             server_peak = peak_mb(vnm.process.pid) if vnm.process else float("nan")
         finally:
-            for node in nodes:
-                if node.process is not None:
-                    node.process.terminate()
-                    node.process.wait(timeout=15)
+            stop(nodes)
         shutil.rmtree(base, ignore_errors=True)
 
     mib = size / (1 << 20)

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import socket
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from hcx.crypto import _primitives
 from hcx.rules import Rules, load_rules
@@ -42,6 +44,13 @@ def rules() -> Rules:
     return load_rules()
 
 
+def free_port() -> int:
+    """A loopback TCP port nothing listens on just now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 class FixedClock:
     def __init__(self, now: dt.datetime) -> None:
         self.current = now
@@ -61,20 +70,59 @@ def clock() -> FixedClock:
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 
-@pytest.fixture(scope="session")
-def _pg_database() -> Iterator[Database]:
+@contextmanager
+def pg_schemas(count: int) -> Iterator[list[str]]:
+    """`count` new, empty PostgreSQL schemas, dropped with all they hold afterwards (dispose the
+    engines on them first)."""
     assert PG_URL
-    schema = f"hcx_test_{uuid.uuid4().hex[:8]}"
+    schemas = [f"hcx_test_{uuid.uuid4().hex[:8]}" for _ in range(count)]
     admin = make_engine(PG_URL)
     with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = make_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
-    migrate(engine)
-    yield Database(engine)
-    engine.dispose()
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+        for schema in schemas:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield schemas
+    finally:
+        with admin.begin() as conn:
+            for schema in schemas:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def pg_engine(schema: str) -> Engine:
+    """An engine whose tables are those of `schema`."""
+    assert PG_URL
+    return make_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
+
+
+@contextmanager
+def empty_engines(backend: str, tmp_path: Path, count: int = 2) -> Iterator[list[Engine]]:
+    """`count` empty, unmigrated databases, one per node of a test that runs several in one process:
+    SQLite files in `tmp_path`, or PostgreSQL schemas of their own."""
+    if backend == "sqlite":
+        engines = [make_engine(f"sqlite:///{tmp_path / f'node{n}.db'}") for n in range(count)]
+        try:
+            yield engines
+        finally:
+            for engine in engines:
+                engine.dispose()
+        return
+    with pg_schemas(count) as schemas:
+        engines = [pg_engine(schema) for schema in schemas]
+        try:
+            yield engines
+        finally:
+            for engine in engines:
+                engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def _pg_database() -> Iterator[Database]:
+    with pg_schemas(1) as [schema]:
+        engine = pg_engine(schema)
+        migrate(engine)
+        yield Database(engine)
+        engine.dispose()
 
 
 @pytest.fixture(params=BACKENDS)

@@ -14,7 +14,6 @@ import datetime as dt
 import gc
 import json
 import sys
-import uuid
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,15 +22,13 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from sqlalchemy import text
 from typer.testing import CliRunner
 
 from hcx.cli.main import main
 from hcx.cli.output import EXIT_CODES
 from hcx.errors import PolicyDenied
 from hcx.rules import Rules
-from hcx.storage.db import make_engine
-from tests.conftest import BACKENDS, EXAMPLES, PG_URL
+from tests.conftest import BACKENDS, EXAMPLES, PG_URL, pg_schemas
 
 PASSWORD = "correct horse battery"
 ENV: dict[str, str | None] = {
@@ -89,15 +86,9 @@ def hcx(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Hcx]:
         yield Hcx(data_dir, ENV | {"HCX_DATABASE_URL": None})
         return
     assert PG_URL
-    schema = f"hcx_cli_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     separator = "&" if "?" in PG_URL else "?"
-    yield Hcx(data_dir, ENV | {"HCX_DATABASE_URL": f"{PG_URL}{separator}options=-csearch_path%3D{schema}"})
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with pg_schemas(1) as [schema]:
+        yield Hcx(data_dir, ENV | {"HCX_DATABASE_URL": f"{PG_URL}{separator}options=-csearch_path%3D{schema}"})
 
 
 @pytest.fixture

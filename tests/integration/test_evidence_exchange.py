@@ -12,7 +12,6 @@ import io
 import json
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,12 +49,11 @@ from hcx.services import (
 )
 from hcx.services.context import Context, Policy
 from hcx.storage.blobs import FileBlobStore
-from hcx.storage.db import make_engine, migrate
+from hcx.storage.db import migrate
 from hcx.storage.unit_of_work import Database
-from tests.conftest import PG_URL, FixedClock
+from tests.conftest import BACKENDS, FixedClock, empty_engines
 from tests.integration.test_federation_flow import AppTransport, mla
 
-BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 DATA = os.urandom(3 << 20) + b"tail"
 
 
@@ -81,34 +79,6 @@ class FetchingTransport(AppTransport):
         if response.status_code != 200:  # as HttpTransport
             raise PeerProtocolError(f"{url}: HTTP {response.status_code}")
         return response.json()
-
-
-@contextmanager
-def databases() -> Iterator[Iterator[Database]]:
-    """Fresh databases on PostgreSQL, one schema each (dropped at the end)."""
-    assert PG_URL
-    admin, schemas, engines = make_engine(PG_URL), [], []
-
-    def make() -> Iterator[Database]:
-        while True:
-            schema = f"hcx_flow_{uuid.uuid4().hex[:8]}"
-            with admin.begin() as conn:
-                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-            schemas.append(schema)
-            engine = make_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
-            engines.append(engine)
-            migrate(engine)
-            yield Database(engine)
-
-    try:
-        yield make()
-    finally:
-        for engine in engines:
-            engine.dispose()
-        with admin.begin() as conn:
-            for schema in schemas:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 class Node:
@@ -145,9 +115,11 @@ class Pair:
 @pytest.fixture(params=BACKENDS)
 def pair(request: pytest.FixtureRequest, tmp_path: Path, clock: FixedClock) -> Iterator[Pair]:
     transport = FetchingTransport()
-    with (databases() if request.param == "postgresql" else _sqlite(tmp_path)) as made:
-        vnm = Node("VNM", next(made), tmp_path, clock, transport)
-        aus = Node("AUS", next(made), tmp_path, clock, transport)
+    with empty_engines(request.param, tmp_path) as engines:
+        for engine in engines:
+            migrate(engine)
+        vnm = Node("VNM", Database(engines[0]), tmp_path, clock, transport)
+        aus = Node("AUS", Database(engines[1]), tmp_path, clock, transport)
         evidence.age_identity(vnm.ctx, vnm.officer.authority_id)  # VNM can receive evidence
         federation.add_peer(vnm.ctx, None, url=aus.url, expected_fingerprint=federation.node_fingerprint(aus.ctx))
         federation.add_peer(aus.ctx, None, url=vnm.url, expected_fingerprint=federation.node_fingerprint(vnm.ctx))
@@ -157,24 +129,6 @@ def pair(request: pytest.FixtureRequest, tmp_path: Path, clock: FixedClock) -> I
         assert delivery.deliver_due(vnm.ctx) == 1
         [incoming] = requests.list_requests(aus.ctx, aus.officer)
         yield Pair(vnm, aus, rid, incoming.id, clock)
-
-
-@contextmanager
-def _sqlite(tmp: Path) -> Iterator[Iterator[Database]]:
-    engines = []
-
-    def make() -> Iterator[Database]:
-        for n in range(2):
-            engine = make_engine(f"sqlite:///{tmp / f'node{n}.db'}")
-            engines.append(engine)
-            migrate(engine)
-            yield Database(engine)
-
-    try:
-        yield make()
-    finally:
-        for engine in engines:
-            engine.dispose()
 
 
 def upload(node: Node, data: bytes = DATA, name: str = "image.dd") -> str:

@@ -104,6 +104,14 @@ def mla() -> NewRequest:
     return NewRequest.model_validate({"draft": document})
 
 
+def approved_mla(node: PeerNode) -> str:
+    """An MLA request created, submitted and approved on `node` (its submission queued for the peer)."""
+    rid = requests.create(node.ctx, node.officer, mla()).id
+    requests.transition(node.ctx, node.officer, rid, Step(action="submit"))
+    requests.transition(node.ctx, node.supervisor, rid, Step(action="approve"))
+    return rid
+
+
 def test_a_request_travels_and_both_sides_agree_on_every_state(pair: tuple[PeerNode, PeerNode]) -> None:
     vnm, aus = pair
     rid = requests.create(vnm.ctx, vnm.officer, mla()).id
@@ -138,9 +146,7 @@ def test_a_request_travels_and_both_sides_agree_on_every_state(pair: tuple[PeerN
 
 def test_steps_of_a_peer_cannot_be_recorded_by_hand(pair: tuple[PeerNode, PeerNode]) -> None:
     vnm, _aus = pair
-    rid = requests.create(vnm.ctx, vnm.officer, mla()).id
-    requests.transition(vnm.ctx, vnm.officer, rid, Step(action="submit"))
-    requests.transition(vnm.ctx, vnm.supervisor, rid, Step(action="approve"))
+    rid = approved_mla(vnm)
     with pytest.raises(PolicyDenied, match="uses hcx"):
         requests.transition(vnm.ctx, vnm.officer, rid, Step(action="acknowledge", record_counterpart=True))
 
@@ -152,9 +158,7 @@ def test_a_peer_that_is_down_gets_everything_once_it_is_back(pair: tuple[PeerNod
     assert isinstance(transport, AppTransport)
     transport.down.add(aus.url)
     for _ in range(5):
-        rid = requests.create(vnm.ctx, vnm.officer, mla()).id
-        requests.transition(vnm.ctx, vnm.officer, rid, Step(action="submit"))
-        requests.transition(vnm.ctx, vnm.supervisor, rid, Step(action="approve"))
+        approved_mla(vnm)
     assert vnm.deliver() == 0
     pending = delivery.list_outbox(vnm.ctx, status="pending")
     assert len(pending) == 5 and all(m["attempts"] == 1 and "unreachable" in m["last_error"].lower()
@@ -171,9 +175,7 @@ def test_a_message_not_delivered_in_time_is_parked_and_can_be_retried(pair: tupl
     transport = vnm.ctx.transport
     assert isinstance(transport, AppTransport)
     transport.down.add(aus.url)
-    rid = requests.create(vnm.ctx, vnm.officer, mla()).id
-    requests.transition(vnm.ctx, vnm.officer, rid, Step(action="submit"))
-    requests.transition(vnm.ctx, vnm.supervisor, rid, Step(action="approve"))
+    approved_mla(vnm)
     vnm.deliver()
     clock.advance(hours=73)
     vnm.deliver()
@@ -208,9 +210,7 @@ def test_rotated_keys_are_used_and_the_revoked_ones_refused(pair: tuple[PeerNode
     assert len(revoked) == 2
     federation.refresh_peer(aus.ctx, "VNM")
     assert aus.client.post("/federation/inbox", content=stale_wire).status_code == 400  # old key: refused
-    rid = requests.create(vnm.ctx, vnm.officer, mla()).id
-    requests.transition(vnm.ctx, vnm.officer, rid, Step(action="submit"))
-    requests.transition(vnm.ctx, vnm.supervisor, rid, Step(action="approve"))
+    approved_mla(vnm)
     assert vnm.deliver() == 1  # new keys: accepted
 
 
@@ -257,9 +257,7 @@ def _wire_signed_now(sender: PeerNode, receiver: PeerNode) -> bytes:
 
 
 def _sent(vnm: PeerNode, aus: PeerNode) -> tuple[str, str]:
-    rid = requests.create(vnm.ctx, vnm.officer, mla()).id
-    requests.transition(vnm.ctx, vnm.officer, rid, Step(action="submit"))
-    requests.transition(vnm.ctx, vnm.supervisor, rid, Step(action="approve"))
+    rid = approved_mla(vnm)
     vnm.deliver()
     newest = requests.list_requests(aus.ctx, aus.officer)[0]  # most recently changed first
     return rid, newest.id

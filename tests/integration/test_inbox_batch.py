@@ -19,7 +19,7 @@ from hcx.services import delivery, messaging, requests
 from hcx.storage.models import InboxMessage
 from hcx.storage.unit_of_work import Database, SqlUnitOfWork
 from tests.conftest import FixedClock
-from tests.integration.test_federation_flow import PeerNode, mla, pair
+from tests.integration.test_federation_flow import PeerNode, approved_mla, pair
 from tests.integration.test_pipelined_delivery import pair_on
 
 __all__ = ["pair", "pair_on"]  # the fixtures, shared with the flow tests
@@ -28,9 +28,7 @@ __all__ = ["pair", "pair_on"]  # the fixtures, shared with the flow tests
 def test_a_batch_applies_an_early_step_after_its_submission_and_answers_a_repeat_alike(
         pair: tuple[PeerNode, PeerNode]) -> None:
     vnm, aus = pair
-    rid = requests.create(vnm.ctx, vnm.officer, mla()).id
-    requests.transition(vnm.ctx, vnm.officer, rid, Step(action="submit"))
-    requests.transition(vnm.ctx, vnm.supervisor, rid, Step(action="approve"))
+    rid = approved_mla(vnm)
     requests.transition(vnm.ctx, vnm.officer, rid, Step(action="withdraw", reasons="No longer needed."))
     submission, withdrawal = sorted(delivery.claim(vnm.ctx), key=lambda m: m.id)
 
@@ -48,16 +46,9 @@ def test_a_batch_applies_an_early_step_after_its_submission_and_answers_a_repeat
     assert [e.action for e in aus.only_request().events] == ["register", "withdraw"]
 
 
-def _submitted(vnm: PeerNode) -> str:
-    rid = requests.create(vnm.ctx, vnm.officer, mla()).id
-    requests.transition(vnm.ctx, vnm.officer, rid, Step(action="submit"))
-    requests.transition(vnm.ctx, vnm.supervisor, rid, Step(action="approve"))
-    return rid
-
-
 def test_a_rejected_message_in_a_batch_leaves_the_others_applied(pair: tuple[PeerNode, PeerNode]) -> None:
     vnm, aus = pair
-    first, second = _submitted(vnm), _submitted(vnm)
+    first, second = approved_mla(vnm), approved_mla(vnm)
     vnm.deliver()
     theirs = {requests.show(aus.ctx, aus.officer, r.id).events[0].details["peer_reference"]: r.id
               for r in requests.list_requests(aus.ctx, aus.officer)}
@@ -79,10 +70,10 @@ def test_a_rejected_message_in_a_batch_leaves_the_others_applied(pair: tuple[Pee
 
 def test_a_replayed_message_in_a_batch_is_refused_alone(pair: tuple[PeerNode, PeerNode], clock: FixedClock) -> None:
     vnm, aus = pair
-    _submitted(vnm)
+    approved_mla(vnm)
     [old] = delivery.claim(vnm.ctx)
     clock.current += aus.ctx.policy.replay_window + aus.ctx.policy.clock_skew + dt.timedelta(minutes=1)
-    _submitted(vnm)
+    approved_mla(vnm)
     [fresh] = [m for m in delivery.claim(vnm.ctx) if m.id != old.id]  # the old one's lease has run out too
 
     refused, receipt = messaging.receive_many(aus.ctx, [old.wire, fresh.wire])
@@ -99,7 +90,7 @@ def test_a_message_that_clashes_only_at_a_flush_is_refused_alone(
     only when its row is flushed, here by the next message's queries, without a savepoint: the
     batch is stored again message by message, and only the clashing one is refused."""
     vnm, aus = pair_on
-    first, second = _submitted(vnm), _submitted(vnm)
+    first, second = approved_mla(vnm), approved_mla(vnm)
     vnm.deliver()
     for rid in (first, second):
         requests.transition(vnm.ctx, vnm.officer, rid, Step(action="withdraw", reasons="No longer needed."))
@@ -131,7 +122,7 @@ def test_two_batches_racing_to_number_the_years_first_request_both_store_their_s
     submission is filed as rejected and the transaction goes on, dead: the clash must still fail the
     message (not the batch, not silently), and the batch, stored again, number it after the first."""
     vnm, aus = pair_on
-    _submitted(vnm), _submitted(vnm)
+    approved_mla(vnm), approved_mla(vnm)
     wires = [m.wire for m in sorted(delivery.claim(vnm.ctx), key=lambda m: m.id)]
     entered = threading.Event()
     numbering = SqlUnitOfWork.next_reference_number
@@ -170,7 +161,7 @@ def test_a_message_whose_value_does_not_fit_its_column_is_refused_alone(
     """The envelope allows a request reference of 128 characters, the inbox keeps 64: PostgreSQL
     refuses the row at its flush (SQLite keeps it). Only that message may be refused."""
     vnm, aus = pair_on
-    _submitted(vnm)
+    approved_mla(vnm)
     with vnm.ctx.unit_of_work() as uow:  # a peer's message about an exchange of its own naming
         authority = uow.list_authorities()[0]
         record = SimpleNamespace(requested_party="AUS", requesting_party="VNM", direction=Direction.outgoing,

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from hcx.api import create_app
 from hcx.config import Settings
@@ -24,10 +24,10 @@ from hcx.rules import load_rules
 from hcx.rules.schema import AuthorityKind, Role
 from hcx.services import accounts, alerts, federation, indicators, matching, taxii
 from hcx.services.context import Context, Policy
-from hcx.storage.db import make_engine, migrate
+from hcx.storage.db import migrate
 from hcx.storage.unit_of_work import Database
 from tests.asgi import SyncAsgiClient
-from tests.conftest import BACKENDS, PG_URL, FixedClock
+from tests.conftest import BACKENDS, FixedClock, empty_engines
 from tests.integration.test_cli import Hcx, hcx  # noqa: F401 - the `hcx` fixture
 from tests.integration.test_federation_flow import AppTransport
 from tests.integration.test_indicator_index import cli  # noqa: F401 - the `cli` fixture
@@ -91,26 +91,8 @@ def value(i: int) -> str:
 @pytest.fixture(params=BACKENDS)
 def engines(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Engine, Engine]]:
     """Two empty databases: SQLite files, or two PostgreSQL schemas."""
-    if request.param == "sqlite":
-        made = (make_engine(f"sqlite:///{tmp_path / 'vnm.db'}"), make_engine(f"sqlite:///{tmp_path / 'aus.db'}"))
-        yield made
-        for engine in made:
-            engine.dispose()
-        return
-    assert PG_URL
-    admin = make_engine(PG_URL)
-    schemas = [f"hcx_match_{uuid.uuid4().hex[:8]}" for _ in range(2)]
-    with admin.begin() as conn:
-        for schema in schemas:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    made = tuple(make_engine(PG_URL, connect_args={"options": f"-csearch_path={s}"}) for s in schemas)
-    yield made[0], made[1]
-    for engine in made:
-        engine.dispose()
-    with admin.begin() as conn:
-        for schema in schemas:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with empty_engines(request.param, tmp_path) as (vnm, aus):
+        yield vnm, aus
 
 
 def make_pair(engines: tuple[Engine, Engine], tmp_path: Path, clock: FixedClock, **policy: Any

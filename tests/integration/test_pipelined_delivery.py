@@ -15,7 +15,7 @@ from hcx.domain.lifecycle import Step
 from hcx.services import delivery, federation, messaging, requests
 from hcx.storage.unit_of_work import Database
 from tests.conftest import FixedClock
-from tests.integration.test_federation_flow import AppTransport, PeerNode, mla
+from tests.integration.test_federation_flow import AppTransport, PeerNode, approved_mla
 
 HOLD_SECONDS = 0.3  # how long the first batch keeps its transaction open before storing
 
@@ -34,9 +34,7 @@ def pair_on(database: Database, tmp_path: Path, clock: FixedClock) -> tuple[Peer
 def test_two_concurrent_batches_of_one_exchange_in_swapped_order_apply_each_step_once(
         pair_on: tuple[PeerNode, PeerNode], monkeypatch: pytest.MonkeyPatch, first: str) -> None:
     vnm, aus = pair_on
-    rid = requests.create(vnm.ctx, vnm.officer, mla()).id
-    requests.transition(vnm.ctx, vnm.officer, rid, Step(action="submit"))
-    requests.transition(vnm.ctx, vnm.supervisor, rid, Step(action="approve"))
+    rid = approved_mla(vnm)
     requests.transition(vnm.ctx, vnm.officer, rid, Step(action="withdraw", reasons="No longer needed."))
     submission, withdrawal = sorted(delivery.claim(vnm.ctx), key=lambda m: m.id)
     wires = {"submission": submission.wire, "withdrawal": withdrawal.wire}

@@ -3,28 +3,48 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
+from tests.conftest import free_port
+
 HCX = [sys.executable, "-m", "hcx.cli.main"]
 ENV = os.environ | {"HCX_KEY_PASSPHRASE": "a test passphrase, not a secret"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def hcx(data_dir: Path, *args: str, stdin: str = "") -> str:
     done = subprocess.run([*HCX, "--data-dir", str(data_dir), *args], input=stdin, capture_output=True, text=True,
                           timeout=60, check=True, env=ENV)
     return done.stdout
+
+
+@contextmanager
+def served(node: Path, log_path: Path) -> Iterator[str]:
+    """`hcx serve` of `node` on a free loopback port, once it answers: its URL. Stopped afterwards."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with log_path.open("wb") as log:
+        server = subprocess.Popen([*HCX, "--data-dir", str(node), "serve", "--port", str(port)],
+                                  stdout=log, stderr=subprocess.STDOUT, env=ENV)
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    httpx.get(f"{url}/api/v1/health", timeout=2)
+                    break
+                except httpx.TransportError:
+                    assert server.poll() is None and time.monotonic() < deadline, log_path.read_text()
+                    time.sleep(0.1)
+            yield url
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
 
 
 def test_a_served_node_answers_over_http(tmp_path: Path) -> None:
@@ -34,28 +54,13 @@ def test_a_served_node_answers_over_http(tmp_path: Path) -> None:
     hcx(node, "user", "add", "olga", "--role", "officer", "--authority", "Central Authority", "--password-stdin",
         stdin="correct horse battery\n")
     token = hcx(node, "token", "create", "--user", "olga").strip().splitlines()[-1]
-    port = free_port()
-    log = (tmp_path / "serve.log").open("wb")
-    server = subprocess.Popen([*HCX, "--data-dir", str(node), "serve", "--port", str(port)],
-                              stdout=log, stderr=subprocess.STDOUT, env=ENV)
-    try:
-        base = f"http://127.0.0.1:{port}/api/v1"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                health = httpx.get(f"{base}/health", timeout=2)
-                break
-            except httpx.TransportError:
-                assert server.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
-                time.sleep(0.1)
+    with served(node, tmp_path / "serve.log") as url:
+        base = f"{url}/api/v1"
+        health = httpx.get(f"{base}/health", timeout=5)
         assert health.json()["party"] == "VNM"
         me = httpx.get(f"{base}/me", headers={"Authorization": f"Bearer {token}"}, timeout=5)
         assert me.status_code == 200 and me.json()["username"] == "olga"
         assert httpx.get(f"{base}/me", timeout=5).status_code == 401
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        log.close()
 
 
 def test_a_node_does_not_serve_from_another_nodes_blob_store(tmp_path: Path) -> None:

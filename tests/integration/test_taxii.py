@@ -29,8 +29,7 @@ from hcx.errors import NotFound
 from hcx.indicators.markings import TLP1_IDS, TLP2_IDS
 from hcx.indicators.stix_import import import_stix
 from hcx.services import accounts, indicators, taxii
-from tests.conftest import World
-from tests.integration.test_serve import free_port
+from tests.conftest import World, free_port
 
 TAXII = "application/taxii+json;version=2.1"
 UNKNOWN_MARKING = "marking-definition--0b1c3a2e-7a4f-4f43-9d0a-6a3f2b0e1c11"

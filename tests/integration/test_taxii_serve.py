@@ -4,14 +4,11 @@ imported (TLP:RED left out) and pushes a bundle that the CLI then finds in the n
 from __future__ import annotations
 
 import json
-import subprocess
-import time
 from pathlib import Path
 
-import requests
 from taxii2client.v21 import Server
 
-from tests.integration.test_serve import ENV, HCX, free_port, hcx
+from tests.integration.test_serve import hcx, served
 
 PASSWORD = "correct horse battery\n"
 
@@ -27,20 +24,8 @@ def test_a_served_node_is_a_taxii_server(tmp_path: Path) -> None:
     listing.write_text("type,value,markings\ndomain,green-shop.com,tlp:green\ndomain,red-shop.com,tlp:red\n"
                        "phone,+84 24 3825 3456,tlp:amber\n", encoding="utf-8")
     hcx(node, "indicators", "import", str(listing), "--case", "HN-2026-1", "--user", "ana")
-    port = free_port()
-    log = (tmp_path / "serve.log").open("wb")
-    server = subprocess.Popen([*HCX, "--data-dir", str(node), "serve", "--port", str(port)],
-                              stdout=log, stderr=subprocess.STDOUT, env=ENV)
-    try:
-        url = f"http://127.0.0.1:{port}/taxii2/"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(url, timeout=2)
-                break
-            except requests.ConnectionError:
-                assert server.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
-                time.sleep(0.1)
+    with served(node, tmp_path / "serve.log") as base:
+        url = f"{base}/taxii2/"
         [collection] = Server(url, user="ana", password=token).default.collections
         pulled = collection.get_objects()["objects"]
         assert sorted(o["name"] for o in pulled) == ["domain: green-shop.com", "phone: +842438253456"]
@@ -50,9 +35,5 @@ def test_a_served_node_is_a_taxii_server(tmp_path: Path) -> None:
                   "pattern": "[domain-name:value = 'green-shop.com']", "x_hcx_case_ref": "HN-2026-2"}
         status = collection.add_objects({"objects": [pushed]})
         assert (status.status, status.success_count) == ("complete", 1)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        log.close()
     links = json.loads(hcx(node, "indicators", "links", "--user", "ana", "--json"))
     assert "HN-2026-2" in json.dumps(links) and "HN-2026-1" in json.dumps(links)

@@ -33,17 +33,12 @@ from hcx.services import accounts, federation, requests
 from hcx.services.context import Context
 from hcx.services.requests import NewRequest
 from hcx.wiring import build_context
+from tests.conftest import free_port
 
 # Fast delivery: a worker round every 0.1 s, retries at most 1 s apart, a SIGKILLed worker's leases
 # run out after 3 s.
 FAST = {"HCX_WORKER_INTERVAL_SECONDS": "0.1", "HCX_RETRY_MAX_SECONDS": "1", "HCX_LEASE_SECONDS": "3"}
 PARTIES = ("VNM", "AUS", "MAR")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for(condition: Callable[[], Any], *, timeout: float, what: str, every: float = 0.05) -> Any:

@@ -13,9 +13,6 @@ import hashlib
 import json
 import os
 import random
-import signal
-import subprocess
-import sys
 from functools import partial
 from pathlib import Path
 
@@ -25,34 +22,11 @@ from hcx.cli.demo import Client, example
 from hcx.ledger.entry import SALT_SIZE, CustodyEntry
 from hcx.ledger.proof import TlogProof
 from hcx.services import accounts, custody, evidence, uploads
+from tests.system.commands import MIB, hcx, kill_when_staged, random_file, staged
 from tests.system.conftest import Cluster, SystemNode, pin, signed_in, wait_for
 from tests.system.test_witness import cosigned_by
 
 SIZE = int(os.environ.get("HCX_TEST_EVIDENCE_BYTES", str(48 << 20)))
-MIB = 1 << 20
-
-
-def random_file(path: Path, size: int) -> str:
-    digest = hashlib.sha256()
-    with path.open("wb") as out:
-        left = size
-        while left:
-            block = os.urandom(min(MIB, left))
-            digest.update(block)
-            out.write(block)
-            left -= len(block)
-    return digest.hexdigest()
-
-
-def staged(directory: Path) -> int:
-    """Bytes staged (not yet promoted) anywhere under a partial directory of a blob store."""
-    return sum(p.stat().st_size for p in directory.rglob("*") if p.is_file()) if directory.exists() else 0
-
-
-def hcx(*args: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "hcx.cli.main", *args], stdout=out,
-                                stderr=subprocess.STDOUT, env=os.environ | env)
 
 
 def run(*args: str, env: dict[str, str], log: Path) -> str:
@@ -62,15 +36,6 @@ def run(*args: str, env: dict[str, str], log: Path) -> str:
     output = log.read_bytes()[before:].decode("utf-8", "replace")
     assert process.wait(timeout=600) == 0, output
     return log.read_bytes()[before:].decode("utf-8", "replace")
-
-
-def kill_when_staged(process: subprocess.Popen[bytes], directory: Path, threshold: int) -> int:
-    wait_for(lambda: staged(directory) >= threshold or process.poll() is not None, timeout=300,
-             what=f"{threshold} bytes to be staged", every=0.002)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait(timeout=15)
-    assert process.returncode == -signal.SIGKILL, "the command ended before it could be killed"
-    return staged(directory)
 
 
 def events(node: SystemNode, package_id: str) -> list[str]:
@@ -120,7 +85,7 @@ def test_evidence_returns_between_real_nodes_through_kills(cluster: Cluster, tmp
     command = ["evidence", "upload", str(tmp_path / "image.dd"), "--chunk-bytes", str(MIB)]
     threshold = random.randrange(2 * MIB, SIZE - 2 * MIB)
     killed_at = kill_when_staged(hcx(*command, env=api, log=log), aus.data_dir / "blobs" / ".partial" / "uploads",
-                                 threshold)
+                                 threshold, timeout=300)
     assert threshold <= killed_at < SIZE
     assert "resuming upload" in run(*command, "--resume", env=api, log=log)
     aus_officer = accounts.principal_for(aus.ctx, aus.user("officer"))

@@ -7,12 +7,8 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-import os
 import random
-import signal
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -24,40 +20,10 @@ from hcx.errors import VerificationError
 from hcx.services import accounts, blob_transfer, uploads
 from hcx.services.blob_transfer import Capability
 from hcx.services.context import Context, Principal
+from tests.system.commands import hcx, kill_when_staged, random_file, staged
 from tests.system.conftest import Cluster, SystemNode, pin, signed_in, wait_for
 
 SIZE = 64 << 20
-
-
-def random_file(path: Path, size: int = SIZE) -> str:
-    digest = hashlib.sha256()
-    with path.open("wb") as out:
-        for _ in range(size >> 20):
-            block = os.urandom(1 << 20)
-            digest.update(block)
-            out.write(block)
-    return digest.hexdigest()
-
-
-def staged(directory: Path) -> int:
-    """Bytes staged under a partial directory of a node's blob store (0 if none yet)."""
-    return sum(p.stat().st_size for p in directory.glob("*") if p.is_file()) if directory.exists() else 0
-
-
-def hcx(*args: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "hcx.cli.main", *args], stdout=out,
-                                stderr=subprocess.STDOUT, env=os.environ | env)
-
-
-def kill_when(process: subprocess.Popen[bytes], directory: Path, threshold: int) -> int:
-    """SIGKILL `process` once `threshold` bytes are staged; returns how many were."""
-    wait_for(lambda: staged(directory) >= threshold or process.poll() is not None, timeout=120,
-             what=f"{threshold} bytes to be staged", every=0.002)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait(timeout=15)
-    assert process.returncode == -signal.SIGKILL, "the command ended before it could be killed"
-    return staged(directory)
 
 
 def blob_sha256(ctx: Context, key: str) -> str:
@@ -94,14 +60,14 @@ def test_an_upload_killed_at_a_random_point_resumes_and_the_digest_matches(clust
     with signed_in((vnm, "officer")) as (client,):
         token = str(client.http.headers["Authorization"]).split()[1]
     truncated_chunk_changes_nothing(vnm, token)
-    sha256 = random_file(tmp_path / "image.dd")
+    sha256 = random_file(tmp_path / "image.dd", SIZE)
     env = {"HCX_TOKEN": token, "HCX_NODE_URL": vnm.url}
     log = tmp_path / "upload.log"
     command = ["evidence", "upload", str(tmp_path / "image.dd"), "--chunk-bytes", str(1 << 20)]
 
     threshold = random.randrange(4 << 20, 48 << 20)
-    killed_at = kill_when(hcx(*command, env=env, log=log), vnm.data_dir / "blobs" / ".partial" / "uploads",
-                          threshold)
+    killed_at = kill_when_staged(hcx(*command, env=env, log=log), vnm.data_dir / "blobs" / ".partial" / "uploads",
+                                 threshold, timeout=120)
     assert threshold <= killed_at < SIZE
 
     resumed = hcx(*command, "--resume", env=env, log=log)
@@ -118,7 +84,7 @@ def test_a_peer_download_killed_midway_resumes_and_ranges_are_served(cluster: Cl
     vnm.start()
     aus.start()
     pin([vnm, aus])
-    sha256 = random_file(tmp_path / "payload.bin")
+    sha256 = random_file(tmp_path / "payload.bin", SIZE)
     with vnm.ctx.blob_store().writer("packages/p1/payload.bin") as out, (tmp_path / "payload.bin").open("rb") as src:
         while block := src.read(1 << 20):
             out.write(block)
@@ -134,8 +100,8 @@ def test_a_peer_download_killed_midway_resumes_and_ranges_are_served(cluster: Cl
     log = tmp_path / "download.log"
     command = ["--data-dir", str(aus.data_dir), "evidence", "download", str(tmp_path / "capability.json")]
     threshold = random.randrange(4 << 20, 48 << 20)
-    killed_at = kill_when(hcx(*command, env=env, log=log), aus.data_dir / "blobs" / ".partial" / "downloads",
-                          threshold)
+    killed_at = kill_when_staged(hcx(*command, env=env, log=log), aus.data_dir / "blobs" / ".partial" / "downloads",
+                                 threshold, timeout=120)
     assert threshold <= killed_at < SIZE
     assert aus.ctx.blob_store().size(f"downloads/{sha256}") is None
 

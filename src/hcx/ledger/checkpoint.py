@@ -19,19 +19,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from hcx.crypto.keys import SigningKey, VerifyKey
+from hcx.crypto.keys import SigningKey
 from hcx.errors import InvalidInput, InvalidSignature
 from hcx.ledger.merkle import HASH_SIZE
 from hcx.ledger.note import (
     Ed25519NoteSigner,
+    NamedEd25519Key,
     Note,
     NoteSignature,
     Verifier,
     b64decode_strict,
-    check_key_name,
-    decode_vkey,
-    encode_vkey,
-    key_id,
     parse_note,
     verify_note,
 )
@@ -118,18 +115,10 @@ class Cosignature:
 
 
 @dataclass(frozen=True)
-class CosignatureVerifier:
+class CosignatureVerifier(NamedEd25519Key):
     """Signature type 0x04: a cosigner's Ed25519 key (key ID derived with type byte 0x04)."""
 
-    name: str
-    public: VerifyKey
-
-    def __post_init__(self) -> None:
-        check_key_name(self.name)
-
-    @property
-    def key_id(self) -> bytes:
-        return key_id(self.name, COSIGNATURE_V1, self.public.raw)
+    signature_type = COSIGNATURE_V1
 
     def verify(self, text: str, signature: bytes) -> None:
         self.timestamp_of(text, signature)
@@ -143,14 +132,6 @@ class CosignatureVerifier:
             raise InvalidSignature("a cosignature timestamp does not exceed 2**63 - 1")
         self.public.verify(ed25519_signature, _cosigned_message(text, timestamp))
         return int(timestamp)
-
-    def vkey(self) -> str:
-        return encode_vkey(self.name, COSIGNATURE_V1, self.public.raw)
-
-    @classmethod
-    def from_vkey(cls, vkey: str) -> CosignatureVerifier:
-        name, _, public = decode_vkey(vkey, COSIGNATURE_V1)
-        return cls(name, VerifyKey(public))
 
     def cosignatures(self, note: Note) -> list[Cosignature]:
         """This cosigner's signatures on `note`, each verified (InvalidSignature if one fails)."""

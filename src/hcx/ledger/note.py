@@ -17,7 +17,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import ClassVar, Final, Protocol, Self
 
 from hcx.crypto.keys import SigningKey, VerifyKey
 from hcx.errors import InvalidInput, InvalidSignature
@@ -27,6 +27,7 @@ __all__ = [
     "MAX_SIGNATURES",
     "Ed25519NoteSigner",
     "Ed25519NoteVerifier",
+    "NamedEd25519Key",
     "Note",
     "NoteSignature",
     "Verifier",
@@ -151,9 +152,11 @@ class Verifier(Protocol):
 
 
 @dataclass(frozen=True)
-class Ed25519NoteVerifier:
-    """Signature type 0x01: Ed25519 over the note text."""
+class NamedEd25519Key:
+    """A named Ed25519 public key of one signature type: the key ID and the vkey spelling derive
+    from the name, the type byte and the key, whatever the type signs."""
 
+    signature_type: ClassVar[int]
     name: str
     public: VerifyKey
 
@@ -162,18 +165,25 @@ class Ed25519NoteVerifier:
 
     @property
     def key_id(self) -> bytes:
-        return key_id(self.name, ED25519, self.public.raw)
+        return key_id(self.name, self.signature_type, self.public.raw)
+
+    def vkey(self) -> str:
+        return encode_vkey(self.name, self.signature_type, self.public.raw)
+
+    @classmethod
+    def from_vkey(cls, vkey: str) -> Self:
+        name, _, public = decode_vkey(vkey, cls.signature_type)
+        return cls(name, VerifyKey(public))
+
+
+@dataclass(frozen=True)
+class Ed25519NoteVerifier(NamedEd25519Key):
+    """Signature type 0x01: Ed25519 over the note text."""
+
+    signature_type = ED25519
 
     def verify(self, text: str, signature: bytes) -> None:
         self.public.verify(signature, text.encode("utf-8"))
-
-    def vkey(self) -> str:
-        return encode_vkey(self.name, ED25519, self.public.raw)
-
-    @classmethod
-    def from_vkey(cls, vkey: str) -> Ed25519NoteVerifier:
-        name, _, public = decode_vkey(vkey, ED25519)
-        return cls(name, VerifyKey(public))
 
 
 @dataclass(frozen=True)
