@@ -143,8 +143,9 @@ def age_to_disk(age: str, recipient: str, file: Path, out: Path) -> tuple[float,
 
 
 def seal_in_child(root: Path, file: Path) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, __file__, "--child", str(root), str(file)], check=True,
-                         capture_output=True, text=True)
+    out = subprocess.run([sys.executable, __file__, "--child", str(root), str(file)], capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit(f"the sealing child failed:\n{out.stderr}")
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 

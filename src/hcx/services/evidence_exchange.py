@@ -408,7 +408,7 @@ def receive(ctx: Context, uow: UnitOfWork, opened: Opened, to: str) -> str:
                          authority_id=to, digest=digest, payload_bytes=int(oxum) if oxum.isdigit() else 0,
                          payload_files=len(manifest), stored_bytes=sum(c.size for c in body.payload),
                          recipients=[], created_at=now, state="incoming")
-    except Exception as exc:
+    except Conflict as exc:
         raise Conflict(f"evidence message refused: package {digest} is already known here") from exc
     store(uow).add_incoming(package_id=package_id, message_id=envelope.id, peer_party=party,
                             body=body.model_dump(mode="json"), status="fetching", attempts=0, next_attempt_at=now,

@@ -25,6 +25,7 @@ from hcx.errors import Conflict, InclusionProofError, NotFound
 from hcx.ledger.frontier import Frontier
 from hcx.ledger.merkle import Subtree
 from hcx.ledger.records import Alarm, NewLeaf, StoredCheckpoint, StoredCosignature, StoredEntry
+from hcx.storage import bulk
 from hcx.storage.ledger_models import (
     LedgerAlarm,
     LedgerCheckpoint,
@@ -72,17 +73,17 @@ class SqlLedgerStore:
         entries = [(first + offset, leaf.salt, leaf.entry, leaf.ref, at[leaf.recorded_at])
                    for offset, leaf in enumerate(leaves)]
         if entries:
-            self._insert_many("ledger_nodes", ("level", "idx", "hash"), nodes)
-            self._insert_many("ledger_entries", ("idx", "salt", "entry", "ref", "recorded_at"), entries)
-            head.size, head.frontier = frontier.size, frontier.to_bytes()
-            try:
+            try:  # two first appends racing (no head row to lock yet) clash on the first entries or the head
+                self._insert_many("ledger_nodes", ("level", "idx", "hash"), nodes)
+                self._insert_many("ledger_entries", ("idx", "salt", "entry", "ref", "recorded_at"), entries)
+                head.size, head.frontier = frontier.size, frontier.to_bytes()
                 self.session.flush()
-            except IntegrityError as exc:  # two first appends racing to create the head row
+            except IntegrityError as exc:
                 raise Conflict("the custody log changed meanwhile; try again") from exc
         return first
 
     def _mark(self) -> str:
-        return "?" if self.session.connection().dialect.paramstyle == "qmark" else "%s"
+        return bulk.mark(self.session.connection())
 
     def _insert_many(self, table: str, columns: tuple[str, ...], rows: Sequence[tuple[object, ...]]) -> None:
         """executemany straight to the driver: SQLAlchemy's per-value processing cost four times the
