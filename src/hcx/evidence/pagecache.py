@@ -152,6 +152,10 @@ def hash_mapped(descriptor: int, start: int, end: int, update: Callable[[int, in
         return start
     libc, offset = found.libc, start
     try:
+        # under the lease the size holds: a file cut short before it was taken would show zeros
+        # past its new end in that last page (no fault), hashed in place of the bytes cut off
+        if os.fstat(descriptor).st_size < end:
+            return start
         address = libc.mmap(None, end - start, _PROT_READ, _MAP_SHARED, descriptor, start)
         if address is None or address == found.failed:
             return start

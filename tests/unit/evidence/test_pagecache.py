@@ -97,10 +97,12 @@ def test_someone_handling_sigurg_means_no_mapping(monkeypatch: pytest.MonkeyPatc
         signal.signal(signal.SIGURG, previous)
 
 
-@pytest.mark.parametrize("keep", [0, CHUNK // 2, 2 * CHUNK + 100, 5 * CHUNK])
+@pytest.mark.parametrize("keep", [0, CHUNK // 2, 2 * CHUNK + 100, 3 * CHUNK - 100, 5 * CHUNK, 5 * CHUNK + 5])
 def test_a_file_truncated_after_its_size_was_checked_fails_cleanly(tmp_path: Path, keep: int) -> None:
     """Mapped pages past the end of the file would raise SIGBUS (the process dies): they are never
-    touched; the chunk is read instead, and the short read is the error."""
+    touched; the chunk is read instead, and the short read is the error. Also where the new end
+    is in the chunk's last page (3 * CHUNK - 100, 5 * CHUNK + 5): the mapping reads zeros past it
+    there, without a fault, and would hash them in place of the bytes cut off."""
     path, _, chain = chained(tmp_path)
     os.truncate(path, keep)
     for number in range(chain.chunks):
