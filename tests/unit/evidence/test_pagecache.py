@@ -86,14 +86,20 @@ def test_a_file_open_for_writing_is_read_not_mapped(tmp_path: Path, monkeypatch:
     assert all(start == reached for start, reached in calls)
 
 
-def test_someone_handling_sigurg_means_no_mapping(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_someone_handling_sigurg_means_no_mapping(tmp_path: Path) -> None:
     """The lease's break is signalled with SIGURG, harmless only while its default (ignore) holds."""
+    path, _, _ = chained(tmp_path, 4096)
+    leasable = mapped_here(path)  # a file this process could lease, were SIGURG unhandled
     loaded = pagecache.mapping()
     previous = signal.signal(signal.SIGURG, lambda *_: None)
+    descriptor = os.open(path, os.O_RDONLY)
     try:
         assert pagecache.Mapping.load() is None
-        assert loaded is None or not loaded.lease(0)  # loaded before the handler came: no lease either
+        if leasable:
+            assert loaded is not None
+            assert not loaded.lease(descriptor)  # loaded before the handler came: no lease either
     finally:
+        os.close(descriptor)
         signal.signal(signal.SIGURG, previous)
 
 
