@@ -14,7 +14,8 @@ is hashed:
   a wait the mapping is given up and the caller reads the rest, and so sees the shorter file;
 - each piece is brought in with MADV_POPULATE_READ (Linux 5.14) first, which returns EFAULT where
   touching the pages would raise SIGBUS (past the end, a read error): the caller then reads the
-  rest, which reports the error;
+  rest, which reports the error; and a file already shorter than the range when the lease is
+  taken is read, not mapped (its new end's page reads as zeros past that end, without a fault);
 - only on local disk file systems, whose files nobody truncates but through this kernel (not NFS,
   FUSE or SMB, whose server can change a file without breaking a local lease).
 
