@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from hcx.api import create_app
 from hcx.config import Settings
@@ -24,6 +24,7 @@ from hcx.rules import load_rules
 from hcx.rules.schema import AuthorityKind, Role
 from hcx.services import accounts, alerts, federation, indicators, matching, taxii
 from hcx.services.context import Context, Policy
+from hcx.storage import bulk
 from hcx.storage.db import migrate
 from hcx.storage.unit_of_work import Database
 from tests.asgi import SyncAsgiClient
@@ -203,6 +204,37 @@ def test_shareable_postings_read_by_key_or_in_one_pass_are_the_same(pair: tuple[
     assert sorted(by_key) == sorted(one_pass)
     assert {(v, case, marked) for _, _, v, case, _, marked in by_key} == {
         (value(1), "V-open", True), (value(2), "V-open", True), (value(2), "V-private", False)}
+
+
+@pytest.mark.parametrize("scan_fraction", [1, 10**6])
+def test_shareable_postings_are_read_in_one_snapshot(pair: tuple[Node, Node, MatchTransport],
+                                                     engines: tuple[Engine, Engine], scan_fraction: int,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The marks and the postings are read as of one moment, also on PostgreSQL (read committed):
+    a change that commits between them (a RED posting made GREEN and unmarked at once) gives the
+    set before it or the set after it, never a GREEN posting still marked."""
+    vnm, _, _ = pair
+    vnm.load("V-open", [value(1)], tlp="tlp:red")
+    vnm.load("V-other", [value(2), value(3), value(4), value(5)], shareable=False)
+    real = bulk.driver_rows
+    changed: list[bool] = []
+
+    def changing_meanwhile(connection: Any, sql: str, parameters: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        rows = real(connection, sql, parameters)
+        if not changed:
+            changed.append(True)
+            with engines[0].begin() as other:
+                other.execute(text("UPDATE indicator_postings SET tlp = 'tlp:green' WHERE case_ref = 'V-open'"))
+                other.execute(text("DELETE FROM match_shareable WHERE case_ref = 'V-open'"))
+        return rows
+
+    monkeypatch.setattr(bulk, "driver_rows", changing_meanwhile)
+    with vnm.ctx.reading() as uow:
+        read = matching.store(uow).shared_value_postings(authority_id=vnm.analyst.authority_id,
+                                                         scan_fraction=scan_fraction)
+    assert changed
+    assert [(v, case, tlp, marked) for _, _, v, case, tlp, marked in read] in (
+        [(value(1), "V-open", "tlp:red", True)], [])
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -23,10 +23,15 @@ from hcx.storage.taxii_models import IndicatorRecipient
 
 _ROWS_PER_INSERT = 1000
 _KEYS_PER_QUERY = 400
-_MARKS = 'SELECT "key", case_ref FROM match_shareable WHERE authority_id = ?'
-_POSTINGS = 'SELECT "key", kind, value, case_ref, tlp FROM indicator_postings WHERE authority_id = ?'
-_POSTINGS_OF_MARKED = ('SELECT "key", kind, value, case_ref, tlp FROM indicator_postings WHERE authority_id = ? '
-                       'AND "key" IN (SELECT "key" FROM match_shareable WHERE authority_id = ?)')
+# the marks (kind NULL) and the postings in one statement: one snapshot on PostgreSQL too (read
+# committed gives each statement its own: a change committed between two reads would mix them)
+_MARKS_AND_POSTINGS = ('SELECT "key", NULL, NULL, case_ref, NULL FROM match_shareable WHERE authority_id = ? '
+                       'UNION ALL SELECT "key", kind, value, case_ref, tlp FROM indicator_postings '
+                       'WHERE authority_id = ?')
+_MARKS_AND_POSTINGS_OF_MARKED = ('SELECT "key", NULL, NULL, case_ref, NULL FROM match_shareable WHERE authority_id = ? '
+                                 'UNION ALL SELECT "key", kind, value, case_ref, tlp FROM indicator_postings '
+                                 'WHERE authority_id = ? AND "key" IN (SELECT "key" FROM match_shareable '
+                                 'WHERE authority_id = ?)')
 
 
 class SqlMatchStore:
@@ -80,23 +85,25 @@ class SqlMatchStore:
         """(key, kind, value, case_ref, tlp, marked) of every posting of the authority whose value has a
         posting marked shareable: the TLP rule looks at all postings of a value, marked or not.
 
-        Two plain reads, joined here: the marks, then the postings — by key, or in one pass over all
-        of the authority's when the marked values are at least 1/`scan_fraction` of them (a lookup
-        per key reads pages in random order: in SQLite 1 M lookups took 3.7 s of CPU, one pass over
-        1 M postings 1.0 s). Read as the driver's tuples: SQLAlchemy's rows cost 1 µs each, and a
-        set is a million rows."""
-        connection = self.session.connection()
-        marked = set(bulk.driver_rows(connection, _MARKS, (authority_id,)))
-        if not marked:
+        Two plain reads in one statement (one snapshot), joined here: the marks, and the postings —
+        by key, or in one pass over all of the authority's when the marks are at least
+        1/`scan_fraction` of them (a lookup per key reads pages in random order: in SQLite 1 M
+        lookups took 3.7 s of CPU, one pass over 1 M postings 1.0 s). Read as the driver's tuples:
+        SQLAlchemy's rows cost 1 µs each, and a set is a million rows."""
+        marks = self.session.scalar(select(func.count()).select_from(MatchShareable)
+                                    .where(MatchShareable.authority_id == authority_id)) or 0
+        if not marks:
             return []
-        keys = {key for key, _ in marked}
         total = self.session.scalar(select(func.count()).select_from(IndicatorPosting)
                                     .where(IndicatorPosting.authority_id == authority_id)) or 0
-        by_key = len(keys) * scan_fraction < total
-        rows = bulk.driver_rows(connection, _POSTINGS_OF_MARKED if by_key else _POSTINGS,
-                                (authority_id, authority_id) if by_key else (authority_id,))
+        by_key = marks * scan_fraction < total
+        rows = bulk.driver_rows(self.session.connection(),
+                                _MARKS_AND_POSTINGS_OF_MARKED if by_key else _MARKS_AND_POSTINGS,
+                                (authority_id, authority_id, authority_id) if by_key else (authority_id, authority_id))
+        marked = {(key, case_ref) for key, kind, _, case_ref, _ in rows if kind is None}
+        keys = {key for key, _ in marked}
         return [(key, kind, value, case_ref, tlp, (key, case_ref) in marked)
-                for key, kind, value, case_ref, tlp in rows if key in keys]
+                for key, kind, value, case_ref, tlp in rows if kind is not None and key in keys]
 
     def named_recipients(self, *, authority_id: str) -> dict[tuple[str, str, str], set[str]]:
         """The recipients the authority named, per (case_ref, kind, value)."""
