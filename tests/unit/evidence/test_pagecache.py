@@ -13,20 +13,11 @@ from pathlib import Path
 import pytest
 
 from hcx.evidence import pagecache, sha256chain
-from hcx.evidence.sha256chain import MIN_CHUNK_SIZE, ChainRecorder, FileChain, Sha256, hash_chunk
+from hcx.evidence.sha256chain import MIN_CHUNK_SIZE, Sha256, hash_chunk
+from tests.unit.evidence.test_sha256chain import chained
 
 CHUNK = MIN_CHUNK_SIZE
 pytestmark = pytest.mark.skipif(not sha256chain.available(), reason="libcrypto's SHA-256 is not loadable here")
-
-
-def chained(tmp_path: Path, size: int = 5 * CHUNK + 10) -> tuple[Path, bytes, FileChain]:
-    data = os.urandom(size)
-    path = tmp_path / "f"
-    path.write_bytes(data)
-    recorder = ChainRecorder(CHUNK)
-    recorder.update(data)
-    digest = recorder.digest()
-    return path, digest, FileChain("data/f", size, CHUNK, tuple(recorder.states), 3)
 
 
 def mapped_here(path: Path) -> bool:
