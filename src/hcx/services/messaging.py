@@ -102,6 +102,12 @@ def receive(ctx: Context, wire: bytes) -> dict[str, Any]:
     return result
 
 
+# The envelope allows request references of 128 characters; the inbox and the requests keep 64 (and
+# this node's own exchange ids are far shorter): a longer one is refused before anything is stored,
+# on SQLite as on PostgreSQL (which would refuse the row only at its flush).
+REQUEST_REF_KEPT = 64
+
+
 def receive_many(ctx: Context, wires: list[bytes]) -> list[dict[str, Any] | Error]:
     """Verify, store once and apply messages from peers; a signed receipt for each, or its refusal.
 
@@ -122,6 +128,10 @@ def receive_many(ctx: Context, wires: list[bytes]) -> list[dict[str, Any] | Erro
                 if created > now + ctx.policy.clock_skew:
                     raise VerificationError(f"message {opened.envelope.id} is from the future "
                                             f"({opened.envelope.created})")
+                if len(opened.envelope.request_ref or "") > REQUEST_REF_KEPT:
+                    raise InvalidInput(f"message {opened.envelope.id} names a request reference of "
+                                       f"{len(opened.envelope.request_ref or '')} characters; this node keeps "
+                                       f"at most {REQUEST_REF_KEPT}")
                 opened_all.append((i, opened, created))
                 results.append({})
             except Error as exc:
