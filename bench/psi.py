@@ -85,10 +85,6 @@ def cpu_by_process(pid: int) -> dict[int, tuple[float, int]]:
     return found
 
 
-def cpu_seconds(pid: int) -> float:
-    return sum(cpu for cpu, _ in cpu_by_process(pid).values())
-
-
 def cpu_spent(before: dict[int, tuple[float, int]], after: dict[int, tuple[float, int]],
               roles: dict[int, str]) -> dict[str, float]:
     """CPU seconds spent between two snapshots, per role: a process named in `roles`, or its

@@ -47,10 +47,20 @@ def insert_new(connection: Connection, table: Table, rows: Sequence[dict[str, An
             done: dict[Any, Any] = {}
             column = [done[v] if v in done else done.setdefault(v, process(v)) for v in column]
         processed.append(column)
-    quoted = ", ".join(f'"{name}"' for name in names)
-    marks = ", ".join([mark(connection)] * len(names))
-    conflict = ", ".join(f'"{name}"' for name in unique)
-    result = connection.exec_driver_sql(
-        f'INSERT INTO {table.name} ({quoted}) VALUES ({marks}) ON CONFLICT ({conflict}) DO NOTHING',  # noqa: S608 - names from the schema
-        list(zip(*processed, strict=True)))
-    return int(result.rowcount)
+    return insert_rows(connection, table.name, names, list(zip(*processed, strict=True)), unique=unique)
+
+
+def insert_rows(connection: Connection, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]], *,
+                unique: Sequence[str] | None = None) -> int:
+    """executemany of `rows` (values as the driver takes them) into `table`; with `unique`, a row
+    that clashes on those columns is left out (ON CONFLICT DO NOTHING). Table and column names are
+    the schema's, never input. Returns how many rows were inserted."""
+    marks = ", ".join([mark(connection)] * len(columns))
+    sql = f"INSERT INTO {table} ({_quoted(columns)}) VALUES ({marks})"  # noqa: S608 - names from the schema
+    if unique is not None:
+        sql += f" ON CONFLICT ({_quoted(unique)}) DO NOTHING"
+    return int(connection.exec_driver_sql(sql, list(rows)).rowcount)
+
+
+def _quoted(names: Sequence[str]) -> str:
+    return ", ".join(f'"{name}"' for name in names)

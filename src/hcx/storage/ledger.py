@@ -87,10 +87,8 @@ class SqlLedgerStore:
 
     def _insert_many(self, table: str, columns: tuple[str, ...], rows: Sequence[tuple[object, ...]]) -> None:
         """executemany straight to the driver: SQLAlchemy's per-value processing cost four times the
-        insert itself (bench/ledger.py). Only ints, bytes, str and pre-processed datetimes come here;
-        table and column names are constants of this module."""
-        marks = ", ".join([self._mark()] * len(columns))
-        self.session.connection().exec_driver_sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)  # noqa: S608
+        insert itself (bench/ledger.py). Only ints, bytes, str and pre-processed datetimes come here."""
+        bulk.insert_rows(self.session.connection(), table, columns, rows)
 
     def _datetime_parameters(self, values: set[dt.datetime]) -> dict[dt.datetime, object]:
         """Each distinct time as the driver receives it (UTCDateTime's own bind processing)."""
