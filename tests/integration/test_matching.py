@@ -20,6 +20,7 @@ from hcx.config import Settings
 from hcx.crypto import psi
 from hcx.crypto.keys import b64e
 from hcx.errors import PeerProtocolError, PeerUnreachable, PolicyDenied
+from hcx.federation.transport import MATCH_MEDIA_TYPE
 from hcx.rules import load_rules
 from hcx.rules.schema import AuthorityKind, Role
 from hcx.services import accounts, alerts, federation, indicators, matching, taxii
@@ -44,14 +45,15 @@ class MatchTransport(AppTransport):
         self.calls = 0
         self.fail_after: int | None = None
 
-    def match(self, url: str, wire: bytes) -> Any:
+    def match(self, url: str, message: bytes) -> bytes:
         self.calls += 1
         if self.fail_after is not None and self.calls > self.fail_after:
             raise PeerUnreachable(f"{url}: connection refused")
-        response = self._client(url).post("/federation/match", content=wire)
+        response = self._client(url).post("/federation/match", content=message,
+                                          headers={"content-type": matching.MEDIA_TYPE})
         if response.status_code != 200:
             raise PeerProtocolError(f"HTTP {response.status_code}")
-        return response.json()
+        return response.content
 
 
 class Node:
@@ -340,9 +342,9 @@ def test_a_chunk_index_cannot_be_reused_for_other_points(pair: tuple[Node, Node,
         record = matching._Progress.of(found)
     other = psi.blind(psi.new_scalar(), record.id, [psi.element("md5", value(99)), psi.element("md5", value(98))])
     with pytest.raises(PolicyDenied, match="already answered with other points"):
-        matching._call(vnm.ctx, record, matching.X_CHUNK, {"session": record.id, "index": 0, "points": b64e(other)})
+        matching._exchange(vnm.ctx, record, matching.X_CHUNK, {"session": record.id, "index": 0}, other)
     with pytest.raises(PolicyDenied, match="out of turn"):
-        matching._call(vnm.ctx, record, matching.X_CHUNK, {"session": record.id, "index": 5, "points": b64e(other)})
+        matching._exchange(vnm.ctx, record, matching.X_CHUNK, {"session": record.id, "index": 5}, other)
     assert matching.run(vnm.ctx, vnm.analyst, "AUS", chunk_size=2).matches == 4
 
 
@@ -380,3 +382,174 @@ def test_cli_share_unshare_and_list(cli: Hcx, tmp_path: Path) -> None:  # noqa: 
     assert cli.ok("match", "sessions", "--user", "ana", "--json").json() == []
     assert "Matches with other nodes" in cli.ok("match", "list", "--user", "ana").stdout
     assert cli("match", "run", "AUS", "--user", "ana").exit_code == 4  # not a pinned peer
+
+
+# --- the chunk messages: points as an attachment (docs/matching.md, Messages) ---------------------
+
+def _interrupted(pair: tuple[Node, Node, MatchTransport]) -> matching._Progress:
+    """A session the responder opened (chunk size 2, two X chunks of 2 points) and nothing more."""
+    vnm, aus, transport = pair
+    vnm.load("V-1", [value(i) for i in range(0, 4)])
+    aus.load("A-1", [value(i) for i in range(2, 6)])
+    transport.fail_after = 1  # the open gets through, no chunk does
+    with pytest.raises(PeerUnreachable):
+        matching.run(vnm.ctx, vnm.analyst, "AUS", chunk_size=2)
+    transport.fail_after = None
+    [session] = matching.list_sessions(vnm.ctx, vnm.analyst)
+    with vnm.ctx.reading() as uow:
+        found = matching.store(uow).get_session(session["session"], matching.INITIATOR)
+        assert found is not None
+        return matching._Progress.of(found)
+
+
+def _sealed(node: Node, record: matching._Progress, kind: str, body: dict[str, Any],
+            points: bytes | None = None) -> bytes:
+    with node.ctx.reading() as uow:
+        return matching._seal(node.ctx, uow, kind=kind, own_authority=record.authority_id, party=record.peer_party,
+                              authority=record.peer_authority, body={"session": record.id, **body}, points=points)[1]
+
+
+def _post(pair: tuple[Node, Node, MatchTransport], message: bytes) -> Any:
+    _, aus, transport = pair
+    return transport.clients[aus.url].post("/federation/match", content=message,
+                                           headers={"content-type": matching.MEDIA_TYPE})
+
+
+def _answer(node: Node, message: bytes) -> tuple[Any, bytes | None]:
+    wire, attachment = matching._unframe(message)
+    with node.ctx.reading() as uow:
+        return matching._open(node.ctx, uow, wire).envelope, attachment
+
+
+def _x_chunks_answered(aus: Node, record: matching._Progress) -> int:
+    with aus.ctx.reading() as uow:
+        session = matching.store(uow).get_session(record.id, matching.RESPONDER)
+        assert session is not None
+        return session.x_chunks
+
+
+def _blinded(record: matching._Progress, *values: int) -> bytes:
+    return psi.blind(psi.new_scalar(), record.id, [psi.element("md5", value(i)) for i in values])
+
+
+def test_chunk_points_travel_encrypted_beside_the_envelope(pair: tuple[Node, Node, MatchTransport]) -> None:
+    vnm, _, _ = pair
+    record = _interrupted(pair)
+    points = _blinded(record, 0, 1)
+    message = _sealed(vnm, record, matching.X_CHUNK, {"index": 0}, points)
+    wire, attachment = matching._unframe(message)
+    assert attachment is not None and len(attachment) == 2 * psi.POINT + 16 and points not in message
+    assert b"points" not in wire and len(wire) < 8_000  # the envelope stays small, whatever the chunk
+    response = _post(pair, message)
+    assert response.status_code == 200 and response.headers["content-type"] == matching.MEDIA_TYPE
+    envelope, attached = _answer(vnm, response.content)
+    assert envelope.type == matching.ANSWER and set(envelope.body) == {"session", "index", "key", "count"}
+    assert envelope.body["count"] == 2 and attached is not None and len(attached) == 2 * psi.POINT + 16
+    assert matching._attachment(envelope.id, envelope.body["key"], 2, attached) not in (points, b"")
+    assert matching.MEDIA_TYPE == MATCH_MEDIA_TYPE  # the HTTP transport's copy
+
+
+def test_an_attachment_that_is_not_the_senders_is_refused_opaquely_and_costs_nothing(
+        pair: tuple[Node, Node, MatchTransport]) -> None:
+    """A flipped byte, a missing, short or long attachment, another message's attachment: the
+    message does not verify (HTTP 400, as an altered envelope), and nothing is kept of it."""
+    vnm, aus, _ = pair
+    record = _interrupted(pair)
+    genuine = _sealed(vnm, record, matching.X_CHUNK, {"index": 0}, _blinded(record, 0, 1))
+    other = _sealed(vnm, record, matching.X_CHUNK, {"index": 0}, _blinded(record, 2, 3))  # same size
+    wire, attachment = matching._unframe(genuine)
+    assert attachment is not None
+    other_attachment = matching._unframe(other)[1]
+    assert other_attachment is not None and len(other_attachment) == len(attachment)
+    flipped_first = bytes([attachment[0] ^ 1]) + attachment[1:]
+    flipped_tag = attachment[:-1] + bytes([attachment[-1] ^ 0x80])
+    for altered in (flipped_first, flipped_tag, other_attachment, attachment[:-1], attachment + b"\0", b""):
+        response = _post(pair, matching._frame(wire, altered))
+        assert response.status_code == 400 and response.json()["error"]["code"] == "refused"
+    assert _post(pair, wire).status_code == 400  # no attachment at all
+    assert _x_chunks_answered(aus, record) == 0  # no digest kept: the genuine chunk is still answered
+    response = _post(pair, genuine)
+    envelope, _ = _answer(vnm, response.content)
+    assert response.status_code == 200 and envelope.type == matching.ANSWER
+    assert _x_chunks_answered(aus, record) == 1
+
+
+def test_an_attachment_on_a_message_without_points_is_refused_opaquely(
+        pair: tuple[Node, Node, MatchTransport]) -> None:
+    vnm, _, _ = pair
+    record = _interrupted(pair)
+    y = _sealed(vnm, record, matching.Y_CHUNK, {"index": 0})
+    opened = _sealed(vnm, record, matching.OPEN, {"protocol": matching.PROTOCOL, "x_size": 4, "chunk_size": 2})
+    for message in (y, opened):
+        assert _post(pair, message).status_code == 200
+        for attachment in (b"", bytes(2 * psi.POINT + 16)):
+            response = _post(pair, matching._frame(message, attachment))
+            assert response.status_code == 400 and response.json()["error"]["code"] == "refused"
+
+
+def test_a_signed_body_that_gets_the_points_wrong_gets_a_sealed_refusal(
+        pair: tuple[Node, Node, MatchTransport]) -> None:
+    """Points that the sender did attach but that the session does not allow, or a key of another
+    size: a verified message, declined with the reason."""
+    vnm, aus, _ = pair
+    record = _interrupted(pair)
+    with pytest.raises(PolicyDenied, match="expected 2 points, got 1"):
+        matching._exchange(vnm.ctx, record, matching.X_CHUNK, {"session": record.id, "index": 0},
+                           _blinded(record, 0))
+    with pytest.raises(PolicyDenied, match="expected 2 points, got 3"):
+        matching._exchange(vnm.ctx, record, matching.X_CHUNK, {"session": record.id, "index": 0},
+                           _blinded(record, 0, 1, 2))
+    for key, reason in ((b64e(bytes(16)), "the attachment key is 16 bytes, not 32"),
+                        ("not base64!", "the attachment key is not base64url")):
+        message = matching._frame(_sealed(vnm, record, matching.X_CHUNK, {"index": 0, "key": key, "count": 2}),
+                                  bytes(2 * psi.POINT + 16))
+        response = _post(pair, message)
+        envelope, attached = _answer(vnm, response.content)
+        assert response.status_code == 200 and attached is None
+        assert envelope.type == matching.REFUSED and envelope.body["reason"] == reason
+    assert _x_chunks_answered(aus, record) == 0
+    assert matching.run(vnm.ctx, vnm.analyst, "AUS", chunk_size=2).matches == 2  # the session goes on
+
+
+def test_an_answer_whose_attachment_is_not_the_peers_is_refused(pair: tuple[Node, Node, MatchTransport],
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The initiator's side: an altered, swapped, missing or unexpected attachment on an answer is
+    a peer protocol error; nothing of it is kept, and the session resumes."""
+    vnm, _, transport = pair
+    record = _interrupted(pair)
+    real = transport.match
+    earlier: list[bytes] = []
+
+    def answering_with(change: Any) -> None:
+        def match(url: str, message: bytes) -> bytes:
+            answer = real(url, message)
+            earlier.append(answer)
+            wire, attachment = matching._unframe(answer)
+            return matching._frame(wire, change(attachment))
+        monkeypatch.setattr(transport, "match", match)
+
+    y = {"session": record.id, "index": 0}
+    for change in (lambda a: a[:5] + bytes([a[5] ^ 1]) + a[6:], lambda a: None, lambda a: a[:-16],
+                   lambda a: matching._unframe(earlier[0])[1]):  # the first answer's attachment
+        answering_with(change)
+        with pytest.raises(PeerProtocolError, match="unverifiable message"):
+            matching._exchange(vnm.ctx, record, matching.Y_CHUNK, y)
+    answering_with(lambda a: b"")  # an attachment on the answer to a message without points
+    with pytest.raises(PeerProtocolError, match="has no attachment"):
+        matching._call(vnm.ctx, record, matching.OPEN, {"session": record.id, "protocol": matching.PROTOCOL,
+                                                        "x_size": 4, "chunk_size": 2})
+    monkeypatch.setattr(transport, "match", real)
+    assert matching.run(vnm.ctx, vnm.analyst, "AUS", chunk_size=2).matches == 2
+
+
+def test_a_peer_speaking_the_previous_message_layout_is_refused_clearly(
+        pair: tuple[Node, Node, MatchTransport]) -> None:
+    vnm, _, _ = pair
+    record = _interrupted(pair)
+    with pytest.raises(PolicyDenied, match=r"unknown protocol 'dh-psi/x25519/sha512/1'; this node speaks "
+                                           r"dh-psi/x25519/sha512/1\+attachment/1"):
+        matching._call(vnm.ctx, record, matching.OPEN, {"session": record.id, "protocol": psi.PROTOCOL,
+                                                        "x_size": 4, "chunk_size": 2})
+    with pytest.raises(PolicyDenied, match="the message body is malformed"):  # points inside the body
+        matching._call(vnm.ctx, record, matching.X_CHUNK, {"session": record.id, "index": 0,
+                                                           "points": b64e(_blinded(record, 0, 1))})

@@ -15,6 +15,8 @@ Everything here works on raw bytes or on small opaque key objects, and raises on
 - For the age format (`hcx.crypto.age`): HKDF-SHA-256 (`hkdf_sha256`), HMAC-SHA-256
   (`hmac_sha256`, `hmac_sha256_verify`) and ChaCha20-Poly1305 (`ChaCha20Poly1305Key`), whose
   `encrypt_into`/`decrypt_into` release the GIL, so that threads can share the work.
+- ChaCha20-Poly1305 under a key made for one message (`seal_once`, `open_once`): the match
+  protocol's point attachments (services/matching.py), whose key travels in a signed envelope.
 - SHA-256, random bytes.
 - Secrets at rest under a passphrase (`encrypt_with_passphrase`): scrypt + AES-256-GCM,
 
@@ -249,6 +251,28 @@ class ChaCha20Poly1305Key:
 
     def __repr__(self) -> str:
         return "ChaCha20Poly1305Key()"
+
+
+_ZERO_NONCE = bytes(12)
+
+
+def seal_once(plaintext: bytes, associated_data: bytes) -> tuple[bytes, bytes]:
+    """Encrypt under a fresh random key that encrypts nothing else (so the nonce is all-zero):
+    (key, ciphertext || tag). The caller sends the key by a channel that authenticates it."""
+    key = os.urandom(32)
+    return key, ChaCha20Poly1305(key).encrypt(_ZERO_NONCE, plaintext, associated_data)
+
+
+def open_once(key: bytes, ciphertext: bytes, associated_data: bytes) -> bytes:
+    """The plaintext of a `seal_once` ciphertext; DecryptionError unless the tag verifies."""
+    if len(key) != 32:
+        raise InvalidInput(f"a ChaCha20-Poly1305 key is 32 bytes, not {len(key)}")
+    try:
+        return ChaCha20Poly1305(key).decrypt(_ZERO_NONCE, ciphertext, associated_data)
+    except InvalidTag as exc:
+        raise DecryptionError("the ChaCha20-Poly1305 tag does not verify") from exc
+
+
 def x25519_exchange_many(scalar: bytes, points: bytes) -> bytes:
     """X25519(scalar, u) for each 32-byte u-coordinate in `points`, concatenated in order.
 

@@ -11,6 +11,7 @@ from hcx.errors import PeerProtocolError, PeerUnreachable
 
 MAX_RESPONSE_BYTES = 16_777_216
 MATCH_TIMEOUT = 300.0
+MATCH_MEDIA_TYPE = "application/vnd.hcx.match"  # = services.matching.MEDIA_TYPE (a test checks), without importing it
 
 
 class HttpTransport:
@@ -45,10 +46,21 @@ class HttpTransport:
         """A signed custody-request/1; the answer is the peer's signed custody-answer/1."""
         return self._call("POST", f"{url.rstrip('/')}/federation/witness/custody", json.dumps(signed).encode())
 
-    def match(self, url: str, wire: bytes) -> Any:
-        """One private-set-intersection message; the answer is the peer's sealed reply. The peer
-        does public-key work on up to 60k points first: a longer timeout."""
-        return self._call("POST", f"{url.rstrip('/')}/federation/match", wire, timeout=MATCH_TIMEOUT)
+    def match(self, url: str, message: bytes) -> bytes:
+        """One private-set-intersection message (a sealed envelope, its points attached); the answer
+        is the peer's, as it came: the service opens it (no JSON parsed here). The peer does
+        public-key work on up to 60k points first: a longer timeout."""
+        target = f"{url.rstrip('/')}/federation/match"
+        try:
+            response = self._client.post(target, content=message, headers={"content-type": MATCH_MEDIA_TYPE},
+                                         timeout=MATCH_TIMEOUT)
+        except httpx.HTTPError as exc:
+            raise PeerUnreachable(f"{target}: {exc.__class__.__name__}") from exc
+        if response.status_code != 200:
+            raise PeerProtocolError(f"{target}: HTTP {response.status_code}")
+        if len(response.content) > MAX_RESPONSE_BYTES:
+            raise PeerProtocolError(f"{target}: response too large")
+        return response.content
 
     def _call(self, method: str, url: str, body: bytes | None, *, timeout: float | None = None) -> Any:
         try:

@@ -33,7 +33,7 @@ from typing import Any, Literal, NamedTuple, Protocol, TypeVar, cast
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hcx.crypto import psi
-from hcx.crypto.canonical import canonical
+from hcx.crypto._primitives import CHACHA20_POLY1305_TAG_SIZE, open_once, seal_once
 from hcx.crypto.envelope import Opened, open_, seal
 from hcx.crypto.keys import DecryptionKey, EncryptionKey, VerifyKey, b64d, b64e
 from hcx.domain.ports import UnitOfWork
@@ -61,7 +61,7 @@ RUNNERS = frozenset({Role.analyst, Role.officer})
 READERS = RUNNERS | {Role.auditor}
 INITIATOR: Literal["initiator"] = "initiator"
 RESPONDER: Literal["responder"] = "responder"
-MAX_CHUNK = 60_000  # 60k points: a 2.6 MB envelope, under the 4 MiB wire limit
+MAX_CHUNK = 60_000  # 60k points: a 1.9 MB attachment beside a small envelope, under the 4 MiB message limit
 NEVER_SHARED_KINDS = frozenset({"card"})  # kept as a node-keyed hash: it can never match elsewhere
 SECRET_PURPOSE = "match session"  # noqa: S105 - a label, not a secret
 _MESSAGE_AGE = dt.timedelta(minutes=10)  # protocol calls are synchronous: older ones are replays
@@ -147,7 +147,7 @@ def store(uow: UnitOfWork) -> MatchStore:
 
 
 class MatchTransport(Protocol):
-    def match(self, url: str, wire: bytes) -> Any: ...
+    def match(self, url: str, message: bytes) -> bytes: ...  # one framed message (`_frame`), the framed answer
 
 
 # --- the shareable set ---------------------------------------------------------------------------
@@ -303,6 +303,10 @@ def _exponentiate(ctx: Context, scalar: bytes, points: bytes) -> bytes:
 
 OPEN, X_CHUNK, Y_CHUNK, RESULT = "match.open", "match.x", "match.y", "match.result"
 ANSWER, REFUSED = "match.answer", "match.refused"
+# the construction (crypto/psi.py) and the layout of its messages: an attachment for the points
+PROTOCOL = psi.PROTOCOL + "+attachment/1"
+MEDIA_TYPE = "application/vnd.hcx.match"
+_ATTACHMENT_AAD = b"hcx match attachment/1\n"
 
 
 class _Body(BaseModel):
@@ -316,9 +320,20 @@ class OpenBody(_Body):
     chunk_size: int = Field(ge=1, le=MAX_CHUNK)
 
 
-class XBody(_Body):
+class _Attached(_Body):
+    """A body whose points travel beside the envelope, encrypted under `key` (`_attach`)."""
+
     index: int = Field(ge=0)
-    points: str
+    key: str  # base64url of the attachment's one-message ChaCha20-Poly1305 key
+    count: int = Field(ge=1, le=MAX_CHUNK)
+
+
+class XBody(_Attached):
+    pass
+
+
+class ChunkAnswer(_Attached):
+    pass
 
 
 class YBody(_Body):
@@ -334,20 +349,62 @@ def _utc(at: dt.datetime) -> str:
 
 
 def _seal(ctx: Context, uow: UnitOfWork, *, kind: str, own_authority: str, party: str, authority: str,
-          body: dict[str, Any], in_reply_to: str | None = None) -> tuple[str, bytes]:
+          body: dict[str, Any], in_reply_to: str | None = None, points: bytes | None = None) -> tuple[str, bytes]:
+    """The message's id and its framed bytes (`_frame`): the points, if any, as its attachment."""
     peer = federation.peer_descriptor(ctx, uow, party)
     recipient = peer.authority(authority)
     described = recipient.encryption_key() if recipient else None
     if recipient is None or described is None:
         raise NotFound(f"{party} publishes no encryption key for authority {authority}")
     message_id = ctx.new_id()
+    attachment = None
+    if points is not None:
+        key, attachment = seal_once(points, _ATTACHMENT_AAD + message_id.encode())
+        body = {**body, "key": b64e(key), "count": len(points) // psi.POINT}
     envelope = {"v": 1, "id": message_id, "type": kind,
                 "from": {"party": federation.own_party(ctx, uow), "authority": own_authority},
                 "to": {"party": party, "authority": authority}, "created": _utc(ctx.clock.now()),
                 "in_reply_to": in_reply_to, "request_ref": None, "body": body}
     sealed = seal(envelope, signer=federation.signing_key(ctx, uow, own_authority),
                   recipient=EncryptionKey.from_bytes(b64d(described.key)))
-    return message_id, sealed.wire
+    return message_id, _frame(sealed.wire, attachment)
+
+
+def _frame(wire: bytes, attachment: bytes | None) -> bytes:
+    """An HTTP body of `/federation/match`, request or answer: the sealed envelope's wire (canonical
+    JSON, never a raw newline), then, if the message has points, a newline and the attachment."""
+    return wire if attachment is None else b"".join((wire, b"\n", attachment))
+
+
+def _unframe(message: bytes) -> tuple[bytes, bytes | None]:
+    wire, newline, attachment = message.partition(b"\n")
+    return wire, attachment if newline else None
+
+
+def _attachment(message_id: str, key: str, count: int, attachment: bytes | None) -> bytes:
+    """The `count` points of message `message_id`'s attachment. InvalidInput for a key the signed
+    body got wrong; VerificationError for an attachment that is not the sender's (missing, another
+    size, another message's, altered): that message does not verify."""
+    try:
+        raw_key = b64d(key)
+    except InvalidInput as exc:
+        raise InvalidInput("the attachment key is not base64url") from exc
+    if len(raw_key) != 32:
+        raise InvalidInput(f"the attachment key is {len(raw_key)} bytes, not 32")
+    if attachment is None:
+        raise VerificationError(f"message {message_id} announces {count} points but has no attachment")
+    if len(attachment) != count * psi.POINT + CHACHA20_POLY1305_TAG_SIZE:
+        raise VerificationError(f"the attachment of message {message_id} is {len(attachment)} bytes, "
+                                f"not the {count * psi.POINT + CHACHA20_POLY1305_TAG_SIZE} of {count} points")
+    try:
+        return open_once(raw_key, attachment, _ATTACHMENT_AAD + message_id.encode())
+    except VerificationError as exc:
+        raise VerificationError(f"the attachment of message {message_id} does not verify") from exc
+
+
+def _no_attachment(opened: Opened, attachment: bytes | None) -> None:
+    if attachment is not None:
+        raise VerificationError(f"a {opened.envelope.type} message {opened.envelope.id} has no attachment")
 
 
 class _Keys:
@@ -377,14 +434,10 @@ def _open(ctx: Context, uow: UnitOfWork, wire: bytes) -> Opened:
     return opened
 
 
-def _points(text: str, *, count: int) -> bytes:
-    try:
-        raw = b64d(text)
-    except (InvalidInput, ValueError) as exc:
-        raise InvalidInput("the points are not base64") from exc
-    if len(raw) != count * psi.POINT:
-        raise InvalidInput(f"expected {count} points, got {len(raw) / psi.POINT:g}")
-    return raw
+def _points(points: bytes | None, *, count: int) -> bytes:
+    if points is None or len(points) != count * psi.POINT:
+        raise InvalidInput(f"expected {count} points, got {len(points or b'') / psi.POINT:g}")
+    return points
 
 
 def _chunks(size: int, chunk: int) -> int:
@@ -397,15 +450,17 @@ def _chunk_len(size: int, chunk: int, index: int) -> int:
 
 # --- the responder ---------------------------------------------------------------------------------
 
-def handle(ctx: Context, wire: bytes) -> bytes:
-    """Verify one protocol message from a peer and return the sealed answer (or raise for an
-    unverifiable message: the router refuses those opaquely)."""
+def handle(ctx: Context, message: bytes) -> bytes:
+    """Verify one protocol message from a peer (framed: `_frame`) and return the framed, sealed
+    answer (or raise for an unverifiable message: the router refuses those opaquely)."""
+    wire, attachment = _unframe(message)
     with ctx.reading() as uow:
         opened = _open(ctx, uow, wire)
     envelope = opened.envelope
     party, authority, own = envelope.from_.party, envelope.from_.authority, envelope.to.authority
+    points = None
     try:
-        body = _dispatch(ctx, opened)
+        body, points = _dispatch(ctx, opened, attachment)
         kind = ANSWER
     except (MatchRefused, Conflict, InvalidInput, ValidationError) as exc:
         reason = exc.message if isinstance(exc, Error) else "the message body is malformed"
@@ -413,20 +468,25 @@ def handle(ctx: Context, wire: bytes) -> bytes:
         body, kind = {"reason": reason[:300]}, REFUSED
     with ctx.reading() as uow:
         _, answer = _seal(ctx, uow, kind=kind, own_authority=own, party=party, authority=authority, body=body,
-                          in_reply_to=envelope.id)
+                          in_reply_to=envelope.id, points=points)
     return answer
 
 
-def _dispatch(ctx: Context, opened: Opened) -> dict[str, Any]:
+_Answered = tuple[dict[str, Any], bytes | None]  # an answer's body, and its points if it has any
+
+
+def _dispatch(ctx: Context, opened: Opened, attachment: bytes | None) -> _Answered:
     kind = opened.envelope.type
-    if kind == OPEN:
-        return _on_open(ctx, opened, OpenBody.model_validate(opened.envelope.body))
     if kind == X_CHUNK:
-        return _on_x(ctx, opened, XBody.model_validate(opened.envelope.body))
+        body = XBody.model_validate(opened.envelope.body)
+        return _on_x(ctx, opened, body, _attachment(opened.envelope.id, body.key, body.count, attachment))
+    _no_attachment(opened, attachment)
+    if kind == OPEN:
+        return _on_open(ctx, opened, OpenBody.model_validate(opened.envelope.body)), None
     if kind == Y_CHUNK:
         return _on_y(ctx, opened, YBody.model_validate(opened.envelope.body))
     if kind == RESULT:
-        return _on_result(ctx, opened, ResultBody.model_validate(opened.envelope.body))
+        return _on_result(ctx, opened, ResultBody.model_validate(opened.envelope.body)), None
     raise InvalidInput(f"unknown match message type {kind!r}")
 
 
@@ -454,8 +514,8 @@ def _declined_open(uow: UnitOfWork, rules: Limits, party: str, body: OpenBody, n
 
 
 def _on_open(ctx: Context, opened: Opened, body: OpenBody) -> dict[str, Any]:
-    if body.protocol != psi.PROTOCOL:
-        raise MatchRefused(f"unknown protocol {body.protocol!r}; this node speaks {psi.PROTOCOL}")
+    if body.protocol != PROTOCOL:
+        raise MatchRefused(f"unknown protocol {body.protocol!r}; this node speaks {PROTOCOL}")
     party, authority, own = opened.envelope.from_.party, opened.envelope.from_.authority, opened.envelope.to.authority
     rules, now = limits(ctx), ctx.clock.now()
     with ctx.reading() as uow:
@@ -513,7 +573,7 @@ def _secret_and_set(ctx: Context, uow: UnitOfWork, session: SessionRecord) -> tu
     return scalar, shared
 
 
-def _on_x(ctx: Context, opened: Opened, body: XBody) -> dict[str, Any]:
+def _on_x(ctx: Context, opened: Opened, body: XBody, attached: bytes) -> _Answered:
     """Answer X chunk `index` once its digest is committed: a chunk index is worth one answer for
     one content, whatever the peer resends, races or replays."""
     with ctx.unit_of_work() as uow:
@@ -523,7 +583,7 @@ def _on_x(ctx: Context, opened: Opened, body: XBody) -> dict[str, Any]:
         count = _chunk_len(session.peer_size, session.chunk_size, body.index)
         if body.index > session.x_chunks or count == 0:
             raise MatchRefused(f"chunk {body.index} is out of turn (next: {session.x_chunks})")
-        points = _points(body.points, count=count)
+        points = _points(attached, count=count)
         digest = hashlib.sha256(points).digest()
         store(uow).put_chunk(session_id=session.id, role=RESPONDER, part="x", idx=body.index, data=digest)
         if store(uow).get_chunk(session_id=session.id, role=RESPONDER, part="x", idx=body.index) != digest:
@@ -532,10 +592,10 @@ def _on_x(ctx: Context, opened: Opened, body: XBody) -> dict[str, Any]:
         session.updated_at = ctx.clock.now()
         scalar = federation.vault(ctx, uow).open_secret(session.scalar_sealed, purpose=SECRET_PURPOSE)
         uow.commit()
-    return {"session": body.session, "index": body.index, "points": b64e(_exponentiate(ctx, scalar, points))}
+    return {"session": body.session, "index": body.index}, _exponentiate(ctx, scalar, points)
 
 
-def _on_y(ctx: Context, opened: Opened, body: YBody) -> dict[str, Any]:
+def _on_y(ctx: Context, opened: Opened, body: YBody) -> _Answered:
     with ctx.reading() as uow:
         session = _responder_session(uow, opened, body.session)
         if session.state != "open":
@@ -546,7 +606,7 @@ def _on_y(ctx: Context, opened: Opened, body: YBody) -> dict[str, Any]:
     if start >= len(shared.elements):
         raise MatchRefused(f"there is no chunk {body.index}")
     points = _blind(ctx, scalar, body.session, shared.elements[start:start + chunk])
-    return {"session": body.session, "index": body.index, "points": b64e(points)}
+    return {"session": body.session, "index": body.index}, points
 
 
 def _on_result(ctx: Context, opened: Opened, body: ResultBody) -> dict[str, Any]:
@@ -627,16 +687,24 @@ class _Progress:
 
 
 def _call(ctx: Context, session: SessionRecord | _Progress, kind: str, body: dict[str, Any]) -> dict[str, Any]:
-    """Send one protocol message to the peer and return its verified answer's body."""
+    """Send one protocol message without points to the peer and return its verified answer's body."""
+    return _exchange(ctx, session, kind, body)[0]
+
+
+def _exchange(ctx: Context, session: SessionRecord | _Progress, kind: str, body: dict[str, Any],
+              points: bytes | None = None) -> _Answered:
+    """Send one protocol message to the peer (with `points` attached) and return its verified
+    answer's body, and the points attached to it (answers to X and Y chunks)."""
     with ctx.reading() as uow:
-        message_id, wire = _seal(ctx, uow, kind=kind, own_authority=session.authority_id, party=session.peer_party,
-                                 authority=session.peer_authority, body=body)
+        message_id, message = _seal(ctx, uow, kind=kind, own_authority=session.authority_id,
+                                    party=session.peer_party, authority=session.peer_authority, body=body,
+                                    points=points)
         url = federation.peer_descriptor(ctx, uow, session.peer_party).node_url
     transport = cast(MatchTransport, ctx.transport)
-    answer = transport.match(url, wire)
+    wire, attachment = _unframe(transport.match(url, message))
     with ctx.reading() as uow:
         try:
-            opened = _open(ctx, uow, canonical(answer))
+            opened = _open(ctx, uow, wire)
         except Error as exc:
             raise PeerProtocolError(f"{session.peer_party} answered with an unverifiable message: {exc.message}"
                                     ) from exc
@@ -644,11 +712,20 @@ def _call(ctx: Context, session: SessionRecord | _Progress, kind: str, body: dic
     expected = (session.peer_party, session.peer_authority, session.authority_id, message_id)
     if (envelope.from_.party, envelope.from_.authority, envelope.to.authority, envelope.in_reply_to) != expected:
         raise PeerProtocolError(f"{session.peer_party} answered for another session or message")
+    with_points = envelope.type == ANSWER and kind in (X_CHUNK, Y_CHUNK)
+    try:
+        answer = ChunkAnswer.model_validate(envelope.body) if with_points else None
+        attached = _attachment(envelope.id, answer.key, answer.count, attachment) if answer else None
+        if not with_points:
+            _no_attachment(opened, attachment)
+    except (Error, ValidationError) as exc:
+        reason = exc.message if isinstance(exc, Error) else "a malformed body"
+        raise PeerProtocolError(f"{session.peer_party} answered with an unverifiable message: {reason}") from exc
     if envelope.type == REFUSED:
         raise PolicyDenied(f"{session.peer_party} refused: {envelope.body.get('reason', '?')}")
     if envelope.type != ANSWER or envelope.body.get("session") != session.id:
         raise PeerProtocolError(f"{session.peer_party} answered {envelope.type!r} for another session")
-    return envelope.body
+    return envelope.body, attached
 
 
 def _peer_authority(ctx: Context, uow: UnitOfWork, principal: Principal, party: str, authority: str | None) -> str:
@@ -719,12 +796,16 @@ def _save(ctx: Context, session_id: str, **changes: Any) -> _Progress:
         return progress
 
 
-def _save_x(ctx: Context, session_id: str, index: int, count: int, answer: Future[dict[str, Any]]) -> _Progress:
+def _save_x(ctx: Context, session_id: str, index: int, count: int, answer: Future[_Answered]) -> _Progress:
     """Keep the peer's answer to X chunk `index` (its points raised to its secret, in our order)."""
-    body = answer.result()
-    if body.get("index") != index or not isinstance(body.get("points"), str):
+    body, points = answer.result()
+    if body.get("index") != index:
         raise PeerProtocolError("the peer answered another chunk")
-    return _save(ctx, session_id, x_chunks=index + 1, chunk=("xab", index, _points(body["points"], count=count)))
+    try:
+        points = _points(points, count=count)
+    except InvalidInput as exc:
+        raise PeerProtocolError(f"the peer's answer to chunk {index}: {exc.message}") from exc
+    return _save(ctx, session_id, x_chunks=index + 1, chunk=("xab", index, points))
 
 
 _BLINDED_AHEAD = 16  # X chunks blinded before the peer has answered the earlier ones (16 × 1.9 MB): enough
@@ -733,7 +814,7 @@ _BLINDED_AHEAD = 16  # X chunks blinded before the peer has answered the earlier
 
 def _open_session(ctx: Context, session: _Progress, size: int) -> tuple[_Progress, int]:
     """Open the session at the peer (again, when resuming): the peer's set size."""
-    answer = _call(ctx, session, OPEN, {"session": session.id, "protocol": psi.PROTOCOL, "x_size": size,
+    answer = _call(ctx, session, OPEN, {"session": session.id, "protocol": PROTOCOL, "x_size": size,
                                         "chunk_size": session.chunk_size})
     y_size = answer.get("y_size")
     if not isinstance(y_size, int) or y_size < 0 or (session.peer_size >= 0 and y_size != session.peer_size):
@@ -750,12 +831,12 @@ def _send_x(ctx: Context, session: _Progress, scalar: bytes, elements: Sequence[
     chunk); one thread sends the chunks in turn, as the peer requires."""
     chunk = session.chunk_size
 
-    def send(i: int, blinded: bytes) -> dict[str, Any]:
+    def send(i: int, blinded: bytes) -> _Answered:
         opened.result()
-        return _call(ctx, session, X_CHUNK, {"session": session.id, "index": i, "points": b64e(blinded)})
+        return _exchange(ctx, session, X_CHUNK, {"session": session.id, "index": i}, blinded)
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="match-x") as sender:
-        sent: deque[tuple[int, int, Future[dict[str, Any]]]] = deque()
+        sent: deque[tuple[int, int, Future[_Answered]]] = deque()
         for i in range(session.x_chunks, _chunks(len(elements), chunk)):
             if stop.is_set():
                 for _, _, pending in sent:
@@ -778,14 +859,17 @@ def _receive_y(ctx: Context, opened: Future[tuple[_Progress, int]], scalar: byte
     if session.y_chunks >= y_count:
         return y_size
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="match-y") as asker:
-        asked = asker.submit(_call, ctx, session, Y_CHUNK, {"session": session.id, "index": session.y_chunks})
+        asked = asker.submit(_exchange, ctx, session, Y_CHUNK, {"session": session.id, "index": session.y_chunks})
         for j in range(session.y_chunks, y_count):
-            body = asked.result()
+            body, points = asked.result()
             if j + 1 < y_count and not stop.is_set():
-                asked = asker.submit(_call, ctx, session, Y_CHUNK, {"session": session.id, "index": j + 1})
-            if body.get("index") != j or not isinstance(body.get("points"), str):
+                asked = asker.submit(_exchange, ctx, session, Y_CHUNK, {"session": session.id, "index": j + 1})
+            if body.get("index") != j:
                 raise PeerProtocolError(f"{session.peer_party} answered another chunk")
-            their = _points(body["points"], count=_chunk_len(y_size, chunk, j))
+            try:
+                their = _points(points, count=_chunk_len(y_size, chunk, j))
+            except InvalidInput as exc:
+                raise PeerProtocolError(f"{session.peer_party}'s chunk {j}: {exc.message}") from exc
             _save(ctx, session.id, y_chunks=j + 1, chunk=("yba", j, _exponentiate(ctx, scalar, their)))
             if stop.is_set():  # the X lane failed: what we have is kept for the next run
                 break
