@@ -535,7 +535,7 @@ def test_an_answer_whose_attachment_is_not_the_peers_is_refused(pair: tuple[Node
         with pytest.raises(PeerProtocolError, match="unverifiable message"):
             matching._exchange(vnm.ctx, record, matching.Y_CHUNK, y)
     answering_with(lambda a: b"")  # an attachment on the answer to a message without points
-    with pytest.raises(PeerProtocolError, match="has no attachment"):
+    with pytest.raises(PeerProtocolError, match="carries an attachment; only chunks of points do"):
         matching._call(vnm.ctx, record, matching.OPEN, {"session": record.id, "protocol": matching.PROTOCOL,
                                                         "x_size": 4, "chunk_size": 2})
     monkeypatch.setattr(transport, "match", real)

@@ -321,7 +321,7 @@ class OpenBody(_Body):
 
 
 class _Attached(_Body):
-    """A body whose points travel beside the envelope, encrypted under `key` (`_attach`)."""
+    """A body whose points travel beside the envelope, as its attachment (`_seal`, `_attachment`)."""
 
     index: int = Field(ge=0)
     key: str  # base64url of the attachment's one-message ChaCha20-Poly1305 key
@@ -359,6 +359,7 @@ def _seal(ctx: Context, uow: UnitOfWork, *, kind: str, own_authority: str, party
     message_id = ctx.new_id()
     attachment = None
     if points is not None:
+        assert len(points) % psi.POINT == 0, "whole points only"
         key, attachment = seal_once(points, _ATTACHMENT_AAD + message_id.encode())
         body = {**body, "key": b64e(key), "count": len(points) // psi.POINT}
     envelope = {"v": 1, "id": message_id, "type": kind,
@@ -404,7 +405,8 @@ def _attachment(message_id: str, key: str, count: int, attachment: bytes | None)
 
 def _no_attachment(opened: Opened, attachment: bytes | None) -> None:
     if attachment is not None:
-        raise VerificationError(f"a {opened.envelope.type} message {opened.envelope.id} has no attachment")
+        raise VerificationError(f"{opened.envelope.type} message {opened.envelope.id} carries an attachment; "
+                                "only chunks of points do")
 
 
 class _Keys:
