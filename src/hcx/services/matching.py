@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple, Protocol, TypeVar, cast
 
 import numpy as np
@@ -143,7 +143,7 @@ class MatchStore(Protocol):
     def unmark_shareable(self, *, authority_id: str, case_ref: str) -> int: ...
     def shareable_postings(self, *, authority_id: str) -> list[tuple[bytes, str, str, str, str]]: ...
     def shared_set_columns(self, *, authority_id: str, never_kinds: Iterable[str]) -> SetColumns: ...
-    def marked_postings(self, *, authority_id: str, keys: Sequence[bytes]) -> list[tuple[bytes, str, str, str]]: ...
+    def marked_cases(self, *, authority_id: str, keys: Iterable[bytes]) -> list[tuple[bytes, str]]: ...
     def add_session(self, **columns: Any) -> SessionRecord: ...
     def get_session(self, session_id: str, role: str) -> SessionRecord | None: ...
     def open_session_with(self, *, authority_id: str, peer_party: str, peer_authority: str
@@ -226,13 +226,12 @@ class SharedSet:
     elements: list[bytes]
     keys: bytes  # the key of elements[i] is keys[16 i:16 i + 16]
     digest: str  # SHA-256 of the keys in the session's order: it changes when the set does (a key names a value)
-    _positions: dict[bytes, int] = field(default_factory=dict, compare=False, repr=False)
 
-    def keys_of(self, items: Iterable[bytes]) -> list[bytes]:
-        """The posting keys of these elements of the set."""
-        if not self._positions:  # built at result time only: a million entries
-            self._positions.update(zip(self.elements, range(len(self.elements)), strict=True))
-        return [self.keys[i * _KEY:(i + 1) * _KEY] for i in map(self._positions.__getitem__, items)]
+    def keyed(self, items: Iterable[bytes]) -> dict[bytes, bytes]:
+        """key → element, for those of `items` that are elements of the set."""
+        wanted = set(items)
+        held = np.fromiter(map(wanted.__contains__, self.elements), dtype=np.bool_, count=len(self.elements))
+        return {self.keys[i * _KEY:(i + 1) * _KEY]: self.elements[i] for i in np.flatnonzero(held).tolist()}
 
 
 # The owner's shareable mark is consent to matching with pinned peers: a posting with no TLP marking
@@ -640,12 +639,18 @@ def _record(ctx: Context, uow: UnitOfWork, session: SessionRecord, shared: Share
         _insert_results(ctx, uow, session, shared, matched, at)
 
 
+def _kind_and_value(element: bytes) -> tuple[str, str]:
+    kind, _, value = element.decode().partition("\x00")  # `psi.element` undone
+    return kind, value
+
+
 def _insert_results(ctx: Context, uow: UnitOfWork, session: SessionRecord, shared: SharedSet,
                     matched: Iterable[bytes], at: dt.datetime) -> None:
     """The matched values' postings that are marked shareable now (a mark removed since the session
     opened takes its posting out of the results; docs/matching.md, Records)."""
-    postings = [Posting(*row) for row in store(uow).marked_postings(authority_id=session.authority_id,
-                                                                     keys=shared.keys_of(matched))]
+    keyed = shared.keyed(matched)
+    postings = [Posting(key, *_kind_and_value(keyed[key]), case_ref)
+                for key, case_ref in store(uow).marked_cases(authority_id=session.authority_id, keys=keyed)]
     store(uow).add_results([
         {"session_id": session.id, "authority_id": session.authority_id, "case_ref": posting.case_ref,
          "key": posting.key, "kind": posting.kind, "value": posting.value, "peer_party": session.peer_party,

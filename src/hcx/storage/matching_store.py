@@ -60,9 +60,11 @@ SELECT 'r', 0, convert_to(case_ref, 'UTF8'), convert_to(kind, 'UTF8') || '\\x00'
 FROM indicator_recipients WHERE authority_id = ?""",
 }
 _OF_MARKED = 'AND p."key" IN (SELECT "key" FROM match_shareable WHERE authority_id = ?)'
-_MARKED_POSTINGS = ('SELECT p."key", p.kind, p.value, p.case_ref FROM match_shareable m JOIN indicator_postings p '
-                    'ON p."key" = m."key" AND p.authority_id = m.authority_id AND p.case_ref = m.case_ref '
-                    'WHERE m.authority_id = ? AND m."key" IN ({keys})')
+# the marked cases of postings by key, from the two unique indexes alone (no table row: a lookup in
+# the table reads it in random order), the keys in key order (neighbours share index pages)
+_MARKED_CASES = ('SELECT p."key", p.case_ref FROM indicator_postings p '
+                 'WHERE p."key" IN ({keys}) AND p.authority_id = ? AND EXISTS (SELECT 1 FROM match_shareable m '
+                 'WHERE m.authority_id = p.authority_id AND m."key" = p."key" AND m.case_ref = p.case_ref)')
 
 
 class SetColumns(NamedTuple):
@@ -157,16 +159,16 @@ class SqlMatchStore:
                 recipients.append((bytes(first), bytes(second), bytes(third)))
         return SetColumns(marked, size_read, keys, elements, tlps, cases, recipients)
 
-    def marked_postings(self, *, authority_id: str, keys: Sequence[bytes]) -> list[tuple[bytes, str, str, str]]:
-        """(key, kind, value, case_ref) of the postings under `keys` that are marked shareable now."""
+    def marked_cases(self, *, authority_id: str, keys: Iterable[bytes]) -> list[tuple[bytes, str]]:
+        """(key, case_ref) of each posting under `keys` marked shareable now."""
         connection = self.session.connection()
-        found: list[tuple[bytes, str, str, str]] = []
-        wanted = list(dict.fromkeys(keys))
+        found: list[tuple[bytes, str]] = []
+        wanted = sorted(set(keys))
         for start in range(0, len(wanted), _KEYS_PER_QUERY):
             chunk = wanted[start:start + _KEYS_PER_QUERY]
-            rows = bulk.driver_rows(connection, _MARKED_POSTINGS.format(keys=", ".join("?" * len(chunk))),
-                                    (authority_id, *chunk))
-            found += [(bytes(key), kind, value, case_ref) for key, kind, value, case_ref in rows]
+            rows = bulk.driver_rows(connection, _MARKED_CASES.format(keys=", ".join("?" * len(chunk))),
+                                    (*chunk, authority_id))
+            found += [(bytes(key), case_ref) for key, case_ref in rows]
         return found
 
     # --- sessions -----------------------------------------------------------------------------
