@@ -5,6 +5,7 @@ resumption, rate limits and refusals. (tests/system runs it between real `hcx se
 from __future__ import annotations
 
 import hashlib
+import random
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from hcx.config import Settings
 from hcx.crypto import psi
 from hcx.crypto.keys import b64e
 from hcx.errors import PeerProtocolError, PeerUnreachable, PolicyDenied
+from hcx.indicators.sharing import decide_value
 from hcx.rules import load_rules
 from hcx.rules.schema import AuthorityKind, Role
 from hcx.services import accounts, alerts, federation, indicators, matching, taxii
@@ -273,6 +275,37 @@ def test_amber_named_for_one_case_of_a_value_is_not_enough(pair: tuple[Node, Nod
     summary = matching.run(vnm.ctx, vnm.analyst, "AUS")
     assert (summary.own_size, summary.matches) == (2, 2)
     assert vnm.found(summary.session) == {("V-amber-1", value(1), "AUS"), ("V-amber-1", value(2), "AUS")}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 8])
+def test_the_set_is_every_marked_value_that_decide_value_lets_go(pair: tuple[Node, Node, MatchTransport],
+                                                                 seed: int) -> None:
+    """The packed read and the numpy join give what the rule says, written out plainly: a value
+    with a marked posting, whose postings in every case, each with the recipients named for it,
+    `decide_value` lets go to the peer."""
+    vnm, _, _ = pair
+    rng = random.Random(seed)
+    markings = ["", "tlp:green", "tlp:clear", "tlp:amber", "tlp:red", UNKNOWN_MARKING]
+    cases = {f"C-{c}": (rng.sample(range(12), rng.randint(1, 8)), rng.choice(markings), rng.random() < 0.6)
+             for c in range(5)}
+    for case, (values, tlp, marked) in cases.items():
+        vnm.load(case, [value(v) for v in values], tlp=tlp, shareable=marked)
+    named = {(case, v) for case, (values, _, _) in cases.items() for v in values if rng.random() < 0.3}
+    with vnm.ctx.unit_of_work() as uow:
+        taxii.store(uow).add_recipients([{"authority_id": vnm.analyst.authority_id, "case_ref": case, "kind": "md5",
+                                          "value": value(v), "recipient": "AUS"} for case, v in named])
+        uow.commit()
+    with vnm.ctx.reading() as uow:
+        to = matching.peer_destination(uow, "AUS", "x")
+        shared = matching._shared_set(uow, vnm.analyst.authority_id, psi.new_scalar(), to)
+    expected = set()
+    for v in range(12):
+        holding = [(case, tlp, marked) for case, (values, tlp, marked) in cases.items() if v in values]
+        allowed = decide_value([(tlp.split(), {"AUS"} if (case, v) in named else set()) for case, tlp, _ in holding],
+                               to=to, unmarked=matching.MATCH_UNMARKED).allowed
+        if allowed and any(marked for _, _, marked in holding):
+            expected.add(psi.element("md5", value(v)))
+    assert set(shared.elements) == expected and len(shared.elements) == len(expected)
 
 
 def test_results_record_the_postings_marked_when_they_are_recorded(pair: tuple[Node, Node, MatchTransport]) -> None:

@@ -246,7 +246,7 @@ def peer_destination(uow: UnitOfWork, party: str, authority: str) -> Destination
 
 @contextmanager
 def _bulk() -> Iterator[None]:
-    """While a million small objects are made (a set, rows to insert): without it, the cyclic
+    """While many small objects are made (rows to insert for 100,000 matches): without it, the cyclic
     garbage collector re-scans everything the process holds several times over (it took most of
     the time); they form no cycles."""
     enabled = gc.isenabled()
