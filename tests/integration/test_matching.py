@@ -5,6 +5,7 @@ resumption, rate limits and refusals. (tests/system runs it between real `hcx se
 from __future__ import annotations
 
 import hashlib
+import random
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ from hcx.crypto import psi
 from hcx.crypto.keys import b64e
 from hcx.errors import PeerProtocolError, PeerUnreachable, PolicyDenied
 from hcx.federation.transport import MATCH_MEDIA_TYPE
+from hcx.indicators.sharing import decide_value
 from hcx.rules import load_rules
 from hcx.rules.schema import AuthorityKind, Role
 from hcx.services import accounts, alerts, federation, indicators, matching, taxii
@@ -192,20 +194,33 @@ def test_matching_follows_the_tlp_policy_over_every_posting_of_a_value(pair: tup
         value(2), value(4), value(5)}
 
 
+def _postings_of_marked_values(columns: Any) -> list[tuple[bytes, bytes, bytes]]:
+    """(key, element, tlp) of each posting read whose key is marked, from the store's packed columns."""
+    marked = {columns.marked[i:i + 16] for i in range(0, len(columns.marked), 16)}
+    keys = [columns.keys[i:i + 16] for i in range(0, len(columns.keys), 16)]
+    if not columns.size:
+        return []
+    return sorted((key, element, tlp) for key, element, tlp in zip(
+        keys, columns.elements.split(b"\xff"), columns.tlps.split(b"\xff"), strict=True) if key in marked)
+
+
 def test_shareable_postings_read_by_key_or_in_one_pass_are_the_same(pair: tuple[Node, Node, MatchTransport]) -> None:
     """The store reads the postings of marked values by key when they are few among the authority's,
-    else in one pass; both give every posting of a marked value, each with its own mark."""
+    else in one pass; both give every posting of a marked value (marked or not)."""
     vnm, _, _ = pair
     vnm.load("V-open", [value(1), value(2)])
     vnm.load("V-private", [value(2), value(3)], shareable=False)  # value(2): marked in one case only
     vnm.load("V-red", [value(4)], tlp="tlp:red", shareable=False)
     with vnm.ctx.reading() as uow:
-        read = matching.store(uow).shared_value_postings
-        by_key = read(authority_id=vnm.analyst.authority_id, scan_fraction=1)  # 2 marked values < 5 postings
-        one_pass = read(authority_id=vnm.analyst.authority_id, scan_fraction=10**6)
-    assert sorted(by_key) == sorted(one_pass)
-    assert {(v, case, marked) for _, _, v, case, _, marked in by_key} == {
-        (value(1), "V-open", True), (value(2), "V-open", True), (value(2), "V-private", False)}
+        read = matching.store(uow).shared_set_columns
+        by_key = read(authority_id=vnm.analyst.authority_id, never_kinds=matching.NEVER_SHARED_KINDS,
+                      scan_fraction=1)  # 2 marked values < 5 postings
+        one_pass = read(authority_id=vnm.analyst.authority_id, never_kinds=matching.NEVER_SHARED_KINDS,
+                        scan_fraction=10**6)
+    assert (by_key.size, one_pass.size) == (3, 5)
+    assert _postings_of_marked_values(by_key) == _postings_of_marked_values(one_pass)
+    assert sorted(e for _, e, _ in _postings_of_marked_values(by_key)) == sorted(
+        psi.element("md5", v) for v in (value(1), value(2), value(2)))
 
 
 @pytest.mark.parametrize("scan_fraction", [1, 10**6])
@@ -213,30 +228,110 @@ def test_shareable_postings_are_read_in_one_snapshot(pair: tuple[Node, Node, Mat
                                                      engines: tuple[Engine, Engine], scan_fraction: int,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """The marks and the postings are read as of one moment, also on PostgreSQL (read committed):
-    a change that commits between them (a RED posting made GREEN and unmarked at once) gives the
-    set before it or the set after it, never a GREEN posting still marked."""
+    a change that commits after the first read (a RED posting made GREEN and unmarked at once) gives
+    the set before it or the set after it, never a GREEN posting still marked."""
     vnm, _, _ = pair
     vnm.load("V-open", [value(1)], tlp="tlp:red")
     vnm.load("V-other", [value(2), value(3), value(4), value(5)], shareable=False)
     real = bulk.driver_rows
-    changed: list[bool] = []
+    reads: list[str] = []
 
     def changing_meanwhile(connection: Any, sql: str, parameters: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         rows = real(connection, sql, parameters)
-        if not changed:
-            changed.append(True)
+        if not reads:
             with engines[0].begin() as other:
                 other.execute(text("UPDATE indicator_postings SET tlp = 'tlp:green' WHERE case_ref = 'V-open'"))
                 other.execute(text("DELETE FROM match_shareable WHERE case_ref = 'V-open'"))
+        reads.append(sql)
         return rows
 
     monkeypatch.setattr(bulk, "driver_rows", changing_meanwhile)
     with vnm.ctx.reading() as uow:
-        read = matching.store(uow).shared_value_postings(authority_id=vnm.analyst.authority_id,
-                                                         scan_fraction=scan_fraction)
-    assert changed
-    assert [(v, case, tlp, marked) for _, _, v, case, tlp, marked in read] in (
-        [(value(1), "V-open", "tlp:red", True)], [])
+        read = matching.store(uow).shared_set_columns(authority_id=vnm.analyst.authority_id,
+                                                      never_kinds=matching.NEVER_SHARED_KINDS,
+                                                      scan_fraction=scan_fraction)
+    assert len(reads) == 1
+    assert [(e, tlp) for _, e, tlp in _postings_of_marked_values(read)] in (
+        [(psi.element("md5", value(1)), b"tlp:red")], [])
+
+
+def test_amber_named_for_one_case_of_a_value_is_not_enough(pair: tuple[Node, Node, MatchTransport]) -> None:
+    """Recipients are named per case: a value AMBER in two cases goes to AUS only when both name it."""
+    vnm, aus, _ = pair
+    vnm.load("V-amber-1", [value(1), value(2)], tlp="tlp:amber")
+    vnm.load("V-amber-2", [value(1)], tlp="tlp:amber", shareable=False)
+    aus.load("A-1", [value(1), value(2)])
+
+    def named(case: str, v: str) -> None:
+        with vnm.ctx.unit_of_work() as uow:
+            taxii.store(uow).add_recipients([{"authority_id": vnm.analyst.authority_id, "case_ref": case,
+                                              "kind": "md5", "value": v, "recipient": "AUS"}])
+            uow.commit()
+
+    assert matching.run(vnm.ctx, vnm.analyst, "AUS").own_size == 0
+    named("V-amber-1", value(1))
+    named("V-amber-1", value(2))
+    summary = matching.run(vnm.ctx, vnm.analyst, "AUS")
+    assert (summary.own_size, summary.matches) == (1, 1)  # value(1) is AMBER in V-amber-2 too
+    named("V-amber-2", value(1))
+    summary = matching.run(vnm.ctx, vnm.analyst, "AUS")
+    assert (summary.own_size, summary.matches) == (2, 2)
+    assert vnm.found(summary.session) == {("V-amber-1", value(1), "AUS"), ("V-amber-1", value(2), "AUS")}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 8])
+def test_the_set_is_every_marked_value_that_decide_value_lets_go(pair: tuple[Node, Node, MatchTransport],
+                                                                 seed: int) -> None:
+    """The packed read and the numpy join give what the rule says, written out plainly: a value
+    with a marked posting, whose postings in every case, each with the recipients named for it,
+    `decide_value` lets go to the peer."""
+    vnm, _, _ = pair
+    rng = random.Random(seed)
+    markings = ["", "tlp:green", "tlp:clear", "tlp:amber", "tlp:red", UNKNOWN_MARKING]
+    cases = {f"C-{c}": (rng.sample(range(12), rng.randint(1, 8)), rng.choice(markings), rng.random() < 0.6)
+             for c in range(5)}
+    for case, (values, tlp, marked) in cases.items():
+        vnm.load(case, [value(v) for v in values], tlp=tlp, shareable=marked)
+    named = {(case, v) for case, (values, _, _) in cases.items() for v in values if rng.random() < 0.3}
+    with vnm.ctx.unit_of_work() as uow:
+        taxii.store(uow).add_recipients([{"authority_id": vnm.analyst.authority_id, "case_ref": case, "kind": "md5",
+                                          "value": value(v), "recipient": "AUS"} for case, v in named])
+        uow.commit()
+    with vnm.ctx.reading() as uow:
+        to = matching.peer_destination(uow, "AUS", "x")
+        shared = matching._shared_set(uow, vnm.analyst.authority_id, psi.new_scalar(), to)
+    expected = set()
+    for v in range(12):
+        holding = [(case, tlp, marked) for case, (values, tlp, marked) in cases.items() if v in values]
+        allowed = decide_value([(tlp.split(), {"AUS"} if (case, v) in named else set()) for case, tlp, _ in holding],
+                               to=to, unmarked=matching.MATCH_UNMARKED).allowed
+        if allowed and any(marked for _, _, marked in holding):
+            expected.add(psi.element("md5", value(v)))
+    assert set(shared.elements) == expected and len(shared.elements) == len(expected)
+
+
+def test_results_record_the_postings_marked_when_they_are_recorded(pair: tuple[Node, Node, MatchTransport]) -> None:
+    """The set keeps one key per value; the results read the value's marked postings at recording
+    time: a case unmarked since the session opened is left out, a value unmarked everywhere records
+    nothing."""
+    vnm, _, _ = pair
+    vnm.load("V-1", [value(1), value(2)])
+    vnm.load("V-2", [value(1), value(3)])
+    with vnm.ctx.reading() as uow:
+        shared = matching._shared_set(uow, vnm.analyst.authority_id, psi.new_scalar(),
+                                      matching.peer_destination(uow, "AUS", "x"))
+    assert sorted(shared.elements) == sorted(psi.element("md5", value(i)) for i in (1, 2, 3))
+    matching.unmark_shareable(vnm.ctx, vnm.analyst, "V-2")
+    now = vnm.ctx.clock.now()
+    with vnm.ctx.unit_of_work() as uow:
+        session = matching.store(uow).add_session(
+            id="01J0000000000000000000000A", role=matching.INITIATOR, authority_id=vnm.analyst.authority_id,
+            peer_party="AUS", peer_authority="x", state="open", scalar_sealed=b"", set_digest=shared.digest,
+            own_size=3, peer_size=3, chunk_size=3, x_chunks=0, y_chunks=0, matches=0, created_at=now,
+            updated_at=now, error="")
+        matching._record(vnm.ctx, uow, session, shared, [psi.element("md5", value(i)) for i in (1, 3)], now)
+        uow.commit()
+    assert vnm.found() == {("V-1", value(1), "AUS")}
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -296,6 +391,26 @@ def test_a_changed_set_starts_a_new_session(pair: tuple[Node, Node, MatchTranspo
     summary = matching.run(vnm.ctx, vnm.analyst, "AUS", chunk_size=10)
     assert not summary.resumed and summary.matches == 11
     assert sorted(s["state"] for s in matching.list_sessions(vnm.ctx, vnm.analyst)) == ["done", "failed"]
+
+
+def test_the_responder_refuses_to_go_on_with_a_changed_set(pair: tuple[Node, Node, MatchTransport]) -> None:
+    """After a restart the responder builds its set again: another set than the one it opened with
+    (its digest) ends the session; the same set resumes it."""
+    vnm, aus, transport = pair
+    vnm.load("V-1", [value(i) for i in range(0, 30)])
+    aus.load("A-1", [value(i) for i in range(20, 40)])
+    transport.fail_after = 2
+    with pytest.raises(PeerUnreachable):
+        matching.run(vnm.ctx, vnm.analyst, "AUS", chunk_size=10)
+    transport.fail_after = None
+    aus.ctx.cache.clear()
+    aus.load("A-2", [value(45)])
+    with pytest.raises(PolicyDenied, match="changed since the session opened"):
+        matching.run(vnm.ctx, vnm.analyst, "AUS", chunk_size=10)
+    matching.unmark_shareable(aus.ctx, aus.analyst, "A-2")
+    aus.ctx.cache.clear()
+    summary = matching.run(vnm.ctx, vnm.analyst, "AUS", chunk_size=10)
+    assert summary.resumed and summary.matches == 10
 
 
 def test_rate_limits_refuse_a_peer_using_the_node_as_an_oracle(engines: tuple[Engine, Engine], tmp_path: Path,

@@ -26,9 +26,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
-from typing import Final, TypeVar
+from typing import Final, TypeVar, cast
 
 import gmpy2  # type: ignore[import-untyped]
+import numpy as np
+import numpy.typing as npt
 
 from hcx.crypto import _primitives as p
 from hcx.errors import InvalidInput
@@ -161,24 +163,46 @@ def exponentiate(scalar: bytes, points: bytes, *, executor: Executor | None = No
 
 # --- order and intersection --------------------------------------------------------------------
 
-def session_order(scalar: bytes, items: Sequence[bytes]) -> tuple[list[bytes], str]:
-    """`items` in an order the peer cannot predict, yet the same after a restart: sorted by a
-    keyed BLAKE2b (a PRF) under a key derived from the session's secret scalar; and a digest of
-    the set in that order (the sorted tags), which changes when the set does."""
+_ORDER_STREAM: Final = b"hcx psi/1 order stream\x00"
+_SEPARATOR: Final = b"\xff"  # a byte UTF-8 never holds: elements joined by it are read back unambiguously
+
+
+def order_permutation(scalar: bytes, count: int) -> npt.NDArray[np.intp]:
+    """The session's order of `count` items held in a canonical order: position k of the result is
+    the canonical index of the item sent k-th. The peer cannot predict it, a restart reproduces it.
+
+    Each canonical position gets a 64-bit tag from a keystream, and the positions are sorted by tag
+    (ties, once in 2^64, in canonical order). The keystream is SHAKE-256 of a key derived from the
+    session's secret scalar (keyed BLAKE2b) followed by a label: a sponge keyed by a fixed-length
+    prefix is a PRF, the construction of KMAC (SP 800-185). 8 MB for a million items, in C."""
     order_key = hashlib.blake2b(_ORDER_LABEL, key=scalar, digest_size=32).digest()
-    keyed = hashlib.blake2b(key=order_key, digest_size=16).copy  # the key's block, hashed once
+    stream = hashlib.shake_256(order_key + _ORDER_STREAM).digest(8 * count)
+    return np.argsort(np.frombuffer(stream, dtype="<u8"), kind="stable")
 
-    def tag(item: bytes) -> bytes:
-        hasher = keyed()
-        hasher.update(item)
-        return hasher.digest()
 
-    by_tag = {tag(item): item for item in items}
-    if len(by_tag) < len(items):  # two items with one tag (or one item twice): keep every one
-        tagged = sorted(zip(map(tag, items), items, strict=True))
-        return [item for _, item in tagged], hashlib.sha256(b"".join([t for t, _ in tagged])).hexdigest()
-    tags = sorted(by_tag)
-    return [by_tag[t] for t in tags], hashlib.sha256(b"".join(tags)).hexdigest()
+def in_order(items: Sequence[bytes], positions: npt.NDArray[np.intp]) -> list[bytes]:
+    """`items[p]` for each p of `positions`."""
+    held = np.empty(len(items), dtype=object)  # numpy's gather, not a Python loop over positions
+    held[:] = items
+    return cast(list[bytes], held[positions].tolist())
+
+
+def order_digest(ordered: Sequence[bytes]) -> str:
+    """SHA-256 of the items in the session's order (their count, then the items joined by 0xFF,
+    a byte no element holds): for one scalar, it changes exactly when the set does."""
+    joined = _SEPARATOR.join(ordered)
+    if joined.count(_SEPARATOR) != max(len(ordered) - 1, 0):
+        raise InvalidInput("an element holds a 0xFF byte (elements are UTF-8)")
+    return hashlib.sha256(len(ordered).to_bytes(8, "big") + joined).hexdigest()
+
+
+def session_order(scalar: bytes, items: Sequence[bytes]) -> tuple[list[bytes], str]:
+    """`items` in an order the peer cannot predict, yet the same after a restart and whatever order
+    they came in: sorted (the canonical order), then permuted by `order_permutation`; and the
+    digest of the set in that order (`order_digest`). Repeated items are kept."""
+    canonical = sorted(items)
+    ordered = in_order(canonical, order_permutation(scalar, len(canonical)))
+    return ordered, order_digest(ordered)
 
 
 def shuffled(scalar: bytes, items: Sequence[bytes]) -> list[bytes]:

@@ -30,6 +30,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple, Protocol, TypeVar, cast
 
+import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hcx.crypto import psi
@@ -116,13 +118,32 @@ class ResultRecord(Protocol):
     found_at: dt.datetime
 
 
+class SetColumns(Protocol):
+    """An authority's shareable set as the store reads it, in packed columns (one snapshot)."""
+
+    @property
+    def marked(self) -> bytes: ...  # 16-byte keys of the postings marked shareable (a key per marked case)
+    @property
+    def size(self) -> int: ...  # postings read: every posting of each marked key, maybe more
+    @property
+    def keys(self) -> bytes: ...  # their keys, 16 bytes each
+    @property
+    def elements(self) -> bytes: ...  # their elements (`psi.element`), joined by 0xFF
+    @property
+    def tlps(self) -> bytes: ...  # their TLP texts, UTF-8, joined by 0xFF
+    @property
+    def cases(self) -> bytes | None: ...  # their case references joined by 0xFF, if recipients are named
+    @property
+    def recipients(self) -> list[tuple[bytes, bytes, bytes]]: ...  # (case_ref, element, recipient), UTF-8
+
+
 class MatchStore(Protocol):
     def mark_shareable(self, *, authority_id: str, case_ref: str, keys: Iterable[bytes] | None,
                        at: dt.datetime) -> int: ...
     def unmark_shareable(self, *, authority_id: str, case_ref: str) -> int: ...
     def shareable_postings(self, *, authority_id: str) -> list[tuple[bytes, str, str, str, str]]: ...
-    def shared_value_postings(self, *, authority_id: str) -> list[tuple[bytes, str, str, str, str, bool]]: ...
-    def named_recipients(self, *, authority_id: str) -> dict[tuple[str, str, str], set[str]]: ...
+    def shared_set_columns(self, *, authority_id: str, never_kinds: Iterable[str]) -> SetColumns: ...
+    def marked_cases(self, *, authority_id: str, keys: Iterable[bytes]) -> list[tuple[bytes, str]]: ...
     def add_session(self, **columns: Any) -> SessionRecord: ...
     def get_session(self, session_id: str, role: str) -> SessionRecord | None: ...
     def open_session_with(self, *, authority_id: str, peer_party: str, peer_authority: str
@@ -193,23 +214,24 @@ class Posting(NamedTuple):
     case_ref: str
 
 
-_Row = tuple[bytes, str, str, str, str, bool]  # a posting as read: key, kind, value, case_ref, tlp, marked
+_KEY = 16  # bytes of a posting key
+_SEPARATOR = b"\xff"  # joins the store's packed columns: UTF-8 never holds it
 
 
 @dataclass(frozen=True, slots=True)
 class SharedSet:
-    """An authority's shareable elements, in the session's order, and their postings."""
+    """An authority's shareable elements in the session's order, with the posting key of each: what
+    leads a match back to its postings (read again when the results are recorded)."""
 
     elements: list[bytes]
-    # every posting of each element's value, as read: tuples of strings, which the collector stops
-    # tracking (a million per session)
-    postings: dict[bytes, tuple[_Row, ...]]
-    digest: str  # of the elements in the session's order: it changes when the set does
+    keys: bytes  # the key of elements[i] is keys[16 i:16 i + 16]
+    digest: str  # SHA-256 of the keys in the session's order: it changes when the set does (a key names a value)
 
-    def marked(self, item: bytes) -> list[Posting]:
-        """The postings of an element that carry the shareable mark: those that matched."""
-        return [Posting(key, kind, value, case_ref) for key, kind, value, case_ref, _, marked in self.postings[item]
-                if marked]
+    def keyed(self, items: Iterable[bytes]) -> dict[bytes, bytes]:
+        """key → element, for those of `items` that are elements of the set."""
+        wanted = set(items)
+        held = np.fromiter(map(wanted.__contains__, self.elements), dtype=np.bool_, count=len(self.elements))
+        return {self.keys[i * _KEY:(i + 1) * _KEY]: self.elements[i] for i in np.flatnonzero(held).tolist()}
 
 
 # The owner's shareable mark is consent to matching with pinned peers: a posting with no TLP marking
@@ -224,7 +246,7 @@ def peer_destination(uow: UnitOfWork, party: str, authority: str) -> Destination
 
 @contextmanager
 def _bulk() -> Iterator[None]:
-    """While a million small objects are made (a set, rows to insert): without it, the cyclic
+    """While many small objects are made (rows to insert for 100,000 matches): without it, the cyclic
     garbage collector re-scans everything the process holds several times over (it took most of
     the time); they form no cycles."""
     enabled = gc.isenabled()
@@ -236,40 +258,77 @@ def _bulk() -> Iterator[None]:
             gc.enable()
 
 
-_Held = str | tuple[tuple[str, frozenset[str]], ...]  # how each posting of a value is marked, for the policy
-
-
 def _shared_set(uow: UnitOfWork, authority_id: str, scalar: bytes, to: Destination) -> SharedSet:
-    """The postings marked shareable whose value may go to `to`: every posting of the value (marked
-    or not, in every case) and the recipients named for each must allow it (`decide_value`, asked
-    once per distinct combination of markings: a million values have a handful)."""
-    with _bulk():
-        rows = store(uow).shared_value_postings(authority_id=authority_id)
-        named = store(uow).named_recipients(authority_id=authority_id) if rows else {}
-        by_value: dict[bytes, list[_Row]] = {}  # the key names the value
-        for row in rows:
-            found = by_value.get(row[0])
-            if found is None:
-                by_value[row[0]] = [row]
-            else:
-                found.append(row)
-        decided: dict[_Held, bool] = {}
-        postings: dict[bytes, tuple[_Row, ...]] = {}
-        for held_rows in by_value.values():
-            _, kind, value, _, tlp, _ = held_rows[0]
-            if kind in NEVER_SHARED_KINDS:
-                continue
-            held: _Held = tlp if len(held_rows) == 1 and not named else tuple(
-                (tlp, frozenset(named.get((case_ref, kind, value), ()))) for _, kind, value, case_ref, tlp, _ in held_rows)
-            allowed = decided.get(held)
-            if allowed is None:
-                each = [(held, frozenset[str]())] if isinstance(held, str) else held
-                allowed = decided[held] = decide_value([(tlp.split(), recipients) for tlp, recipients in each],
-                                                       to=to, unmarked=MATCH_UNMARKED).allowed
-            if allowed and (held_rows[0][5] or any(row[5] for row in held_rows)):
-                postings[psi.element(kind, value)] = tuple(held_rows)
-        elements, digest = psi.session_order(scalar, list(postings))
-    return SharedSet(elements, postings, digest)
+    """The values with a posting marked shareable that may go to `to`: every posting of the value
+    (marked or not, in every case) and the recipients named for each must allow it (`decide_value`:
+    a value is refused as soon as one of its postings is, so each posting is decided alone, once per
+    distinct combination of markings and recipients, and a value kept if none is refused). One
+    element per value, in the session's order: the keys sorted (the canonical order), then
+    `psi.order_permutation`. The store packs the columns and numpy joins them, so that nothing is
+    done in Python per posting but splitting the elements out (docs/matching.md)."""
+    columns = store(uow).shared_set_columns(authority_id=authority_id, never_kinds=NEVER_SHARED_KINDS)
+    if not columns.size:
+        return SharedSet([], b"", hashlib.sha256(b"").hexdigest())
+    elements = columns.elements.split(_SEPARATOR)
+    if len(elements) != columns.size or len(columns.keys) != _KEY * columns.size:
+        raise Conflict("the shareable set's columns do not line up")
+    refused = _refused_postings(columns, elements, to)
+    canonical = _one_posting_per_shared_value(columns.marked, columns.keys, refused)
+    positions = canonical[psi.order_permutation(scalar, len(canonical))]
+    ordered = psi.in_order(elements, positions)
+    keys = np.frombuffer(columns.keys, dtype=f"V{_KEY}")[positions].tobytes()
+    return SharedSet(ordered, keys, hashlib.sha256(keys).hexdigest())
+
+
+def _refused_postings(columns: SetColumns, elements: list[bytes], to: Destination) -> npt.NDArray[np.bool_]:
+    """Whether the TLP policy refuses each posting (its markings, and the recipients named for its
+    case and value) for `to`."""
+    tlps = columns.tlps.split(_SEPARATOR)
+    if len(tlps) != columns.size:
+        raise Conflict("the shareable set's columns do not line up")
+    decided: dict[tuple[bytes, frozenset[str]], bool] = {}
+
+    def allowed(tlp: bytes, recipients: frozenset[str] = frozenset()) -> bool:
+        found = decided.get((tlp, recipients))
+        if found is None:
+            found = decided[(tlp, recipients)] = decide_value([(tlp.decode().split(), recipients)], to=to,
+                                                               unmarked=MATCH_UNMARKED).allowed
+        return found
+
+    refusing = {tlp for tlp in set(tlps) if not allowed(tlp)}
+    refused = (np.fromiter((tlp in refusing for tlp in tlps), dtype=np.bool_, count=len(tlps)) if refusing
+               else np.zeros(len(tlps), dtype=np.bool_))
+    if columns.recipients:  # rare: decide the postings of the values that have named recipients
+        named: dict[tuple[bytes, bytes], set[str]] = {}
+        for case_ref, element, recipient in columns.recipients:
+            named.setdefault((case_ref, element), set()).add(recipient.decode())
+        with_recipients = {element for _, element in named}
+        cases = (columns.cases or b"").split(_SEPARATOR)
+        if len(cases) != columns.size:
+            raise Conflict("the shareable set's columns do not line up")
+        for i, element in enumerate(elements):
+            if element in with_recipients:
+                refused[i] = not allowed(tlps[i], frozenset(named.get((cases[i], element), ())))
+    return refused
+
+
+def _one_posting_per_shared_value(marked: bytes, keys: bytes, refused: npt.NDArray[np.bool_]) -> npt.NDArray[np.intp]:
+    """The index of one posting per key that has a mark and no refused posting, in key order.
+
+    The marks and the postings are sorted together by key (a key's marks first: the sort is
+    stable); each run of one key is a value, the first posting after its marks stands for it."""
+    marks = np.frombuffer(marked, dtype=f"S{_KEY}")  # compared as 16-byte strings, all of full length
+    every = np.concatenate((marks, np.frombuffer(keys, dtype=f"S{_KEY}")))
+    if not len(marks) or len(every) == len(marks):
+        return np.zeros(0, dtype=np.intp)
+    order = np.argsort(every, kind="stable")
+    ranked = every[order]
+    starts = np.flatnonzero(np.concatenate(([True], ranked[1:] != ranked[:-1])))
+    sizes = np.diff(np.append(starts, len(ranked)))
+    marks_in = np.add.reduceat((order < len(marks)).astype(np.intp), starts)
+    refused_in = np.logical_or.reduceat(np.concatenate((np.zeros(len(marks), dtype=np.bool_), refused))[order], starts)
+    kept = (marks_in > 0) & (marks_in < sizes) & ~refused_in
+    return order[starts[kept] + marks_in[kept]] - len(marks)
 
 
 # --- the public-key operations, on every core ------------------------------------------------------
@@ -642,9 +701,18 @@ def _record(ctx: Context, uow: UnitOfWork, session: SessionRecord, shared: Share
         _insert_results(ctx, uow, session, shared, matched, at)
 
 
+def _kind_and_value(element: bytes) -> tuple[str, str]:
+    kind, _, value = element.decode().partition("\x00")  # `psi.element` undone
+    return kind, value
+
+
 def _insert_results(ctx: Context, uow: UnitOfWork, session: SessionRecord, shared: SharedSet,
                     matched: Iterable[bytes], at: dt.datetime) -> None:
-    postings = [posting for item in matched for posting in shared.marked(item)]
+    """The matched values' postings that are marked shareable now (a mark removed since the session
+    opened takes its posting out of the results; docs/matching.md, Records)."""
+    keyed = shared.keyed(matched)
+    postings = [Posting(key, *_kind_and_value(keyed[key]), case_ref)
+                for key, case_ref in store(uow).marked_cases(authority_id=session.authority_id, keys=keyed)]
     store(uow).add_results([
         {"session_id": session.id, "authority_id": session.authority_id, "case_ref": posting.case_ref,
          "key": posting.key, "kind": posting.kind, "value": posting.value, "peer_party": session.peer_party,

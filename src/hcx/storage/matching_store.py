@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -19,19 +19,64 @@ from sqlalchemy.orm import Session
 from hcx.storage import bulk
 from hcx.storage.indicator_models import IndicatorPosting
 from hcx.storage.matching_models import MatchChunk, MatchResult, MatchSession, MatchShareable
-from hcx.storage.taxii_models import IndicatorRecipient
 
 _ROWS_PER_INSERT = 1000
 _KEYS_PER_QUERY = 400
-# the marks (kind NULL) and the postings in one statement: one snapshot on PostgreSQL too (read
-# committed gives each statement its own: a change committed between two reads would mix them)
-_MARKS_AND_POSTINGS = ('SELECT "key", NULL, NULL, case_ref, NULL FROM match_shareable WHERE authority_id = ? '
-                       'UNION ALL SELECT "key", kind, value, case_ref, tlp FROM indicator_postings '
-                       'WHERE authority_id = ?')
-_MARKS_AND_POSTINGS_OF_MARKED = ('SELECT "key", NULL, NULL, case_ref, NULL FROM match_shareable WHERE authority_id = ? '
-                                 'UNION ALL SELECT "key", kind, value, case_ref, tlp FROM indicator_postings '
-                                 'WHERE authority_id = ? AND "key" IN (SELECT "key" FROM match_shareable '
-                                 'WHERE authority_id = ?)')
+# The shareable set as a few packed columns, in ONE statement: one snapshot on PostgreSQL too (read
+# committed gives each statement its own: a change committed between two reads would mix them).
+#   'm' row: the keys (16 bytes each, concatenated) of the marks
+#   'p' row: the postings of the authority (all, or those of marked keys): their count, keys,
+#            elements (kind 0x00 value, UTF-8) and TLP texts, each joined by 0xFF (a byte UTF-8
+#            never holds), and their case references when the authority names recipients
+#   'r' rows: the recipients the authority named, per case and element
+# A row per posting would cost a Python tuple and three objects each: a million, most of the time.
+_SET_SQL = {
+    "sqlite": """
+SELECT 'm', count(*), CAST(group_concat(m."key", '') AS BLOB), NULL, NULL, NULL
+FROM match_shareable m WHERE m.authority_id = ?
+UNION ALL
+SELECT 'p', count(*), CAST(group_concat(p."key", '') AS BLOB),
+  CAST(group_concat(CAST(p.kind || char(0) || p.value AS BLOB), X'FF') AS BLOB),
+  CAST(group_concat(CAST(p.tlp AS BLOB), X'FF') AS BLOB),
+  CAST(group_concat(CASE WHEN EXISTS (SELECT 1 FROM indicator_recipients WHERE authority_id = ?)
+                         THEN CAST(p.case_ref AS BLOB) END, X'FF') AS BLOB)
+FROM indicator_postings p WHERE p.authority_id = ? AND p.kind NOT IN ({kinds}) {of_marked}
+UNION ALL
+SELECT 'r', 0, CAST(case_ref AS BLOB), CAST(kind || char(0) || value AS BLOB), CAST(recipient AS BLOB), NULL
+FROM indicator_recipients WHERE authority_id = ?""",
+    "postgresql": """
+SELECT 'm', count(*), string_agg(m."key", ''::bytea), NULL::bytea, NULL::bytea, NULL::bytea
+FROM match_shareable m WHERE m.authority_id = ?
+UNION ALL
+SELECT 'p', count(*), string_agg(p."key", ''::bytea),
+  string_agg(convert_to(p.kind, 'UTF8') || '\\x00'::bytea || convert_to(p.value, 'UTF8'), '\\xff'::bytea),
+  string_agg(convert_to(p.tlp, 'UTF8'), '\\xff'::bytea),
+  string_agg(CASE WHEN EXISTS (SELECT 1 FROM indicator_recipients WHERE authority_id = ?)
+                  THEN convert_to(p.case_ref, 'UTF8') END, '\\xff'::bytea)
+FROM indicator_postings p WHERE p.authority_id = ? AND p.kind NOT IN ({kinds}) {of_marked}
+UNION ALL
+SELECT 'r', 0, convert_to(case_ref, 'UTF8'), convert_to(kind, 'UTF8') || '\\x00'::bytea || convert_to(value, 'UTF8'),
+  convert_to(recipient, 'UTF8'), NULL::bytea
+FROM indicator_recipients WHERE authority_id = ?""",
+}
+_OF_MARKED = 'AND p."key" IN (SELECT "key" FROM match_shareable WHERE authority_id = ?)'
+# the marked cases of postings by key, from the two unique indexes alone (no table row: a lookup in
+# the table reads it in random order), the keys in key order (neighbours share index pages)
+_MARKED_CASES = ('SELECT p."key", p.case_ref FROM indicator_postings p '
+                 'WHERE p."key" IN ({keys}) AND p.authority_id = ? AND EXISTS (SELECT 1 FROM match_shareable m '
+                 'WHERE m.authority_id = p.authority_id AND m."key" = p."key" AND m.case_ref = p.case_ref)')
+
+
+class SetColumns(NamedTuple):
+    """The shareable set as read (`SqlMatchStore.shared_set_columns`)."""
+
+    marked: bytes  # 16-byte keys of the postings marked shareable (a key once per marked case)
+    size: int  # postings read
+    keys: bytes  # their keys, 16 bytes each
+    elements: bytes  # their elements, joined by 0xFF
+    tlps: bytes  # their TLP texts (UTF-8), joined by 0xFF
+    cases: bytes | None  # their case references joined by 0xFF, only when recipients are named
+    recipients: list[tuple[bytes, bytes, bytes]]  # (case_ref, element, recipient), UTF-8
 
 
 class SqlMatchStore:
@@ -80,39 +125,50 @@ class SqlMatchStore:
             .where(IndicatorPosting.authority_id == authority_id))
         return [(bytes(key), kind, value, case_ref, tlp) for key, kind, value, case_ref, tlp in rows]
 
-    def shared_value_postings(self, *, authority_id: str, scan_fraction: int = 8
-                              ) -> list[tuple[bytes, str, str, str, str, bool]]:
-        """(key, kind, value, case_ref, tlp, marked) of every posting of the authority whose value has a
-        posting marked shareable: the TLP rule looks at all postings of a value, marked or not.
-
-        Two plain reads in one statement (one snapshot), joined here: the marks, and the postings —
-        by key, or in one pass over all of the authority's when the marks are at least
-        1/`scan_fraction` of them (a lookup per key reads pages in random order: in SQLite 1 M
-        lookups took 3.7 s of CPU, one pass over 1 M postings 1.0 s). Read as the driver's tuples:
-        SQLAlchemy's rows cost 1 µs each, and a set is a million rows."""
+    def shared_set_columns(self, *, authority_id: str, never_kinds: Iterable[str], scan_fraction: int = 8
+                           ) -> SetColumns:
+        """What the shareable set of the authority is made of, in one statement (`_SET_SQL`): the
+        marked keys, and every posting of a marked value (the TLP rule looks at all of them), in
+        columns packed by the database. The postings are read in one pass over all of the
+        authority's, or by key when the marks are fewer than 1/`scan_fraction` of them (a lookup
+        per key reads the table in random order: in SQLite 1 M lookups took 3.7 s of CPU, one pass
+        over 1 M postings 1.0 s). Keys missing from `marked` (a mark of a card, a mark whose
+        posting is gone) and postings of unmarked keys are the caller's to leave out."""
         marks = self.session.scalar(select(func.count()).select_from(MatchShareable)
                                     .where(MatchShareable.authority_id == authority_id)) or 0
         if not marks:
-            return []
+            return SetColumns(b"", 0, b"", b"", b"", None, [])
         total = self.session.scalar(select(func.count()).select_from(IndicatorPosting)
                                     .where(IndicatorPosting.authority_id == authority_id)) or 0
         by_key = marks * scan_fraction < total
-        rows = bulk.driver_rows(self.session.connection(),
-                                _MARKS_AND_POSTINGS_OF_MARKED if by_key else _MARKS_AND_POSTINGS,
-                                (authority_id, authority_id, authority_id) if by_key else (authority_id, authority_id))
-        marked = {(key, case_ref) for key, kind, _, case_ref, _ in rows if kind is None}
-        keys = {key for key, _ in marked}
-        return [(key, kind, value, case_ref, tlp, (key, case_ref) in marked)
-                for key, kind, value, case_ref, tlp in rows if kind is not None and key in keys]
+        kinds = sorted(never_kinds) or [""]
+        connection = self.session.connection()
+        sql = _SET_SQL[connection.dialect.name].format(kinds=", ".join("?" * len(kinds)),
+                                                       of_marked=_OF_MARKED if by_key else "")
+        parameters = (authority_id, authority_id, authority_id, *kinds, *((authority_id,) if by_key else ()),
+                      authority_id)
+        marked, size_read, keys, elements, tlps, cases = b"", 0, b"", b"", b"", None
+        recipients: list[tuple[bytes, bytes, bytes]] = []
+        for part, size, first, second, third, fourth in bulk.driver_rows(connection, sql, parameters):
+            if part == "m":
+                marked = bytes(first or b"")
+            elif part == "p":
+                size_read, keys, elements, tlps = int(size), bytes(first or b""), bytes(second or b""), bytes(third or b"")
+                cases = bytes(fourth) if fourth is not None else None
+            else:
+                recipients.append((bytes(first), bytes(second), bytes(third)))
+        return SetColumns(marked, size_read, keys, elements, tlps, cases, recipients)
 
-    def named_recipients(self, *, authority_id: str) -> dict[tuple[str, str, str], set[str]]:
-        """The recipients the authority named, per (case_ref, kind, value)."""
-        found: dict[tuple[str, str, str], set[str]] = {}
-        rows = self.session.execute(
-            select(IndicatorRecipient.case_ref, IndicatorRecipient.kind, IndicatorRecipient.value,
-                   IndicatorRecipient.recipient).where(IndicatorRecipient.authority_id == authority_id))
-        for case_ref, kind, value, recipient in rows:
-            found.setdefault((case_ref, kind, value), set()).add(recipient)
+    def marked_cases(self, *, authority_id: str, keys: Iterable[bytes]) -> list[tuple[bytes, str]]:
+        """(key, case_ref) of each posting under `keys` marked shareable now."""
+        connection = self.session.connection()
+        found: list[tuple[bytes, str]] = []
+        wanted = sorted(set(keys))
+        for start in range(0, len(wanted), _KEYS_PER_QUERY):
+            chunk = wanted[start:start + _KEYS_PER_QUERY]
+            rows = bulk.driver_rows(connection, _MARKED_CASES.format(keys=", ".join("?" * len(chunk))),
+                                    (*chunk, authority_id))
+            found += [(bytes(key), case_ref) for key, case_ref in rows]
         return found
 
     # --- sessions -----------------------------------------------------------------------------

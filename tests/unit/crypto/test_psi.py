@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import random
 
+import numpy as np
 import pytest
 
 from hcx.crypto import psi
@@ -98,6 +99,25 @@ def test_the_order_digest_changes_with_the_set_and_only_with_it() -> None:
     assert psi.session_order(a, list(reversed(values)))[1] == digest
     assert psi.session_order(a, values[1:])[1] != digest
     assert psi.session_order(a, [*values[1:], psi.element("domain", "other.example")])[1] != digest
+
+
+def test_the_order_is_a_keyed_permutation_of_the_canonical_positions() -> None:
+    a = psi.new_scalar()
+    order = psi.order_permutation(a, 1000)
+    assert sorted(order.tolist()) == list(range(1000))
+    assert order.tolist() == psi.order_permutation(a, 1000).tolist()  # after a restart: the same
+    assert order.tolist() != psi.order_permutation(psi.new_scalar(), 1000).tolist()
+    assert order.tolist() != list(range(1000))
+    assert psi.order_permutation(a, 0).tolist() == []
+    values = items("c", "a", "b")
+    assert psi.in_order(values, np.array([2, 0, 1])) == [values[2], values[0], values[1]]
+
+
+def test_the_order_digest_refuses_an_item_that_would_make_it_ambiguous() -> None:
+    assert psi.order_digest([b"a", b"b"]) != psi.order_digest([b"ab"])
+    assert psi.order_digest([]) != psi.order_digest([b""])
+    with pytest.raises(InvalidInput):
+        psi.order_digest([b"a\xffb"])
 
 
 def test_an_element_is_kind_nul_value_in_utf8() -> None:
