@@ -380,3 +380,24 @@ def test_elements_that_need_many_tries() -> None:
 @given(st.text(max_size=40), st.lists(st.binary(max_size=200), max_size=40))
 def test_any_session_and_elements_hash_as_the_reference_says(session: str, elements: list[bytes]) -> None:
     assert psi.hash_to_points(session, elements) == b"".join(reference(session, e)[0] for e in elements)
+
+
+def reference_accepts(u: int) -> bool:
+    return u < P and u not in LOW_ORDER and pow((u**3 + A * u * u + u) % P, (P - 1) // 2, P) == 1
+
+
+def test_a_candidate_is_refused_when_not_canonical_or_of_low_order() -> None:
+    """What hashing cannot be made to produce (a u ≥ p, or of low order: probability ~2^-250),
+    checked on the rule itself: `on_curve` applies the very rule (`_candidate`) that H does."""
+    small = next(u for u in range(2, 19) if reference_accepts(u))  # on the curve; p + small < 2^255
+    assert psi.on_curve(small.to_bytes(32, "little"))
+    assert not psi.on_curve((P + small).to_bytes(32, "little"))  # the same point, not canonical
+    curve_u = int.from_bytes(bytes.fromhex(VECTORS[0]), "little")
+    assert psi.on_curve(curve_u.to_bytes(32, "little"))
+    assert not psi.on_curve((curve_u + 2**255).to_bytes(32, "little"))  # the top bit set
+    # low order: the Legendre test alone would take 1 and the two points of order 8
+    assert [u for u in sorted(LOW_ORDER) if pow((u**3 + A * u * u + u) % P, (P - 1) // 2, P) == 1] == [
+        1, *sorted(LOW_ORDER - {0, 1, P - 1})]
+    for u in LOW_ORDER:
+        assert not psi.on_curve(u.to_bytes(32, "little"))
+    assert not psi.on_curve(bytes(31))
