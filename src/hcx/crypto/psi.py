@@ -29,6 +29,8 @@ from concurrent.futures import Executor
 from typing import Final, TypeVar
 
 import gmpy2  # type: ignore[import-untyped]
+import numpy as np
+from numpy.typing import NDArray
 
 from hcx.crypto import _primitives as p
 from hcx.errors import InvalidInput
@@ -133,8 +135,7 @@ def on_curve(point: bytes) -> bool:
 
 
 def split(points: bytes) -> list[bytes]:
-    if len(points) % POINT:
-        raise InvalidInput(f"a list of points is a multiple of {POINT} bytes, not {len(points)}")
+    _check_points(points)
     return [points[i:i + POINT] for i in range(0, len(points), POINT)]
 
 
@@ -211,7 +212,60 @@ def shuffled(scalar: bytes, items: Sequence[bytes]) -> list[bytes]:
 
 
 def intersect(mine: bytes, theirs: bytes) -> list[tuple[int, int]]:
-    """(my position, their position) of every point in both lists of doubly exponentiated points."""
-    where = dict(zip(split(theirs), range(len(theirs) // POINT), strict=True))
-    found = where.get
-    return [(i, j) for i, j in enumerate(map(found, split(mine))) if j is not None]
+    """(my position, their position) of every point in both lists of doubly exponentiated points,
+    in my order. A point that `theirs` holds more than once pairs with its last position there; one
+    that `mine` holds more than once pairs at each of its positions. (Points are distinct in a real
+    session; this is the plain dict's behaviour, kept.)
+
+    Vectorised (a million points a side): both lists are sorted by a prefix of each point, their
+    prefixes matched, and each match confirmed on the whole 32 bytes. Where `theirs` holds a prefix
+    more than once (a repeated point, or two points that share a prefix), the points under it are
+    paired through a dict of whole points."""
+    _check_points(mine)
+    _check_points(theirs)
+    if not mine or not theirs:
+        return []
+    my_rows, their_rows = _rows(mine), _rows(theirs)
+    bits = max(len(my_rows), len(their_rows)).bit_length()
+    my_keys, my_at = _sorted_prefixes(my_rows, bits)
+    their_keys, their_at = _sorted_prefixes(their_rows, bits)
+    where = np.searchsorted(their_keys, my_keys)  # the first of their keys not below each of mine
+    np.minimum(where, len(their_keys) - 1, out=where)
+    hit = their_keys[where] == my_keys
+    repeated = their_keys[1:] == their_keys[:-1]
+    crowded = np.zeros(len(their_keys), dtype=bool)  # a key that theirs holds more than once
+    crowded[1:] = repeated
+    crowded[:-1] |= repeated
+    single = hit & ~crowded[where]
+    i, j = my_at[single], their_at[where[single]]
+    same = (my_rows[i] == their_rows[j]).all(axis=1)
+    paired = np.full(len(my_rows), -1, dtype=np.intp)
+    paired[i[same]] = j[same]
+    several = hit & crowded[where]
+    if several.any():
+        last = {theirs[k * POINT:(k + 1) * POINT]: k for k in sorted(their_at[crowded].tolist())}
+        for k in my_at[several].tolist():
+            paired[k] = last.get(mine[k * POINT:(k + 1) * POINT], -1)
+    mine_at = np.flatnonzero(paired >= 0)
+    return list(zip(mine_at.tolist(), paired[mine_at].tolist(), strict=True))
+
+
+def _check_points(points: bytes) -> None:
+    if len(points) % POINT:
+        raise InvalidInput(f"a list of points is a multiple of {POINT} bytes, not {len(points)}")
+
+
+def _rows(points: bytes) -> NDArray[np.uint64]:
+    """The points as rows of four 64-bit words (a view: nothing is copied)."""
+    return np.frombuffer(points, dtype=np.uint64).reshape(-1, POINT // 8)
+
+
+def _sorted_prefixes(rows: NDArray[np.uint64], bits: int) -> tuple[NDArray[np.uint64], NDArray[np.intp]]:
+    """The points' first words without their low `bits` bits, sorted, and each one's position.
+    The position is packed into the bits dropped, so a plain sort (not an argsort, twice as slow)
+    carries it along; equal keys come out in the order of their positions."""
+    shift = np.uint64(bits)
+    packed = rows[:, 0] >> shift << shift
+    packed |= np.arange(len(rows), dtype=np.uint64)
+    packed.sort()
+    return packed >> shift, (packed & np.uint64((1 << bits) - 1)).astype(np.intp)
