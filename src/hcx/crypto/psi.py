@@ -80,20 +80,21 @@ def hash_to_points(session: str, items: Sequence[bytes]) -> bytes:
     first = base.copy()
     first.update(_COUNTERS[0])
     start = first.copy
-    from_binary, jacobi, half, p, low_order = gmpy2.from_binary, gmpy2.jacobi, _HALF, _PZ, _LOW_ORDER
+    from_binary, jacobi, header, half = gmpy2.from_binary, gmpy2.jacobi, _MPZ_HEADER, _HALF
+    a, p, low_order = _A, _PZ, _LOW_ORDER
     found: list[bytes] = []
     append = found.append
     for item in items:
         hasher = start()
         hasher.update(item)
         digest = hasher.digest()
-        both = from_binary(_MPZ_HEADER + digest)
+        both = from_binary(header + digest)
         u = both & half
-        if jacobi(u * (u * (u + _A) + 1), p) == 1 and u < p and u not in low_order:
+        if jacobi(u * (u * (u + a) + 1), p) == 1 and u < p and u not in low_order:
             append(digest[:32])
             continue
         u = both >> 256 & half
-        if jacobi(u * (u * (u + _A) + 1), p) == 1 and u < p and u not in low_order:
+        if jacobi(u * (u * (u + a) + 1), p) == 1 and u < p and u not in low_order:
             append(digest[32:])
             continue
         append(_later_point(base, item))
