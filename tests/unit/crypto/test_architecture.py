@@ -8,7 +8,7 @@ from tests.architecture import CLOCK_OR_RANDOMNESS, SRC, imported_modules
 PRIMITIVES = SRC / "crypto" / "_primitives.py"
 ALLOWED_IN_CRYPTO = {"__future__", "base64", "collections", "dataclasses", "datetime", "hashlib", "json", "re",
                      "typing", "pydantic", "rfc8785", "hcx",
-                     "bech32m", "concurrent", "threading", "queue", "hmac", "gmpy2"}  # age: Bech32 keys, its threads; psi.py: its secret order, batches, Legendre symbols
+                     "bech32m", "concurrent", "threading", "queue", "hmac", "gmpy2", "numpy"}  # age: Bech32 keys, its threads; psi.py: its secret order, batches, Legendre symbols, intersection
 
 
 def test_only_primitives_imports_cryptography() -> None:
