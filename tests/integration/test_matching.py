@@ -329,7 +329,8 @@ def test_results_record_the_postings_marked_when_they_are_recorded(pair: tuple[N
             peer_party="AUS", peer_authority="x", state="open", scalar_sealed=b"", set_digest=shared.digest,
             own_size=3, peer_size=3, chunk_size=3, x_chunks=0, y_chunks=0, matches=0, created_at=now,
             updated_at=now, error="")
-        matching._record(vnm.ctx, uow, session, shared, [psi.element("md5", value(i)) for i in (1, 3)], now)
+        matched = [shared.elements.index(psi.element("md5", value(i))) for i in (1, 3)]  # positions in the set
+        matching._record(vnm.ctx, uow, session, shared, matched, now)
         uow.commit()
     assert vnm.found() == {("V-1", value(1), "AUS")}
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import threading
 from collections.abc import Callable, Collection
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from ulid import ULID
 
 from hcx.domain.ports import BlobStore, Clock, PeerTransport, UnitOfWork
@@ -81,6 +83,27 @@ class Context:
 
     def new_id(self) -> str:
         return str(ULID.from_datetime(self.clock.now()))
+
+    def new_ids(self, count: int) -> list[str]:
+        """`count` ULIDs of this moment at once (a hundred thousand alerts of one match session)."""
+        return ulids(self.clock.now(), count)
+
+
+_CROCKFORD = np.frombuffer(b"0123456789ABCDEFGHJKMNPQRSTVWXYZ", dtype=np.uint8)
+_FIVE_BITS = np.array([16, 8, 4, 2, 1], dtype=np.uint8)
+
+
+def ulids(at: dt.datetime, count: int) -> list[str]:
+    """ULIDs of the millisecond `at` (48 bits) with 80 random bits each, as `ULID.from_datetime`
+    makes them one by one, ten times faster: a ULID's 26 characters are its 128 bits, after two
+    zero bits, read five bits at a time."""
+    raw = np.empty((count, 16), dtype=np.uint8)
+    raw[:, :6] = np.frombuffer(int(at.timestamp() * 1000).to_bytes(6, "big"), dtype=np.uint8)
+    raw[:, 6:] = np.frombuffer(os.urandom(10 * count), dtype=np.uint8).reshape(count, 10)
+    bits = np.zeros((count, 130), dtype=np.uint8)
+    bits[:, 2:] = np.unpackbits(raw, axis=1)
+    text = _CROCKFORD[bits.reshape(count, 26, 5) @ _FIVE_BITS].tobytes().decode("ascii")
+    return [text[i:i + 26] for i in range(0, 26 * count, 26)]
 
 
 @dataclass(frozen=True)

@@ -227,11 +227,9 @@ class SharedSet:
     keys: bytes  # the key of elements[i] is keys[16 i:16 i + 16]
     digest: str  # SHA-256 of the keys in the session's order: it changes when the set does (a key names a value)
 
-    def keyed(self, items: Iterable[bytes]) -> dict[bytes, bytes]:
-        """key → element, for those of `items` that are elements of the set."""
-        wanted = set(items)
-        held = np.fromiter(map(wanted.__contains__, self.elements), dtype=np.bool_, count=len(self.elements))
-        return {self.keys[i * _KEY:(i + 1) * _KEY]: self.elements[i] for i in np.flatnonzero(held).tolist()}
+    def keyed(self, positions: Iterable[int]) -> dict[bytes, bytes]:
+        """key → element, for the elements at `positions` in the session's order."""
+        return {self.keys[i * _KEY:(i + 1) * _KEY]: self.elements[i] for i in positions}
 
 
 # The owner's shareable mark is consent to matching with pinned peers: a posting with no TLP marking
@@ -682,21 +680,20 @@ def _on_result(ctx: Context, opened: Opened, body: ResultBody) -> dict[str, Any]
         if len(positions) != len(body.positions) or any(not 0 <= i < session.own_size for i in positions):
             raise MatchRefused("the matched positions are repeated or out of range")
         _, shared = _secret_and_set(ctx, uow, session)
-        matched = [shared.elements[i] for i in sorted(positions)]
-        _record(ctx, uow, session, shared, matched, now)
-        session.state, session.matches, session.updated_at = "done", len(matched), now
+        _record(ctx, uow, session, shared, sorted(positions), now)
+        session.state, session.matches, session.updated_at = "done", len(positions), now
         store(uow).drop_chunks(session_id=session.id, role=RESPONDER)
         uow.audit(id=ctx.new_id(), at=now, actor_id=None, action="match.finished", object_type="match_session",
                   object_id=session.id, details={"peer": session.peer_party, "role": RESPONDER,
-                                                 "matches": len(matched)})
+                                                 "matches": len(positions)})
         uow.commit()
     ctx.cache.pop(("match set", body.session), None)
-    return {"session": body.session, "matches": len(matched)}
+    return {"session": body.session, "matches": len(positions)}
 
 
-def _record(ctx: Context, uow: UnitOfWork, session: SessionRecord, shared: SharedSet, matched: Iterable[bytes],
+def _record(ctx: Context, uow: UnitOfWork, session: SessionRecord, shared: SharedSet, matched: Iterable[int],
             at: dt.datetime) -> None:
-    """The results, and an alert for the analysts of each local case that holds a matched value."""
+    """The results of the elements at positions `matched`, and an alert for the analysts of each local case that holds a matched value."""
     with _bulk():  # rows for a hundred thousand matches, beside the sets the collector would re-scan
         _insert_results(ctx, uow, session, shared, matched, at)
 
@@ -707,7 +704,7 @@ def _kind_and_value(element: bytes) -> tuple[str, str]:
 
 
 def _insert_results(ctx: Context, uow: UnitOfWork, session: SessionRecord, shared: SharedSet,
-                    matched: Iterable[bytes], at: dt.datetime) -> None:
+                    matched: Iterable[int], at: dt.datetime) -> None:
     """The matched values' postings that are marked shareable now (a mark removed since the session
     opened takes its posting out of the results; docs/matching.md, Records)."""
     keyed = shared.keyed(matched)
@@ -719,7 +716,8 @@ def _insert_results(ctx: Context, uow: UnitOfWork, session: SessionRecord, share
          "peer_authority": session.peer_authority, "found_at": at}
         for posting in postings])
     alerts.record_match_alerts(uow, authority_id=session.authority_id, peer_party=session.peer_party,
-                               peer_authority=session.peer_authority, now=at, new_id=ctx.new_id,
+                               peer_authority=session.peer_authority, now=at,
+                               new_id=iter(ctx.new_ids(len(postings))).__next__,
                                matched=[(p.key, p.kind, p.value, p.case_ref) for p in postings],
                                asserted_by_peer=session.role == RESPONDER)
 
@@ -984,7 +982,7 @@ def _drive(ctx: Context, session_id: str, scalar: bytes, shared: SharedSet, resu
                                                            "positions": sorted(j for _, j in pairs)})
         record = store(uow).get_session(session_id, INITIATOR)
         assert record is not None
-        _record(ctx, uow, record, shared, [elements[i] for i, _ in pairs], now)
+        _record(ctx, uow, record, shared, [i for i, _ in pairs], now)
         record.state, record.matches, record.updated_at = "done", len(pairs), now
         store(uow).drop_chunks(session_id=session_id, role=INITIATOR)
         uow.audit(id=ctx.new_id(), at=now, actor_id=None, action="match.finished", object_type="match_session",
