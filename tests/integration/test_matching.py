@@ -227,9 +227,10 @@ def test_shareable_postings_read_by_key_or_in_one_pass_are_the_same(pair: tuple[
 def test_shareable_postings_are_read_in_one_snapshot(pair: tuple[Node, Node, MatchTransport],
                                                      engines: tuple[Engine, Engine], scan_fraction: int,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    """The marks and the postings are read as of one moment, also on PostgreSQL (read committed):
-    a change that commits after the first read (a RED posting made GREEN and unmarked at once) gives
-    the set before it or the set after it, never a GREEN posting still marked."""
+    """The marks and the postings are read by one statement (one snapshot, also on PostgreSQL's read
+    committed): a change committed right after it (a RED posting made GREEN and unmarked at once)
+    leaves the set read before it. What this pins is the single statement; a change committed while
+    the statement runs is left to the database's snapshot."""
     vnm, _, _ = pair
     vnm.load("V-open", [value(1)], tlp="tlp:red")
     vnm.load("V-other", [value(2), value(3), value(4), value(5)], shareable=False)

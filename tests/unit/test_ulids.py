@@ -13,6 +13,7 @@ def test_batched_ulids_are_ulids_of_the_moment_and_distinct() -> None:
     at = dt.datetime(2026, 11, 24, 9, 41, 7, 123456, tzinfo=dt.UTC)
     made = ulids(at, 5000)
     assert len(made) == len(set(made)) == 5000
+    assert made == sorted(made)  # in the order one generator would make them
     reference = str(ULID.from_datetime(at))
     for text in made:
         parsed = ULID.from_str(text)

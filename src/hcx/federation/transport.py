@@ -50,30 +50,26 @@ class HttpTransport:
         """One private-set-intersection message (a sealed envelope, its points attached); the answer
         is the peer's, as it came: the service opens it (no JSON parsed here). The peer does
         public-key work on up to 60k points first: a longer timeout."""
-        target = f"{url.rstrip('/')}/federation/match"
-        try:
-            response = self._client.post(target, content=message, headers={"content-type": MATCH_MEDIA_TYPE},
-                                         timeout=MATCH_TIMEOUT)
-        except httpx.HTTPError as exc:
-            raise PeerUnreachable(f"{target}: {exc.__class__.__name__}") from exc
-        if response.status_code != 200:
-            raise PeerProtocolError(f"{target}: HTTP {response.status_code}")
-        if len(response.content) > MAX_RESPONSE_BYTES:
-            raise PeerProtocolError(f"{target}: response too large")
-        return response.content
+        return self._send("POST", f"{url.rstrip('/')}/federation/match", message, MATCH_MEDIA_TYPE, MATCH_TIMEOUT)
 
     def _call(self, method: str, url: str, body: bytes | None, *, timeout: float | None = None) -> Any:
+        content = self._send(method, url, body, "application/json" if body else None, timeout or self._timeout)
+        try:
+            return json.loads(content)
+        except ValueError as exc:
+            raise PeerProtocolError(f"{url}: response is not JSON") from exc
+
+    def _send(self, method: str, url: str, body: bytes | None, content_type: str | None, timeout: float) -> bytes:
+        """The answer's bytes; library errors, a status other than 200 and an oversized answer raised
+        as PeerUnreachable / PeerProtocolError."""
         try:
             response = self._client.request(method, url, content=body,
-                                            headers={"content-type": "application/json"} if body else None,
-                                            timeout=timeout or self._timeout)
+                                            headers={"content-type": content_type} if content_type else None,
+                                            timeout=timeout)
         except httpx.HTTPError as exc:
             raise PeerUnreachable(f"{url}: {exc.__class__.__name__}") from exc
         if response.status_code != 200:
             raise PeerProtocolError(f"{url}: HTTP {response.status_code}")
         if len(response.content) > MAX_RESPONSE_BYTES:
             raise PeerProtocolError(f"{url}: response too large")
-        try:
-            return json.loads(response.content)
-        except ValueError as exc:
-            raise PeerProtocolError(f"{url}: response is not JSON") from exc
+        return response.content

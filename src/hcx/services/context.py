@@ -94,16 +94,16 @@ _FIVE_BITS = np.array([16, 8, 4, 2, 1], dtype=np.uint8)
 
 
 def ulids(at: dt.datetime, count: int) -> list[str]:
-    """ULIDs of the millisecond `at` (48 bits) with 80 random bits each, as `ULID.from_datetime`
-    makes them one by one, ten times faster: a ULID's 26 characters are its 128 bits, after two
-    zero bits, read five bits at a time."""
+    """`count` ULIDs of the millisecond `at` (48 bits) with 80 random bits each, in increasing
+    order (as `ULID.from_datetime` makes them one after the other), ten times faster than it: a
+    ULID's 26 characters are its 128 bits, after two zero bits, read five bits at a time."""
     raw = np.empty((count, 16), dtype=np.uint8)
     raw[:, :6] = np.frombuffer(int(at.timestamp() * 1000).to_bytes(6, "big"), dtype=np.uint8)
     raw[:, 6:] = np.frombuffer(os.urandom(10 * count), dtype=np.uint8).reshape(count, 10)
     bits = np.zeros((count, 130), dtype=np.uint8)
     bits[:, 2:] = np.unpackbits(raw, axis=1)
     text = _CROCKFORD[bits.reshape(count, 26, 5) @ _FIVE_BITS].tobytes().decode("ascii")
-    return [text[i:i + 26] for i in range(0, 26 * count, 26)]
+    return sorted(text[i:i + 26] for i in range(0, 26 * count, 26))
 
 
 @dataclass(frozen=True)

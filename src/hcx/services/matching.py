@@ -22,6 +22,7 @@ import gc
 import hashlib
 import logging
 import os
+import secrets
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -256,7 +257,8 @@ def _bulk() -> Iterator[None]:
             gc.enable()
 
 
-def _shared_set(uow: UnitOfWork, authority_id: str, scalar: bytes, to: Destination) -> SharedSet:
+def _shared_set(uow: UnitOfWork, authority_id: str, scalar: bytes, to: Destination, *,
+                posting_key: Callable[[str, str], bytes] | None = None) -> SharedSet:
     """The values with a posting marked shareable that may go to `to`: every posting of the value
     (marked or not, in every case) and the recipients named for each must allow it (`decide_value`:
     a value is refused as soon as one of its postings is, so each posting is decided alone, once per
@@ -270,12 +272,29 @@ def _shared_set(uow: UnitOfWork, authority_id: str, scalar: bytes, to: Destinati
     elements = columns.elements.split(_SEPARATOR)
     if len(elements) != columns.size or len(columns.keys) != _KEY * columns.size:
         raise Conflict("the shareable set's columns do not line up")
+    if posting_key is not None:
+        _check_alignment(columns.keys, elements, posting_key)
     refused = _refused_postings(columns, elements, to)
     canonical = _one_posting_per_shared_value(columns.marked, columns.keys, refused)
     positions = canonical[psi.order_permutation(scalar, len(canonical))]
     ordered = psi.in_order(elements, positions)
     keys = np.frombuffer(columns.keys, dtype=f"V{_KEY}")[positions].tobytes()
     return SharedSet(ordered, keys, hashlib.sha256(keys).hexdigest())
+
+
+_ALIGNMENT_SAMPLE = 64
+
+
+def _check_alignment(keys: bytes, elements: list[bytes], posting_key: Callable[[str, str], bytes]) -> None:
+    """The packed columns line up because each aggregate of the statement takes the rows in the one
+    order the engine reads them (SQLite and PostgreSQL both feed a row to all of a SELECT's
+    aggregates at once), which neither documents: a sample of postings (the first, the last and 64
+    drawn at random) must have the key that names their element, or the set is refused rather than
+    a TLP text applied to another posting."""
+    count = len(elements)
+    for i in {0, count - 1, *(secrets.randbelow(count) for _ in range(_ALIGNMENT_SAMPLE))}:
+        if posting_key(*_kind_and_value(elements[i])) != keys[i * _KEY:(i + 1) * _KEY]:
+            raise Conflict("the shareable set's columns do not line up")
 
 
 def _refused_postings(columns: SetColumns, elements: list[bytes], to: Destination) -> npt.NDArray[np.bool_]:
@@ -587,8 +606,9 @@ def _on_open(ctx: Context, opened: Opened, body: OpenBody) -> dict[str, Any]:
         if (reason := _declined_open(uow, rules, party, body, now)) is not None:
             raise MatchRefused(reason)
     scalar = psi.new_scalar()
+    key_of = index.posting_keys(ctx)
     with ctx.reading() as uow:  # the set is read and ordered outside the write transaction
-        shared = _shared_set(uow, own, scalar, peer_destination(uow, party, authority))
+        shared = _shared_set(uow, own, scalar, peer_destination(uow, party, authority), posting_key=key_of)
         sealed = federation.vault(ctx, uow).seal_secret(scalar, purpose=SECRET_PURPOSE)
     with ctx.unit_of_work() as uow:
         if store(uow).get_session(body.session, RESPONDER) is not None:
@@ -625,7 +645,8 @@ def _secret_and_set(ctx: Context, uow: UnitOfWork, session: SessionRecord) -> tu
         return cast(tuple[bytes, SharedSet], cached)
     scalar = federation.vault(ctx, uow).open_secret(session.scalar_sealed, purpose=SECRET_PURPOSE)
     shared = _shared_set(uow, session.authority_id, scalar,
-                         peer_destination(uow, session.peer_party, session.peer_authority))
+                         peer_destination(uow, session.peer_party, session.peer_authority),
+                         posting_key=index.posting_keys(ctx))
     if shared.digest != session.set_digest:
         raise Conflict("the shareable set changed since the session opened; start a new session")
     _remember(ctx, session.id, scalar, shared)
@@ -818,6 +839,7 @@ def run(ctx: Context, principal: Principal, party: str, *, authority: str | None
     if not 1 <= chunk <= MAX_CHUNK:
         raise InvalidInput(f"the chunk size is 1 to {MAX_CHUNK}")
     now = ctx.clock.now()
+    key_of = index.posting_keys(ctx)
     with ctx.unit_of_work() as uow:
         peer_authority = _peer_authority(ctx, uow, principal, party, authority)
         session = store(uow).open_session_with(authority_id=principal.authority_id, peer_party=party,
@@ -826,14 +848,16 @@ def run(ctx: Context, principal: Principal, party: str, *, authority: str | None
         shared: SharedSet | None = None
         if session is not None:
             scalar = federation.vault(ctx, uow).open_secret(session.scalar_sealed, purpose=SECRET_PURPOSE)
-            shared = _shared_set(uow, principal.authority_id, scalar, peer_destination(uow, party, peer_authority))
+            shared = _shared_set(uow, principal.authority_id, scalar, peer_destination(uow, party, peer_authority),
+                                 posting_key=key_of)
             if shared.digest != session.set_digest:  # the set changed: that session cannot finish
                 session.state, session.error, session.updated_at = "failed", "the shareable set changed", now
                 store(uow).drop_chunks(session_id=session.id, role=INITIATOR)
                 session, shared, resumed = None, None, False
         if session is None:
             scalar = psi.new_scalar()
-            shared = _shared_set(uow, principal.authority_id, scalar, peer_destination(uow, party, peer_authority))
+            shared = _shared_set(uow, principal.authority_id, scalar, peer_destination(uow, party, peer_authority),
+                                 posting_key=key_of)
             session = store(uow).add_session(
                 id=ctx.new_id(), role=INITIATOR, authority_id=principal.authority_id, peer_party=party,
                 peer_authority=peer_authority, state="open",

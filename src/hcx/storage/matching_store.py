@@ -33,7 +33,7 @@ _KEYS_PER_QUERY = 400
 _SET_SQL = {
     "sqlite": """
 SELECT 'm', count(*), CAST(group_concat(m."key", '') AS BLOB), NULL, NULL, NULL
-FROM match_shareable m WHERE m.authority_id = ?
+FROM match_shareable m WHERE m.authority_id = ? {mark_has_posting}
 UNION ALL
 SELECT 'p', count(*), CAST(group_concat(p."key", '') AS BLOB),
   CAST(group_concat(CAST(p.kind || char(0) || p.value AS BLOB), X'FF') AS BLOB),
@@ -46,7 +46,7 @@ SELECT 'r', 0, CAST(case_ref AS BLOB), CAST(kind || char(0) || value AS BLOB), C
 FROM indicator_recipients WHERE authority_id = ?""",
     "postgresql": """
 SELECT 'm', count(*), string_agg(m."key", ''::bytea), NULL::bytea, NULL::bytea, NULL::bytea
-FROM match_shareable m WHERE m.authority_id = ?
+FROM match_shareable m WHERE m.authority_id = ? {mark_has_posting}
 UNION ALL
 SELECT 'p', count(*), string_agg(p."key", ''::bytea),
   string_agg(convert_to(p.kind, 'UTF8') || '\\x00'::bytea || convert_to(p.value, 'UTF8'), '\\xff'::bytea),
@@ -60,6 +60,10 @@ SELECT 'r', 0, convert_to(case_ref, 'UTF8'), convert_to(kind, 'UTF8') || '\\x00'
 FROM indicator_recipients WHERE authority_id = ?""",
 }
 _OF_MARKED = 'AND p."key" IN (SELECT "key" FROM match_shareable WHERE authority_id = ?)'
+# a mark counts only with its posting (the same case's): consent is given per posting, and a value
+# must not go out on the strength of a mark whose posting is gone while another case holds it
+_MARK_HAS_POSTING = ('AND EXISTS (SELECT 1 FROM indicator_postings mp WHERE mp.authority_id = m.authority_id '
+                     'AND mp."key" = m."key" AND mp.case_ref = m.case_ref)')
 # the marked cases of postings by key, from the two unique indexes alone (no table row: a lookup in
 # the table reads it in random order), the keys in key order (neighbours share index pages)
 _MARKED_CASES = ('SELECT p."key", p.case_ref FROM indicator_postings p '
@@ -132,8 +136,8 @@ class SqlMatchStore:
         columns packed by the database. The postings are read in one pass over all of the
         authority's, or by key when the marks are fewer than 1/`scan_fraction` of them (a lookup
         per key reads the table in random order: in SQLite 1 M lookups took 3.7 s of CPU, one pass
-        over 1 M postings 1.0 s). Keys missing from `marked` (a mark of a card, a mark whose
-        posting is gone) and postings of unmarked keys are the caller's to leave out."""
+        over 1 M postings 1.0 s). A mark counts only while its posting exists. Keys missing
+        from `marked` (a mark of a card) and postings of unmarked keys are the caller's to leave out."""
         marks = self.session.scalar(select(func.count()).select_from(MatchShareable)
                                     .where(MatchShareable.authority_id == authority_id)) or 0
         if not marks:
@@ -144,7 +148,8 @@ class SqlMatchStore:
         kinds = sorted(never_kinds) or [""]
         connection = self.session.connection()
         sql = _SET_SQL[connection.dialect.name].format(kinds=", ".join("?" * len(kinds)),
-                                                       of_marked=_OF_MARKED if by_key else "")
+                                                       of_marked=_OF_MARKED if by_key else "",
+                                                       mark_has_posting=_MARK_HAS_POSTING)
         parameters = (authority_id, authority_id, authority_id, *kinds, *((authority_id,) if by_key else ()),
                       authority_id)
         marked, size_read, keys, elements, tlps, cases = b"", 0, b"", b"", b"", None
